@@ -1,0 +1,3 @@
+//! The detached CMS SignedData that gitsign writes and verifies.
+pub mod sign;
+pub mod verify;

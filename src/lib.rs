@@ -1,0 +1,35 @@
+//! gitsign: keyless Git commit and tag signing with Sigstore.
+//!
+//! The library holds every piece of the `gitsign` program as pure functions over bytes
+//! where possible, so that each can be tested with vectors; the binaries in `cmd/` are thin.
+//!
+//! Module map (one concern each):
+//! - [`gpg`]: git's contract with the signing program (argv parsing, status lines).
+//! - [`git`]: payload extraction from raw commit and tag objects.
+//! - [`armor`]: the `SIGNED MESSAGE` PEM armor.
+//! - [`cms`]: building and verifying the detached CMS signature.
+//! - [`x509`]: certificate facts (SAN, issuer extensions), chain and SCT checks.
+//! - [`fulcio`]: the Fulcio client (v2 and legacy v1).
+//! - [`rekor`]: Rekor client, entries, canonical bodies, Merkle proofs, checkpoints.
+//! - [`trust`]: Sigstore trusted roots (embedded production/staging, or from a file).
+//! - [`verify`]: the verification pipeline.
+//! - [`sign`]: the signing pipeline.
+//! - [`oidc`]: obtaining an ID token.
+//! - [`config`]: gitsign configuration (git config + environment).
+//! - [`http`]: the HTTPS client.
+#![forbid(unsafe_code)]
+
+pub mod armor;
+pub mod cms;
+pub mod config;
+pub mod fulcio;
+pub mod git;
+pub mod gpg;
+pub mod http;
+pub mod oidc;
+pub mod oids;
+pub mod rekor;
+pub mod sign;
+pub mod trust;
+pub mod verify;
+pub mod x509;
