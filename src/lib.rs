@@ -17,6 +17,7 @@
 //! - [`oidc`]: obtaining an ID token.
 //! - [`config`]: gitsign configuration (git config + environment).
 //! - [`http`]: the HTTPS client.
+//! - [`pubkey`]: ECDSA signature checks against SPKI-encoded keys.
 #![forbid(unsafe_code)]
 
 pub mod armor;
@@ -28,6 +29,7 @@ pub mod gpg;
 pub mod http;
 pub mod oidc;
 pub mod oids;
+pub mod pubkey;
 pub mod rekor;
 pub mod sign;
 pub mod trust;

@@ -1,0 +1,152 @@
+//! ECDSA signature verification against a SubjectPublicKeyInfo (P-256 and P-384), the one
+//! primitive every check in the crate (CMS, certificate chains, SCTs, SETs, checkpoints) uses.
+use ecdsa::signature::hazmat::PrehashVerifier;
+use sha2::{Digest, Sha256, Sha384, Sha512};
+use spki::{DecodePublicKey, SubjectPublicKeyInfoRef};
+
+/// Hash function applied to the message before ECDSA.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum HashAlg {
+    /// SHA-256
+    Sha256,
+    /// SHA-384
+    Sha384,
+    /// SHA-512
+    Sha512,
+}
+
+impl HashAlg {
+    /// Digest `msg` with this algorithm.
+    pub fn digest(self, msg: &[u8]) -> Vec<u8> {
+        match self {
+            HashAlg::Sha256 => Sha256::digest(msg).to_vec(),
+            HashAlg::Sha384 => Sha384::digest(msg).to_vec(),
+            HashAlg::Sha512 => Sha512::digest(msg).to_vec(),
+        }
+    }
+
+    /// The hash of an ECDSA signature algorithm OID (ecdsa-with-SHA256/384/512).
+    pub fn from_ecdsa_sig_oid(oid: &const_oid::ObjectIdentifier) -> Option<HashAlg> {
+        if *oid == crate::oids::ECDSA_SHA256 {
+            Some(HashAlg::Sha256)
+        } else if *oid == crate::oids::ECDSA_SHA384 {
+            Some(HashAlg::Sha384)
+        } else if *oid == crate::oids::ECDSA_SHA512 {
+            Some(HashAlg::Sha512)
+        } else {
+            None
+        }
+    }
+}
+
+/// Why a signature did not verify.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum PubkeyError {
+    /// The key is not an EC key on a supported curve, or is malformed.
+    #[error("unsupported or malformed public key: {0}")]
+    UnsupportedKey(String),
+    /// The signature bytes are not a DER ECDSA-Sig-Value.
+    #[error("malformed ECDSA signature")]
+    MalformedSignature,
+    /// The signature does not verify.
+    #[error("signature does not verify")]
+    BadSignature,
+}
+
+/// Curve of an EC SubjectPublicKeyInfo.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Curve {
+    /// NIST P-256
+    P256,
+    /// NIST P-384
+    P384,
+}
+
+/// Identify the curve of an SPKI (DER).
+pub fn curve_of(spki_der: &[u8]) -> Result<Curve, PubkeyError> {
+    use der::Decode;
+    let spki = SubjectPublicKeyInfoRef::from_der(spki_der)
+        .map_err(|e| PubkeyError::UnsupportedKey(e.to_string()))?;
+    if spki.algorithm.oid != crate::oids::EC_PUBLIC_KEY {
+        return Err(PubkeyError::UnsupportedKey(format!(
+            "algorithm {} is not id-ecPublicKey",
+            spki.algorithm.oid
+        )));
+    }
+    let curve = spki
+        .algorithm
+        .parameters_oid()
+        .map_err(|e| PubkeyError::UnsupportedKey(e.to_string()))?;
+    if curve == crate::oids::SECP256R1 {
+        Ok(Curve::P256)
+    } else if curve == crate::oids::SECP384R1 {
+        Ok(Curve::P384)
+    } else {
+        Err(PubkeyError::UnsupportedKey(format!("curve {curve}")))
+    }
+}
+
+/// Verify a DER ECDSA signature over an already computed digest.
+pub fn verify_prehash(spki_der: &[u8], digest: &[u8], sig_der: &[u8]) -> Result<(), PubkeyError> {
+    match curve_of(spki_der)? {
+        Curve::P256 => {
+            let key = p256::ecdsa::VerifyingKey::from_public_key_der(spki_der)
+                .map_err(|e| PubkeyError::UnsupportedKey(e.to_string()))?;
+            let sig = p256::ecdsa::DerSignature::try_from(sig_der)
+                .map_err(|_| PubkeyError::MalformedSignature)?;
+            key.verify_prehash(digest, &sig).map_err(|_| PubkeyError::BadSignature)
+        }
+        Curve::P384 => {
+            let key = p384::ecdsa::VerifyingKey::from_public_key_der(spki_der)
+                .map_err(|e| PubkeyError::UnsupportedKey(e.to_string()))?;
+            let sig = p384::ecdsa::DerSignature::try_from(sig_der)
+                .map_err(|_| PubkeyError::MalformedSignature)?;
+            key.verify_prehash(digest, &sig).map_err(|_| PubkeyError::BadSignature)
+        }
+    }
+}
+
+/// Verify a DER ECDSA signature over `msg` hashed with `hash`.
+pub fn verify(spki_der: &[u8], hash: HashAlg, msg: &[u8], sig_der: &[u8]) -> Result<(), PubkeyError> {
+    verify_prehash(spki_der, &hash.digest(msg), sig_der)
+}
+
+/// SHA-256 of the SPKI DER: the Rekor / CT log id of a key.
+pub fn key_id(spki_der: &[u8]) -> [u8; 32] {
+    Sha256::digest(spki_der).into()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use ecdsa::signature::Signer;
+    use spki::EncodePublicKey;
+
+    #[test]
+    fn p256_round_trip_and_tamper() {
+        let sk = p256::ecdsa::SigningKey::from_slice(&[7u8; 32]).unwrap();
+        let spki = sk.verifying_key().to_public_key_der().unwrap();
+        let sig: p256::ecdsa::DerSignature = sk.sign(b"hello");
+        verify(spki.as_bytes(), HashAlg::Sha256, b"hello", sig.as_bytes()).unwrap();
+        assert_eq!(
+            verify(spki.as_bytes(), HashAlg::Sha256, b"hellp", sig.as_bytes()),
+            Err(PubkeyError::BadSignature)
+        );
+        assert_eq!(curve_of(spki.as_bytes()).unwrap(), Curve::P256);
+    }
+
+    #[test]
+    fn production_rekor_key_is_p256() {
+        let pem = std::fs::read_to_string(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../shared/fixtures/trust/production_rekor_rekor.sigstore.dev.pub.pem"
+        ))
+        .unwrap();
+        let key = p256::ecdsa::VerifyingKey::from_public_key_pem(&pem).unwrap();
+        let der = key.to_public_key_der().unwrap();
+        assert_eq!(
+            hex::encode(key_id(der.as_bytes())),
+            "c0d23d6ad406973f9559f3ba2d1ca01f84147d8ffc5b8445c224f98b9591801d"
+        );
+    }
+}
