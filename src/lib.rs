@@ -17,6 +17,7 @@
 //! - [`oidc`]: obtaining an ID token.
 //! - [`config`]: gitsign configuration (git config + environment).
 //! - [`http`]: the HTTPS client.
+//! - [`setup`]: wiring the configuration into trust roots and clients.
 //! - [`pubkey`]: ECDSA signature checks against SPKI-encoded keys.
 #![forbid(unsafe_code)]
 
@@ -31,6 +32,7 @@ pub mod oidc;
 pub mod oids;
 pub mod pubkey;
 pub mod rekor;
+pub mod setup;
 pub mod sign;
 pub mod trust;
 pub mod verify;

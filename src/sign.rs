@@ -1,1 +1,257 @@
-//! (in progress)
+//! The signing pipeline: identity (ID token → ephemeral P-256 key → Fulcio certificate),
+//! the detached CMS signature, and the Rekor entry (embedded in offline mode, logged over
+//! the object id in online mode).
+use crate::cms::sign::{PendingSignature, octet_string_value, sign_detached};
+use crate::config::{Config, RekorMode};
+use crate::fulcio::{CertChain, FulcioClient, FulcioError, certificate_pem};
+use crate::git::{self, HashAlgo, ObjectKind};
+use crate::oidc::{self, Claims, OidcError};
+use crate::rekor::client::{RekorClient, RekorError};
+use crate::rekor::entry::TransparencyLogEntry;
+use crate::trust::TrustedRoot;
+use crate::rekor::types::{
+    HashedRekord, HashedRekordData, HashedRekordHash, HashedRekordPublicKey, HashedRekordSignature, HashedRekordSpec,
+};
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD;
+use ecdsa::signature::Signer;
+use sha1::Sha1;
+use sha2::{Digest, Sha256};
+use spki::EncodePublicKey;
+
+/// Errors while signing. Each says what failed and what to do.
+#[derive(Debug, thiserror::Error)]
+pub enum SignError {
+    /// No token, or an unusable one.
+    #[error(transparent)]
+    Oidc(#[from] OidcError),
+    /// Fulcio failed.
+    #[error("{0}\n  (check gitsign.fulcio / GITSIGN_FULCIO_URL and that your ID token is for this Fulcio's issuer)")]
+    Fulcio(#[from] FulcioError),
+    /// Rekor failed.
+    #[error("{0}\n  (check gitsign.rekor / GITSIGN_REKOR_URL; nothing was signed)")]
+    Rekor(#[from] RekorError),
+    /// Building the CMS failed.
+    #[error(transparent)]
+    Cms(#[from] crate::cms::sign::CmsSignError),
+    /// HTTP setup failed.
+    #[error(transparent)]
+    Http(#[from] crate::http::HttpError),
+    /// Fulcio returned a certificate for another key.
+    #[error("Fulcio returned a certificate for a different public key than the one we sent; refusing to sign")]
+    WrongKey,
+    /// Rekor returned an entry that cannot be embedded.
+    #[error("Rekor's answer cannot be embedded in the signature: {0}")]
+    BadEntry(String),
+    /// Rekor's answer does not verify with the trusted root.
+    #[error("Rekor's answer does not verify with the trusted root, so it was not embedded: {0}\n  (if you use a private Sigstore, point gitsign.trustedRoot / GITSIGN_TRUSTED_ROOT at its trusted_root.json)")]
+    UnverifiableEntry(String),
+    /// The payload is not a commit or tag (online mode needs to know which).
+    #[error("online Rekor mode needs a commit or tag payload; this input is neither (use offline mode)")]
+    NotAnObject,
+    /// Sign-time committer check failed.
+    #[error("gitsign.matchCommitter is set, but the certificate identity {identity:?} matches neither user.email {email:?} nor user.name {name:?}")]
+    CommitterMismatch {
+        /// SAN of the certificate.
+        identity: String,
+        /// user.email
+        email: String,
+        /// user.name
+        name: String,
+    },
+    /// The key could not be generated.
+    #[error("cannot generate a signing key: {0}")]
+    Key(String),
+}
+
+/// A key and the certificate Fulcio issued for it.
+pub struct Identity {
+    /// The ephemeral key (zeroized on drop).
+    pub key: p256::ecdsa::SigningKey,
+    /// Leaf certificate (DER) and chain.
+    pub certs: CertChain,
+    /// The token's claims (issuer, subject).
+    pub claims: Claims,
+}
+
+impl std::fmt::Debug for Identity {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Identity").field("claims", &self.claims).finish_non_exhaustive()
+    }
+}
+
+/// What a signature is, for status lines and messages.
+#[derive(Debug, Clone)]
+pub struct SignOutput {
+    /// The armored signature, ending with a newline.
+    pub armored: String,
+    /// Lowercase hex SHA-1 of the leaf certificate.
+    pub fingerprint: String,
+    /// OpenPGP hash algorithm id of the leaf's signature algorithm (SIG_CREATED field).
+    pub hash_algo: u8,
+    /// Rekor log index.
+    pub log_index: i64,
+    /// The token's issuer.
+    pub issuer: String,
+    /// The challenge subject (email or sub).
+    pub subject: String,
+}
+
+/// Clients used for signing.
+pub struct Services {
+    /// Fulcio.
+    pub fulcio: FulcioClient,
+    /// Rekor.
+    pub rekor: RekorClient,
+    /// The HTTP client (for token providers).
+    pub http: reqwest::blocking::Client,
+}
+
+impl Services {
+    /// Clients for the configured URLs.
+    pub fn from_config(cfg: &Config) -> Result<Services, SignError> {
+        let http = crate::http::client(&crate::http::HttpOptions { extra_ca_file: cfg.ca_bundle.clone(), timeout: None })?;
+        Ok(Services {
+            fulcio: FulcioClient::new(&cfg.fulcio, http.clone()),
+            rekor: RekorClient::new(&cfg.rekor, http.clone()),
+            http,
+        })
+    }
+}
+
+/// Obtain an identity: a token from the configured provider, a fresh P-256 key, and a
+/// certificate from Fulcio for it.
+pub fn obtain_identity(cfg: &Config, services: &Services, now: i64) -> Result<Identity, SignError> {
+    let token = oidc::get_token(cfg, &services.http)?;
+    identity_from_token(&token, services, now)
+}
+
+/// As [`obtain_identity`], with a given raw token.
+pub fn identity_from_token(token: &str, services: &Services, now: i64) -> Result<Identity, SignError> {
+    let claims = Claims::parse(token).map_err(OidcError::from)?;
+    claims.check_fresh(now).map_err(OidcError::from)?;
+    let subject = claims.challenge_subject().map_err(OidcError::from)?;
+    let mut seed = [0u8; 32];
+    let key = loop {
+        getrandom::fill(&mut seed).map_err(|e| SignError::Key(e.to_string()))?;
+        if let Ok(k) = p256::ecdsa::SigningKey::from_slice(&seed) {
+            break k;
+        }
+    };
+    seed.iter_mut().for_each(|b| *b = 0);
+    let spki = key
+        .verifying_key()
+        .to_public_key_der()
+        .map_err(|e| SignError::Key(e.to_string()))?;
+    let proof: p256::ecdsa::DerSignature = key.sign(subject.as_bytes());
+    let certs = services.fulcio.signing_cert(token, spki.as_bytes(), proof.as_bytes())?;
+    // The certificate must be for our key.
+    let leaf = <x509_cert::Certificate as der::Decode>::from_der(&certs.leaf)
+        .map_err(|e| SignError::BadEntry(format!("Fulcio's certificate does not parse: {e}")))?;
+    let leaf_spki = der::Encode::to_der(leaf.tbs_certificate().subject_public_key_info())
+        .map_err(|e| SignError::BadEntry(e.to_string()))?;
+    if leaf_spki != spki.as_bytes() {
+        return Err(SignError::WrongKey);
+    }
+    Ok(Identity { key, certs, claims })
+}
+
+/// OpenPGP hash id of the leaf certificate's signature algorithm (gitsign's SIG_CREATED rule).
+fn leaf_hash_algo(leaf_der: &[u8]) -> u8 {
+    use crate::gpg::status::{HASH_SHA256, HASH_SHA384, HASH_SHA512};
+    let Ok(cert) = <x509_cert::Certificate as der::Decode>::from_der(leaf_der) else {
+        return HASH_SHA256;
+    };
+    match crate::pubkey::HashAlg::from_ecdsa_sig_oid(&cert.signature_algorithm().oid) {
+        Some(crate::pubkey::HashAlg::Sha384) => HASH_SHA384,
+        Some(crate::pubkey::HashAlg::Sha512) => HASH_SHA512,
+        _ => HASH_SHA256,
+    }
+}
+
+fn hashed_rekord(hash: &[u8], signature: &[u8], leaf_der: &[u8]) -> HashedRekord {
+    HashedRekord {
+        api_version: "0.0.1".into(),
+        kind: "hashedrekord".into(),
+        spec: HashedRekordSpec {
+            data: HashedRekordData { hash: HashedRekordHash { algorithm: "sha256".into(), value: hex::encode(hash) } },
+            signature: HashedRekordSignature {
+                content: STANDARD.encode(signature),
+                public_key: HashedRekordPublicKey { content: STANDARD.encode(certificate_pem(leaf_der)) },
+            },
+        },
+    }
+}
+
+/// Sign `payload` with `identity` and log it in Rekor according to `cfg.rekor_mode`.
+pub fn sign_payload(
+    cfg: &Config,
+    identity: &Identity,
+    rekor: &RekorClient,
+    trust: &TrustedRoot,
+    payload: &[u8],
+    now: i64,
+) -> Result<SignOutput, SignError> {
+    let leaf = &identity.certs.leaf;
+    let pending: PendingSignature = sign_detached(payload, leaf, &identity.key, now)?;
+    let (armored, log_index) = match cfg.rekor_mode {
+        RekorMode::Offline => {
+            let hash = Sha256::digest(&pending.signed_attrs_der);
+            let (_uuid, entry) = rekor.create_entry(&hashed_rekord(&hash, &pending.signature, leaf))?;
+            let tle = TransparencyLogEntry::from_api(&entry).map_err(|e| SignError::BadEntry(e.to_string()))?;
+            // Never embed evidence that would not verify: check it as a verifier will, against
+            // the body rebuilt from this signature and the trusted root's log key.
+            let body = crate::rekor::body::hashedrekord_offline(&pending.signed_attrs_der, &pending.signature, leaf);
+            crate::rekor::verify::verify_entry(&tle, &body, trust).map_err(|e| SignError::UnverifiableEntry(e.to_string()))?;
+            // gitsign leaves the body out: the verifier rebuilds it from the signature.
+            let value = octet_string_value(&tle.to_embedded().encode())?;
+            let der = pending.finish(&[(crate::oids::REKOR_ENTRY, value)])?;
+            (crate::armor::encode(&der), entry.log_index)
+        }
+        RekorMode::Online => {
+            let der = pending.finish(&[])?;
+            let armored = crate::armor::encode(&der);
+            let kind = ObjectKind::from_payload(payload).ok_or(SignError::NotAnObject)?;
+            let algo = if cfg.object_format == "sha256" { HashAlgo::Sha256 } else { HashAlgo::Sha1 };
+            let object = git::rebuild_object(kind, payload, armored.as_bytes(), algo);
+            let oid = git::object_id(kind, &object, algo);
+            let sig: p256::ecdsa::DerSignature = identity.key.sign(oid.as_bytes());
+            let hash = Sha256::digest(oid.as_bytes());
+            let (_uuid, entry) = rekor.create_entry(&hashed_rekord(&hash, sig.as_bytes(), leaf))?;
+            (armored, entry.log_index)
+        }
+    };
+    Ok(SignOutput {
+        armored,
+        fingerprint: hex::encode(Sha1::digest(leaf)),
+        hash_algo: leaf_hash_algo(leaf),
+        log_index,
+        issuer: identity.claims.iss.clone(),
+        subject: identity.claims.challenge_subject().unwrap_or_default(),
+    })
+}
+
+/// `gitsign.matchCommitter`: at sign time, a SAN email must equal `user.email`, or a SAN URI
+/// must equal `user.name`.
+pub fn check_match_committer(cfg: &Config, identity: &Identity) -> Result<(), SignError> {
+    if !cfg.match_committer {
+        return Ok(());
+    }
+    let info = crate::x509::CertInfo::parse(&identity.certs.leaf).map_err(|e| SignError::BadEntry(e.to_string()))?;
+    let email = cfg.user_email.clone().unwrap_or_default();
+    let name = cfg.user_name.clone().unwrap_or_default();
+    let ok = info.sans.iter().any(|san| match san {
+        crate::x509::San::Email(e) => !email.is_empty() && *e == email,
+        crate::x509::San::Uri(u) => !name.is_empty() && *u == name,
+        _ => false,
+    });
+    if ok {
+        Ok(())
+    } else {
+        Err(SignError::CommitterMismatch {
+            identity: info.identity().unwrap_or_default().to_string(),
+            email,
+            name,
+        })
+    }
+}

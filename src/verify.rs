@@ -1,1 +1,742 @@
-//! (in progress)
+//! The verification pipeline (gitsign-compat §7.1, in order): armor, CMS, signer, content,
+//! transparency log (embedded entry or online lookup), time, chain, SCT.
+use crate::armor::{self, ArmorError};
+use crate::cms::verify::{self as cms, CmsError, ParsedSignature};
+use crate::git::{self, HashAlgo, ObjectKind};
+use crate::oids;
+use crate::pubkey::{self, HashAlg};
+use crate::rekor::body;
+use crate::rekor::client::{RekorClient, RekorError};
+use crate::rekor::entry::{EntryError, TransparencyLogEntry};
+use crate::rekor::types::LogEntry;
+use crate::rekor::verify::{TlogError, verify_entry};
+use crate::trust::TrustedRoot;
+use crate::x509::{self, CertError, CertInfo, ChainError, San, SctError};
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD;
+use sha2::{Digest, Sha256};
+use std::collections::BTreeMap;
+
+/// Chain time used when the transparency log is deliberately not checked: gitsign's legacy
+/// verifier checks the chain at notBefore + 60 s.
+pub const UNCHECKED_TLOG_CHAIN_OFFSET: i64 = 60;
+
+/// Most Rekor entries fetched for one online lookup.
+pub const MAX_ONLINE_ENTRIES: usize = 256;
+
+/// The Rekor calls online verification needs (implemented by [`RekorClient`]; tests use fakes).
+pub trait RekorLookup {
+    /// Entry uuids logged with this certificate (PEM).
+    fn search_by_certificate(&self, cert_pem: &str) -> Result<Vec<String>, RekorError>;
+    /// One entry by uuid: the uuid the log answered with, and the entry.
+    fn get_entry(&self, uuid: &str) -> Result<(String, LogEntry), RekorError>;
+    /// The log's base URL, for messages.
+    fn base_url(&self) -> &str;
+}
+
+impl RekorLookup for RekorClient {
+    fn search_by_certificate(&self, cert_pem: &str) -> Result<Vec<String>, RekorError> {
+        RekorClient::search_by_certificate(self, cert_pem)
+    }
+    fn get_entry(&self, uuid: &str) -> Result<(String, LogEntry), RekorError> {
+        RekorClient::get_entry(self, uuid)
+    }
+    fn base_url(&self) -> &str {
+        RekorClient::base_url(self)
+    }
+}
+
+/// How to verify.
+pub struct VerifyOptions<'a> {
+    /// Trusted Fulcio CAs, Rekor and CT log keys.
+    pub trust: &'a TrustedRoot,
+    /// Rekor client for online-mode signatures (no embedded entry); `None` = offline.
+    pub rekor: Option<&'a dyn RekorLookup>,
+    /// The id of the object git stores (for online lookups); computed from the payload and
+    /// signature text (SHA-1, as gitsign does) when `None`.
+    pub object_id: Option<String>,
+    /// Skip the transparency log entirely; the chain is checked at notBefore + 60 s and the result
+    /// is reported as [`TlogEvidence::NotChecked`].
+    pub insecure_ignore_tlog: bool,
+    /// Skip the embedded SCT check.
+    pub insecure_ignore_sct: bool,
+}
+
+impl<'a> VerifyOptions<'a> {
+    /// Offline verification with every check on.
+    pub fn new(trust: &'a TrustedRoot) -> Self {
+        VerifyOptions { trust, rekor: None, object_id: None, insecure_ignore_tlog: false, insecure_ignore_sct: false }
+    }
+}
+
+/// What vouched for the signing time.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TlogEvidence {
+    /// An entry embedded in the signature (offline mode), verified against the trusted log key.
+    Embedded {
+        /// Global log index.
+        log_index: i64,
+        /// SET-verified integration time (unix seconds).
+        integrated_time: i64,
+    },
+    /// An entry found in Rekor (online mode), verified against the trusted log key.
+    Online {
+        /// Global log index.
+        log_index: i64,
+        /// SET-verified integration time (unix seconds).
+        integrated_time: i64,
+        /// Entry uuid.
+        uuid: String,
+    },
+    /// The log was not consulted (`insecure_ignore_tlog`): the signature and chain are good, but
+    /// nothing shows when the signature was made.
+    NotChecked,
+}
+
+/// A verified signature.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Verified {
+    /// Lowercase hex SHA-1 of the signer certificate DER.
+    pub fingerprint: String,
+    /// The first SAN value (email, URI or username); empty when the certificate has none.
+    pub identity: String,
+    /// All SANs.
+    pub sans: Vec<San>,
+    /// OIDC issuer (ext 1.8, else 1.1).
+    pub issuer: Option<String>,
+    /// The certificate issuer's DN (e.g. `CN=sigstore-intermediate,O=sigstore.dev`).
+    pub issuer_dn: String,
+    /// Signer certificate DER.
+    pub cert_der: Vec<u8>,
+    /// Certificate notBefore (unix seconds).
+    pub not_before: i64,
+    /// Certificate notAfter (unix seconds).
+    pub not_after: i64,
+    /// The (untrusted) signingTime attribute.
+    pub signing_time: Option<i64>,
+    /// The time the chain was checked at.
+    pub verified_at: i64,
+    /// Whether an SCT was verified (false for leaves issued directly by a root, or when skipped).
+    pub sct_verified: bool,
+    /// Transparency log evidence.
+    pub tlog: TlogEvidence,
+}
+
+/// GnuPG status class of a failure.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ErrorStatus {
+    /// The signer is known but a check failed (`BADSIG`).
+    BadSig,
+    /// The signature cannot be checked (`ERRSIG`).
+    ErrSig,
+}
+
+/// Why verification failed. Each message says what failed and what to do.
+#[derive(Debug, thiserror::Error)]
+pub enum VerifyError {
+    /// The signature text is not a `SIGNED MESSAGE` block or DER.
+    #[error("cannot read the signature: {0}")]
+    Armor(#[from] ArmorError),
+    /// The CMS structure is malformed or unsupported.
+    #[error("cannot parse the signature: {0}")]
+    Cms(#[source] CmsError),
+    /// The signer certificate is malformed.
+    #[error("cannot parse the signer certificate: {0}")]
+    Certificate(#[source] CertError),
+    /// The signature does not match the payload or the signer key.
+    #[error("BAD signature from certificate {fingerprint}: {source}")]
+    Content {
+        /// Signer fingerprint.
+        fingerprint: String,
+        /// What failed.
+        #[source]
+        source: CmsError,
+    },
+    /// The embedded Rekor entry is malformed.
+    #[error("the Rekor entry embedded in the signature is malformed: {source}; the signature was altered or made by an incompatible tool")]
+    EmbeddedEntry {
+        /// Signer fingerprint.
+        fingerprint: String,
+        /// What is wrong.
+        #[source]
+        source: EntryError,
+    },
+    /// More than one embedded entry.
+    #[error("the signature embeds more than one Rekor entry (attribute 1.3.6.1.4.1.57264.3.1); refusing an ambiguous signature")]
+    AmbiguousEmbeddedEntry {
+        /// Signer fingerprint.
+        fingerprint: String,
+    },
+    /// The transparency log entry does not verify.
+    #[error("the Rekor transparency log entry does not verify: {source}")]
+    Tlog {
+        /// Signer fingerprint.
+        fingerprint: String,
+        /// What failed.
+        #[source]
+        source: TlogError,
+    },
+    /// Online mode without a Rekor client.
+    #[error(
+        "this signature was made in online Rekor mode: its transparency log entry is only in Rekor and cannot be checked offline; verify with network access to Rekor (or accept a weaker result with --insecure-ignore-tlog)"
+    )]
+    TlogNeedsNetwork {
+        /// Signer fingerprint.
+        fingerprint: String,
+    },
+    /// Rekor could not be queried.
+    #[error("cannot look up the signature's entry in Rekor: {source}; check network access and the Rekor URL (gitsign.rekor)")]
+    RekorUnavailable {
+        /// Signer fingerprint.
+        fingerprint: String,
+        /// The transport or API error.
+        #[source]
+        source: RekorError,
+    },
+    /// No Rekor entry binds this object to this certificate.
+    #[error(
+        "no entry in Rekor ({rekor}) records object {object_id} signed with certificate {fingerprint} ({candidates} entries for the certificate checked){}",
+        last_problem.as_ref().map(|p| format!("; last problem: {p}")).unwrap_or_default()
+    )]
+    NoRekorEntry {
+        /// Signer fingerprint.
+        fingerprint: String,
+        /// The object id looked for.
+        object_id: String,
+        /// The Rekor URL.
+        rekor: String,
+        /// Entries examined.
+        candidates: usize,
+        /// Why the last matching entry was rejected, if one matched.
+        last_problem: Option<String>,
+    },
+    /// The object id for the online lookup cannot be derived.
+    #[error("cannot compute the git object id for the Rekor lookup: the payload is neither a commit nor a tag; pass the object id")]
+    UnknownObjectKind {
+        /// Signer fingerprint.
+        fingerprint: String,
+    },
+    /// The transparency log time is outside the certificate validity.
+    #[error(
+        "the signature was logged at {t} (unix seconds), outside the certificate validity {not_before}..{not_after}: the certificate had expired or was not yet valid when the signature was logged"
+    )]
+    NotValidAtLogTime {
+        /// Signer fingerprint.
+        fingerprint: String,
+        /// Verified integration time.
+        t: i64,
+        /// Certificate notBefore.
+        not_before: i64,
+        /// Certificate notAfter.
+        not_after: i64,
+    },
+    /// The certificate does not chain to the trusted root.
+    #[error("untrusted certificate {fingerprint}: {source}; check the trusted root (gitsign.fulcioRoot / --trusted-root)")]
+    Chain {
+        /// Signer fingerprint.
+        fingerprint: String,
+        /// What failed.
+        #[source]
+        source: ChainError,
+    },
+    /// The SCT check failed.
+    #[error("certificate transparency check failed for {fingerprint}: {source}; check the CT log keys of the trusted root (or --insecure-ignore-sct)")]
+    Sct {
+        /// Signer fingerprint.
+        fingerprint: String,
+        /// What failed.
+        #[source]
+        source: SctError,
+    },
+}
+
+impl VerifyError {
+    /// The signer fingerprint, when the signer certificate is known.
+    pub fn fingerprint(&self) -> Option<&str> {
+        match self {
+            VerifyError::Armor(_) | VerifyError::Cms(_) | VerifyError::Certificate(_) => None,
+            VerifyError::Content { fingerprint, .. }
+            | VerifyError::EmbeddedEntry { fingerprint, .. }
+            | VerifyError::AmbiguousEmbeddedEntry { fingerprint }
+            | VerifyError::Tlog { fingerprint, .. }
+            | VerifyError::TlogNeedsNetwork { fingerprint }
+            | VerifyError::RekorUnavailable { fingerprint, .. }
+            | VerifyError::NoRekorEntry { fingerprint, .. }
+            | VerifyError::UnknownObjectKind { fingerprint }
+            | VerifyError::NotValidAtLogTime { fingerprint, .. }
+            | VerifyError::Chain { fingerprint, .. }
+            | VerifyError::Sct { fingerprint, .. } => Some(fingerprint),
+        }
+    }
+}
+
+/// Classify a failure for the status line: `BADSIG` when the signer is known and a check failed,
+/// `ERRSIG` when the signature cannot be checked (unreadable, unsupported, or the evidence is out
+/// of reach).
+pub fn error_status_kind(e: &VerifyError) -> ErrorStatus {
+    match e {
+        VerifyError::Armor(_)
+        | VerifyError::Cms(_)
+        | VerifyError::Certificate(_)
+        | VerifyError::TlogNeedsNetwork { .. }
+        | VerifyError::RekorUnavailable { .. }
+        | VerifyError::UnknownObjectKind { .. } => ErrorStatus::ErrSig,
+        VerifyError::Content { source: CmsError::UnsupportedKey(_), .. } => ErrorStatus::ErrSig,
+        _ => ErrorStatus::BadSig,
+    }
+}
+
+/// For a `BADSIG` failure: the signer fingerprint and identity to print; `None` for `ERRSIG`.
+pub fn signer_of_failure(e: &VerifyError) -> Option<(String, String)> {
+    if error_status_kind(e) != ErrorStatus::BadSig {
+        return None;
+    }
+    let fpr = e.fingerprint()?.to_string();
+    Some((fpr, String::new()))
+}
+
+/// Verify a gitsign signature over `payload` (the bytes git hands to the program).
+pub fn verify(payload: &[u8], signature_text: &[u8], opts: &VerifyOptions<'_>) -> Result<Verified, VerifyError> {
+    let der = armor::decode(signature_text)?;
+    let sig = cms::parse(&der).map_err(VerifyError::Cms)?;
+    let leaf = CertInfo::parse(&sig.signer_cert_der).map_err(VerifyError::Certificate)?;
+    let fingerprint = leaf.fingerprint.clone();
+    cms::verify_content(&sig, payload)
+        .map_err(|source| VerifyError::Content { fingerprint: fingerprint.clone(), source })?;
+
+    let (t, tlog) = if opts.insecure_ignore_tlog {
+        (leaf.not_before.saturating_add(UNCHECKED_TLOG_CHAIN_OFFSET), TlogEvidence::NotChecked)
+    } else if let Some(entry) = embedded_entry(&sig, &fingerprint)? {
+        let body = body::hashedrekord_offline(&sig.signed_attrs_der, &sig.signature, &sig.signer_cert_der);
+        let v = verify_entry(&entry, &body, opts.trust)
+            .map_err(|source| VerifyError::Tlog { fingerprint: fingerprint.clone(), source })?;
+        (v.integrated_time, TlogEvidence::Embedded { log_index: v.log_index, integrated_time: v.integrated_time })
+    } else {
+        let Some(rekor) = opts.rekor else {
+            return Err(VerifyError::TlogNeedsNetwork { fingerprint });
+        };
+        let object_id = match &opts.object_id {
+            Some(id) => id.clone(),
+            None => {
+                let kind = ObjectKind::from_payload(payload)
+                    .ok_or_else(|| VerifyError::UnknownObjectKind { fingerprint: fingerprint.clone() })?;
+                let object = git::rebuild_object(kind, payload, signature_text, HashAlgo::Sha1);
+                git::object_id(kind, &object, HashAlgo::Sha1)
+            }
+        };
+        online_lookup(rekor, &leaf, &object_id, opts.trust)?
+    };
+
+    if !leaf.valid_at(t) {
+        return Err(VerifyError::NotValidAtLogTime {
+            fingerprint,
+            t,
+            not_before: leaf.not_before,
+            not_after: leaf.not_after,
+        });
+    }
+    let chain = x509::verify_chain(&sig.signer_cert_der, &sig.other_certs_der, opts.trust, t)
+        .map_err(|source| VerifyError::Chain { fingerprint: fingerprint.clone(), source })?;
+    let sct_verified = if chain.sct_required() && !opts.insecure_ignore_sct {
+        x509::verify_sct(&sig.signer_cert_der, &chain.issuer_der, opts.trust)
+            .map_err(|source| VerifyError::Sct { fingerprint: fingerprint.clone(), source })?;
+        true
+    } else {
+        false
+    };
+    Ok(Verified {
+        fingerprint,
+        identity: leaf.identity().unwrap_or_default().to_string(),
+        sans: leaf.sans.clone(),
+        issuer: leaf.oidc_issuer.clone(),
+        issuer_dn: leaf.issuer_dn.clone(),
+        cert_der: sig.signer_cert_der.clone(),
+        not_before: leaf.not_before,
+        not_after: leaf.not_after,
+        signing_time: sig.signing_time,
+        verified_at: t,
+        sct_verified,
+        tlog,
+    })
+}
+
+/// The embedded Rekor entry: attribute 3.1 holding an OCTET STRING (protobuf), or the
+/// pre-release per-field set 3.0–3.8 (3.1 a PrintableString). `None` when there is none.
+fn embedded_entry(sig: &ParsedSignature, fingerprint: &str) -> Result<Option<TransparencyLogEntry>, VerifyError> {
+    let entry_err = |source| VerifyError::EmbeddedEntry { fingerprint: fingerprint.to_string(), source };
+    let values = sig.unsigned_attr(&oids::REKOR_ENTRY);
+    match values.as_slice() {
+        [] => return Ok(None),
+        [v] if v.first() == Some(&0x04) => {
+            let os = x509::tlv::read_all(v)
+                .map_err(|e| entry_err(EntryError::Field { field: "attribute 3.1".into(), reason: e.to_string() }))?;
+            return TransparencyLogEntry::decode(os.value).map(Some).map_err(entry_err);
+        }
+        [_] => {}
+        _ => return Err(VerifyError::AmbiguousEmbeddedEntry { fingerprint: fingerprint.to_string() }),
+    }
+    let mut fields = BTreeMap::new();
+    for (oid, vals) in &sig.unsigned_attrs {
+        let Some(n) = oid.to_string().strip_prefix(oids::SIGSTORE_REKOR_ARC).and_then(|n| n.parse::<u32>().ok()) else {
+            continue;
+        };
+        let [v] = vals.as_slice() else {
+            return Err(VerifyError::AmbiguousEmbeddedEntry { fingerprint: fingerprint.to_string() });
+        };
+        if fields.insert(n, v.clone()).is_some() {
+            return Err(VerifyError::AmbiguousEmbeddedEntry { fingerprint: fingerprint.to_string() });
+        }
+    }
+    TransparencyLogEntry::from_per_field(&fields).map(Some).map_err(entry_err)
+}
+
+/// The fields of a hashedrekord body that bind it to an artifact and a certificate.
+struct HashedRekordFields {
+    hash_hex: String,
+    signature: Vec<u8>,
+    cert_der: Vec<u8>,
+}
+
+fn hashedrekord_fields(body: &[u8]) -> Option<HashedRekordFields> {
+    let v: serde_json::Value = serde_json::from_slice(body).ok()?;
+    if v.get("kind")?.as_str()? != "hashedrekord" {
+        return None;
+    }
+    let spec = v.get("spec")?;
+    let hash = spec.get("data")?.get("hash")?;
+    if hash.get("algorithm")?.as_str()? != "sha256" {
+        return None;
+    }
+    let sig = spec.get("signature")?;
+    let pem = STANDARD.decode(sig.get("publicKey")?.get("content")?.as_str()?).ok()?;
+    Some(HashedRekordFields {
+        hash_hex: hash.get("value")?.as_str()?.to_ascii_lowercase(),
+        signature: STANDARD.decode(sig.get("content")?.as_str()?).ok()?,
+        cert_der: x509::pem_to_der(std::str::from_utf8(&pem).ok()?)?,
+    })
+}
+
+/// Online mode (§5.3): search by certificate only, accept the first entry whose data hash is
+/// SHA-256(object id) AND whose certificate is the signer's (GHSA-8pmp), and which verifies
+/// (SET, proof, checkpoint, and the ECDSA signature over the object id with the leaf key).
+fn online_lookup(
+    rekor: &dyn RekorLookup,
+    leaf: &CertInfo,
+    object_id: &str,
+    trust: &TrustedRoot,
+) -> Result<(i64, TlogEvidence), VerifyError> {
+    let fingerprint = leaf.fingerprint.clone();
+    let unavailable = |source| VerifyError::RekorUnavailable { fingerprint: fingerprint.clone(), source };
+    let want_hash = hex::encode(Sha256::digest(object_id.as_bytes()));
+    let uuids = rekor.search_by_certificate(&body::certificate_pem(&leaf.der)).map_err(unavailable)?;
+    let mut last_problem = None;
+    let mut examined = 0;
+    for uuid in uuids.iter().take(MAX_ONLINE_ENTRIES) {
+        examined += 1;
+        let (got_uuid, api_entry) = rekor.get_entry(uuid).map_err(unavailable)?;
+        let Ok(entry) = TransparencyLogEntry::from_api(&api_entry) else {
+            continue;
+        };
+        let Some(fields) = hashedrekord_fields(&entry.canonicalized_body) else {
+            continue;
+        };
+        if fields.hash_hex != want_hash || fields.cert_der != leaf.der {
+            continue;
+        }
+        if let Err(e) = pubkey::verify(&leaf.spki_der, HashAlg::Sha256, object_id.as_bytes(), &fields.signature) {
+            last_problem = Some(format!("entry {got_uuid}: signature over the object id does not verify: {e}"));
+            continue;
+        }
+        let body = entry.canonicalized_body.clone();
+        match verify_entry(&entry, &body, trust) {
+            Ok(v) => {
+                return Ok((
+                    v.integrated_time,
+                    TlogEvidence::Online { log_index: v.log_index, integrated_time: v.integrated_time, uuid: got_uuid },
+                ));
+            }
+            Err(e) => last_problem = Some(format!("entry {got_uuid}: {e}")),
+        }
+    }
+    Err(VerifyError::NoRekorEntry {
+        fingerprint: leaf.fingerprint.clone(),
+        object_id: object_id.to_string(),
+        rekor: rekor.base_url().to_string(),
+        candidates: examined,
+        last_problem,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::rekor::types::Verification;
+    use crate::trust::{CertificateAuthority, TransparencyLog, ValidFor};
+    use crate::x509::testcert;
+    use ecdsa::signature::Signer;
+    use std::cell::RefCell;
+
+    const T0: i64 = 1_780_000_000;
+    const PAYLOAD: &[u8] = b"tree 1111\nauthor A <a@x> 1 +0000\ncommitter A <a@x> 1 +0000\n\nmsg\n";
+
+    struct World {
+        trust: TrustedRoot,
+        leaf: Vec<u8>,
+        leaf_key: p256::ecdsa::SigningKey,
+        other_leaf: Vec<u8>,
+        other_key: p256::ecdsa::SigningKey,
+        rekor_key: p256::ecdsa::SigningKey,
+        log_id: Vec<u8>,
+    }
+
+    /// A private Sigstore: a root CA issuing leaves directly (so no SCT is needed) and a Rekor key.
+    fn world() -> World {
+        use testcert::*;
+        let (rk, lk, ok, logk) = (key(11), key(12), key(13), key(14));
+        let rn = name("test", "root");
+        let root = build(1, &rn, &rn, T0 - 10_000, T0 + 10_000, &spki(&rk), &[bc_ca(Some(1)), ku_ca()], &rk);
+        let leaf = build(2, &rn, &[0x30, 0], T0, T0 + 600, &spki(&lk), &leaf_exts("alice@example.com"), &rk);
+        let other_leaf = build(3, &rn, &[0x30, 0], T0, T0 + 600, &spki(&ok), &leaf_exts("mallory@example.com"), &rk);
+        let log_spki = spki(&logk);
+        let log_id = pubkey::key_id(&log_spki).to_vec();
+        let trust = TrustedRoot {
+            certificate_authorities: vec![CertificateAuthority {
+                subject_organization: "test".into(),
+                subject_common_name: "root".into(),
+                uri: String::new(),
+                chain_der: vec![root],
+                valid_for: ValidFor::OPEN,
+            }],
+            tlogs: vec![TransparencyLog {
+                base_url: "https://rekor.test".into(),
+                log_id: log_id.clone(),
+                public_key_der: log_spki,
+                key_details: crate::trust::KEY_ECDSA_P256_SHA256.into(),
+                valid_for: ValidFor::OPEN,
+            }],
+            ..Default::default()
+        };
+        World { trust, leaf, leaf_key: lk, other_leaf, other_key: ok, rekor_key: logk, log_id }
+    }
+
+    fn set_for(w: &World, body: &[u8], integrated_time: i64, log_index: i64) -> Vec<u8> {
+        let msg = crate::rekor::set::payload(body, integrated_time, &w.log_id, log_index);
+        let sig: p256::ecdsa::DerSignature = w.rekor_key.sign(&msg);
+        sig.as_bytes().to_vec()
+    }
+
+    /// An offline-mode signature whose embedded entry says `integrated_time`.
+    fn offline_signature(w: &World, integrated_time: i64) -> Vec<u8> {
+        let pending = crate::cms::sign::sign_detached(PAYLOAD, &w.leaf, &w.leaf_key, T0).unwrap();
+        let body = body::hashedrekord_offline(&pending.signed_attrs_der, &pending.signature, &w.leaf);
+        let entry = TransparencyLogEntry {
+            log_index: 42,
+            log_id: w.log_id.clone(),
+            kind: "hashedrekord".into(),
+            version: "0.0.1".into(),
+            integrated_time,
+            signed_entry_timestamp: set_for(w, &body, integrated_time, 42),
+            inclusion_proof: None,
+            canonicalized_body: Vec::new(),
+        };
+        let value = crate::cms::sign::octet_string_value(&entry.encode()).unwrap();
+        let der = pending.finish(&[(oids::REKOR_ENTRY, value)]).unwrap();
+        armor::encode(&der).into_bytes()
+    }
+
+    fn online_signature(w: &World) -> Vec<u8> {
+        let pending = crate::cms::sign::sign_detached(PAYLOAD, &w.leaf, &w.leaf_key, T0).unwrap();
+        armor::encode(&pending.finish(&[]).unwrap()).into_bytes()
+    }
+
+    #[test]
+    fn offline_mode_valid_and_time_bounds() {
+        let w = world();
+        let opts = VerifyOptions::new(&w.trust);
+        let v = verify(PAYLOAD, &offline_signature(&w, T0 + 1), &opts).unwrap();
+        assert_eq!(v.tlog, TlogEvidence::Embedded { log_index: 42, integrated_time: T0 + 1 });
+        assert_eq!(v.identity, "alice@example.com");
+        assert_eq!(v.issuer.as_deref(), Some("https://issuer.example"));
+        assert_eq!(v.verified_at, T0 + 1);
+        assert!(!v.sct_verified, "leaf issued directly by the root: no SCT");
+        // Logged after the certificate expired, or before it was valid.
+        for t in [T0 + 601, T0 - 1] {
+            let e = verify(PAYLOAD, &offline_signature(&w, t), &opts).unwrap_err();
+            assert!(matches!(e, VerifyError::NotValidAtLogTime { t: tt, .. } if tt == t), "{e}");
+            assert_eq!(error_status_kind(&e), ErrorStatus::BadSig);
+        }
+        // Boundaries are inclusive.
+        assert!(verify(PAYLOAD, &offline_signature(&w, T0 + 600), &opts).is_ok());
+        assert!(verify(PAYLOAD, &offline_signature(&w, T0), &opts).is_ok());
+        // Payload changed after signing: the embedded entry is still valid, the CMS is not (#317).
+        let e = verify(b"tree 2222\n\nmsg\n", &offline_signature(&w, T0 + 1), &opts).unwrap_err();
+        assert!(matches!(e, VerifyError::Content { source: CmsError::DigestMismatch, .. }));
+        // Another trust root: the log is unknown, then the CA.
+        let prod = TrustedRoot::production().unwrap();
+        let e = verify(PAYLOAD, &offline_signature(&w, T0 + 1), &VerifyOptions::new(prod)).unwrap_err();
+        assert!(matches!(e, VerifyError::Tlog { source: TlogError::UnknownLog { .. }, .. }), "{e}");
+        let mut no_ca = w.trust.clone();
+        no_ca.certificate_authorities.clear();
+        let e = verify(PAYLOAD, &offline_signature(&w, T0 + 1), &VerifyOptions::new(&no_ca)).unwrap_err();
+        assert!(matches!(e, VerifyError::Chain { .. }), "{e}");
+    }
+
+    fn der_int(v: i64) -> Vec<u8> {
+        let bytes = v.to_be_bytes();
+        let mut start = 0;
+        while start < 7 && bytes[start] == 0 && bytes[start + 1] & 0x80 == 0 {
+            start += 1;
+        }
+        x509::tlv::encode(0x02, &bytes[start..])
+    }
+
+    #[test]
+    fn pre_release_per_field_entry_verifies() {
+        let w = world();
+        let it = T0 + 3;
+        let pending = crate::cms::sign::sign_detached(PAYLOAD, &w.leaf, &w.leaf_key, T0).unwrap();
+        let body = body::hashedrekord_offline(&pending.signed_attrs_der, &pending.signature, &w.leaf);
+        let set = set_for(&w, &body, it, 7);
+        let arc = |n: u32| const_oid::ObjectIdentifier::new(&format!("{}{n}", oids::SIGSTORE_REKOR_ARC)).unwrap();
+        let attrs = |set: &[u8]| {
+            vec![
+                (arc(0), der_int(it)),
+                (arc(1), x509::tlv::encode(0x13, hex::encode(&w.log_id).as_bytes())),
+                (arc(2), der_int(7)),
+                (arc(3), x509::tlv::encode(0x04, set)),
+            ]
+        };
+        let der = pending.clone().finish(&attrs(&set)).unwrap();
+        let v = verify(PAYLOAD, armor::encode(&der).as_bytes(), &VerifyOptions::new(&w.trust)).unwrap();
+        assert_eq!(v.tlog, TlogEvidence::Embedded { log_index: 7, integrated_time: it });
+        // A tampered SET fails; a missing field is a malformed entry, never a panic.
+        let mut bad = set.clone();
+        if let Some(b) = bad.last_mut() {
+            *b ^= 1;
+        }
+        let der = pending.clone().finish(&attrs(&bad)).unwrap();
+        let e = verify(PAYLOAD, armor::encode(&der).as_bytes(), &VerifyOptions::new(&w.trust)).unwrap_err();
+        assert!(matches!(e, VerifyError::Tlog { .. }), "{e}");
+        let mut partial = attrs(&set);
+        partial.remove(0);
+        let der = pending.finish(&partial).unwrap();
+        let e = verify(PAYLOAD, armor::encode(&der).as_bytes(), &VerifyOptions::new(&w.trust)).unwrap_err();
+        assert!(matches!(e, VerifyError::EmbeddedEntry { .. }), "{e}");
+    }
+
+    #[test]
+    fn online_mode_without_network_is_a_clear_errsig() {
+        let w = world();
+        let e = verify(PAYLOAD, &online_signature(&w), &VerifyOptions::new(&w.trust)).unwrap_err();
+        assert!(matches!(e, VerifyError::TlogNeedsNetwork { .. }));
+        assert_eq!(error_status_kind(&e), ErrorStatus::ErrSig);
+        assert!(e.to_string().contains("cannot be checked offline"));
+        assert!(e.fingerprint().is_some());
+        let opts = VerifyOptions { insecure_ignore_tlog: true, ..VerifyOptions::new(&w.trust) };
+        let v = verify(PAYLOAD, &online_signature(&w), &opts).unwrap();
+        assert_eq!(v.tlog, TlogEvidence::NotChecked);
+        assert_eq!(v.verified_at, T0 + UNCHECKED_TLOG_CHAIN_OFFSET);
+    }
+
+    struct FakeRekor {
+        entries: Vec<(String, LogEntry)>,
+        queries: RefCell<Vec<String>>,
+        down: bool,
+    }
+
+    impl RekorLookup for FakeRekor {
+        fn search_by_certificate(&self, cert_pem: &str) -> Result<Vec<String>, RekorError> {
+            self.queries.borrow_mut().push(cert_pem.to_string());
+            if self.down {
+                return Err(RekorError::Unreachable { url: "https://rekor.test".into(), reason: "down".into() });
+            }
+            Ok(self.entries.iter().map(|(u, _)| u.clone()).collect())
+        }
+        fn get_entry(&self, uuid: &str) -> Result<(String, LogEntry), RekorError> {
+            self.entries
+                .iter()
+                .find(|(u, _)| u == uuid)
+                .cloned()
+                .ok_or_else(|| RekorError::Status { url: uuid.into(), status: 404, message: "not found".into() })
+        }
+        fn base_url(&self) -> &str {
+            "https://rekor.test"
+        }
+    }
+
+    /// An online-mode entry for `oid`, logged with `cert`/`key`.
+    fn api_entry(w: &World, oid: &str, cert: &[u8], key: &p256::ecdsa::SigningKey, index: i64) -> (String, LogEntry) {
+        let sig: p256::ecdsa::DerSignature = key.sign(oid.as_bytes());
+        let body = body::hashedrekord_online(oid, sig.as_bytes(), cert);
+        let set = set_for(w, &body, T0 + 2, index);
+        let uuid = hex::encode(crate::rekor::merkle::leaf_hash(&body));
+        (
+            uuid,
+            LogEntry {
+                body: STANDARD.encode(&body),
+                integrated_time: T0 + 2,
+                log_id: hex::encode(&w.log_id),
+                log_index: index,
+                verification: Some(Verification { inclusion_proof: None, signed_entry_timestamp: Some(STANDARD.encode(set)) }),
+            },
+        )
+    }
+
+    #[test]
+    fn online_lookup_binds_object_and_certificate() {
+        let w = world();
+        let sig_text = online_signature(&w);
+        let object = git::rebuild_object(ObjectKind::Commit, PAYLOAD, &sig_text, HashAlgo::Sha1);
+        let oid = git::object_id(ObjectKind::Commit, &object, HashAlgo::Sha1);
+        let other_oid = "0123456789abcdef0123456789abcdef01234567";
+        let same_cert_other_commit = api_entry(&w, other_oid, &w.leaf, &w.leaf_key, 1);
+        let right_hash_other_cert = api_entry(&w, &oid, &w.other_leaf, &w.other_key, 2);
+        let right = api_entry(&w, &oid, &w.leaf, &w.leaf_key, 3);
+        let run = |entries: Vec<(String, LogEntry)>| {
+            let fake = FakeRekor { entries, queries: RefCell::new(Vec::new()), down: false };
+            let opts = VerifyOptions { rekor: Some(&fake), ..VerifyOptions::new(&w.trust) };
+            let r = verify(PAYLOAD, &sig_text, &opts);
+            // (c) the search sends only the certificate: the signer's, as Rekor's canonical PEM.
+            assert_eq!(*fake.queries.borrow(), vec![body::certificate_pem(&w.leaf)]);
+            r
+        };
+        // (a) only an entry for the same certificate and another commit.
+        let e = run(vec![same_cert_other_commit.clone()]).unwrap_err();
+        assert!(matches!(&e, VerifyError::NoRekorEntry { candidates: 1, .. }), "{e}");
+        assert_eq!(error_status_kind(&e), ErrorStatus::BadSig);
+        // (b) right hash, another certificate.
+        let e = run(vec![right_hash_other_cert.clone()]).unwrap_err();
+        assert!(matches!(&e, VerifyError::NoRekorEntry { .. }), "{e}");
+        // (d) a mix: the right one is used.
+        let v = run(vec![same_cert_other_commit, right_hash_other_cert, right.clone()]).unwrap();
+        assert_eq!(v.tlog, TlogEvidence::Online { log_index: 3, integrated_time: T0 + 2, uuid: right.0.clone() });
+        // The given object id takes precedence over the computed one.
+        let fake = FakeRekor { entries: vec![right.clone()], queries: RefCell::new(Vec::new()), down: false };
+        let opts = VerifyOptions { rekor: Some(&fake), object_id: Some(other_oid.into()), ..VerifyOptions::new(&w.trust) };
+        assert!(matches!(verify(PAYLOAD, &sig_text, &opts), Err(VerifyError::NoRekorEntry { .. })));
+        // A matching entry whose SET is broken is rejected, with the reason.
+        let mut bad = right.clone();
+        if let Some(v) = bad.1.verification.as_mut() {
+            v.signed_entry_timestamp = Some(STANDARD.encode(set_for(&w, b"other", T0 + 2, 3)));
+        }
+        let e = run(vec![bad]).unwrap_err();
+        assert!(e.to_string().contains("last problem"), "{e}");
+        // Rekor unreachable: ERRSIG.
+        let fake = FakeRekor { entries: vec![], queries: RefCell::new(Vec::new()), down: true };
+        let opts = VerifyOptions { rekor: Some(&fake), ..VerifyOptions::new(&w.trust) };
+        let e = verify(PAYLOAD, &sig_text, &opts).unwrap_err();
+        assert!(matches!(e, VerifyError::RekorUnavailable { .. }));
+        assert_eq!(error_status_kind(&e), ErrorStatus::ErrSig);
+    }
+
+    #[test]
+    fn classification_of_unreadable_signatures() {
+        let w = world();
+        let e = verify(PAYLOAD, b"not a signature", &VerifyOptions::new(&w.trust)).unwrap_err();
+        assert_eq!(error_status_kind(&e), ErrorStatus::ErrSig);
+        assert_eq!(signer_of_failure(&e), None);
+        let e = verify(b"x", &online_signature(&w), &VerifyOptions::new(&w.trust)).unwrap_err();
+        assert_eq!(error_status_kind(&e), ErrorStatus::BadSig);
+        assert!(signer_of_failure(&e).is_some());
+    }
+}

@@ -1,1 +1,160 @@
-fn main() {}
+//! `gitsign`: git's X.509 signing program (gpg-compatible interface) and human subcommands.
+//!
+//! Thin: parse the command line, dispatch to the library, and turn errors into one style of
+//! message (`error: …` on stderr) and an exit code (0 success, 1 failure, 2 usage or config).
+use gitsign::config::Config;
+use gitsign::gpg::args::{self, GpgArgs, Mode};
+use gitsign::gpg::status::{PK_ECDSA, Status, StatusWriter};
+use std::io::{Read, Write};
+use std::process::ExitCode;
+
+mod ui;
+mod verify_cmd;
+
+const USAGE: &str = "\
+gitsign: keyless Git signing with Sigstore (gitsign-rs)
+
+As git's signing program (git config gpg.format x509; git config gpg.x509.program gitsign):
+  gitsign --status-fd=2 -bsau KEY            sign stdin, armored detached signature on stdout
+  gitsign --status-fd=1 --verify SIGFILE -    verify stdin against SIGFILE, status lines on fd 1
+
+Commands:
+  gitsign version                             print the version and which settings are set
+  gitsign --help                              this text
+
+Configuration: git config gitsign.* keys or GITSIGN_*/SIGSTORE_* variables (see README).
+";
+
+fn main() -> ExitCode {
+    let argv: Vec<std::ffi::OsString> = std::env::args_os().skip(1).collect();
+    if let Some(first) = argv.first().and_then(|a| a.to_str()) {
+        if first == "version" {
+            return version();
+        }
+    }
+    let parsed = match args::parse(argv) {
+        Ok(a) => a,
+        Err(e) => return usage_error(&e.to_string()),
+    };
+    for w in &parsed.warnings {
+        eprintln!("{w}");
+    }
+    match parsed.mode() {
+        Ok(Mode::Version) => version(),
+        Ok(Mode::Help) => {
+            print!("{USAGE}");
+            ExitCode::SUCCESS
+        }
+        Ok(Mode::Sign) => sign(&parsed),
+        Ok(Mode::Verify) => verify_cmd::run(&parsed),
+        Err(e) => usage_error(&e.to_string()),
+    }
+}
+
+fn usage_error(msg: &str) -> ExitCode {
+    eprintln!("gitsign: error: {msg}");
+    ExitCode::from(2)
+}
+
+fn version() -> ExitCode {
+    println!("gitsign-rs version {}", env!("CARGO_PKG_VERSION"));
+    // Names only: values may be secrets (SIGSTORE_ID_TOKEN).
+    let mut names: Vec<String> = std::env::vars_os()
+        .filter_map(|(k, v)| {
+            let k = k.to_str()?.to_string();
+            (!v.is_empty() && gitsign::config::ENV_PREFIXES.iter().any(|p| k.starts_with(p))).then_some(k)
+        })
+        .collect();
+    names.sort();
+    if !names.is_empty() {
+        println!("environment variables set (values not shown):");
+        for n in names {
+            println!("  {n}");
+        }
+    }
+    ExitCode::SUCCESS
+}
+
+/// Load the configuration or report it (exit 2).
+pub(crate) fn load_config() -> Result<Config, ExitCode> {
+    Config::load().map_err(|e| {
+        eprintln!("gitsign: error: {e}");
+        ExitCode::from(2)
+    })
+}
+
+fn read_input(positional: &[std::ffi::OsString]) -> std::io::Result<Vec<u8>> {
+    let mut buf = Vec::new();
+    match positional.first() {
+        Some(p) if p != "-" => buf = std::fs::read(p)?,
+        _ => {
+            std::io::stdin().lock().read_to_end(&mut buf)?;
+        }
+    }
+    Ok(buf)
+}
+
+fn now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or(0)
+}
+
+fn sign(a: &GpgArgs) -> ExitCode {
+    let mut status = match StatusWriter::for_fd(a.status_fd) {
+        Ok(s) => s,
+        Err(e) => return usage_error(&format!("cannot open --status-fd {}: {e}", a.status_fd.unwrap_or(-1))),
+    };
+    let cfg = match load_config() {
+        Ok(c) => c,
+        Err(code) => return code,
+    };
+    let mut tty = ui::Tty::open();
+    let fail = |msg: String| {
+        eprintln!("gitsign: error: {msg}");
+        ExitCode::FAILURE
+    };
+    let services = match gitsign::sign::Services::from_config(&cfg) {
+        Ok(s) => s,
+        Err(e) => return fail(e.to_string()),
+    };
+    let identity = match gitsign::sign::obtain_identity(&cfg, &services, now()) {
+        Ok(i) => i,
+        Err(e) => return fail(e.to_string()),
+    };
+    if let Err(e) = gitsign::sign::check_match_committer(&cfg, &identity) {
+        return fail(e.to_string());
+    }
+    status.emit(&Status::BeginSigning);
+    let payload = match read_input(&a.positional) {
+        Ok(p) => p,
+        Err(e) => return fail(format!("cannot read the data to sign: {e}")),
+    };
+    let trust = match gitsign::setup::trusted_root_for(&cfg) {
+        Ok(t) => t,
+        Err(e) => return fail(e.to_string()),
+    };
+    let out = match gitsign::sign::sign_payload(&cfg, &identity, &services.rekor, &trust, &payload, now()) {
+        Ok(o) => o,
+        Err(e) => return fail(e.to_string()),
+    };
+    tty.say(&format!("tlog entry created with index: {}", out.log_index));
+    tty.say(&format!(
+        "gitsign: signed as {} (issuer {}); verify with: gitsign verify --certificate-identity={} --certificate-oidc-issuer={}",
+        out.subject, out.issuer, out.subject, out.issuer
+    ));
+    status.emit(&Status::SigCreated {
+        detached: a.detach,
+        pk_algo: PK_ECDSA,
+        hash_algo: out.hash_algo,
+        time: now(),
+        fingerprint: out.fingerprint.clone(),
+    });
+    // stdout carries the signature and nothing else.
+    let mut stdout = std::io::stdout().lock();
+    if let Err(e) = stdout.write_all(out.armored.as_bytes()).and_then(|_| stdout.flush()) {
+        return fail(format!("cannot write the signature to stdout: {e}"));
+    }
+    ExitCode::SUCCESS
+}

@@ -1,1 +1,177 @@
-fn main() {}
+//! gitsign-sandbox: a local Sigstore stack (OIDC issuer, Fulcio-compatible CA,
+//! Rekor-compatible transparency log) on one loopback HTTP listener.
+
+mod ca;
+mod derw;
+mod error;
+mod fulcio;
+mod http;
+mod jwt;
+mod keys;
+mod merkle;
+mod oidc;
+mod rekor;
+mod sct;
+mod server;
+mod signals;
+mod store;
+mod tls;
+mod trust_root;
+mod util;
+
+use error::Error;
+use p256::pkcs8::DecodePrivateKey;
+use std::path::PathBuf;
+
+const USAGE: &str = "usage:
+  gitsign-sandbox serve --dir DIR [--addr 127.0.0.1:0] [--identity EMAIL] [--login-form] [--tls]
+  gitsign-sandbox env   --dir DIR
+  gitsign-sandbox token --dir DIR [--email EMAIL | --sub SUB] [--ttl SECS]
+                        [--expired] [--aud AUD] [--no-email-verified]";
+
+/// Minimal flag parser: `--name value` and boolean `--name`.
+struct Args {
+    rest: Vec<String>,
+}
+
+impl Args {
+    fn value(&mut self, name: &str) -> Result<Option<String>, Error> {
+        match self.rest.iter().position(|a| a == name) {
+            Some(i) => {
+                if i + 1 >= self.rest.len() {
+                    return Err(Error::Usage(format!("{name} needs a value")));
+                }
+                let v = self.rest.remove(i + 1);
+                self.rest.remove(i);
+                Ok(Some(v))
+            }
+            None => Ok(None),
+        }
+    }
+
+    fn flag(&mut self, name: &str) -> bool {
+        match self.rest.iter().position(|a| a == name) {
+            Some(i) => {
+                self.rest.remove(i);
+                true
+            }
+            None => false,
+        }
+    }
+
+    fn dir(&mut self) -> Result<PathBuf, Error> {
+        self.value("--dir")?.map(PathBuf::from).ok_or_else(|| Error::Usage("--dir DIR is required".into()))
+    }
+
+    fn finish(self) -> Result<(), Error> {
+        match self.rest.first() {
+            Some(a) => Err(Error::Usage(format!("unexpected argument {a:?}"))),
+            None => Ok(()),
+        }
+    }
+}
+
+fn shell_quote(s: &str) -> String {
+    format!("'{}'", s.replace('\'', "'\\''"))
+}
+
+fn cmd_env(mut args: Args) -> Result<(), Error> {
+    let dir = args.dir()?;
+    args.finish()?;
+    let info = server::read_info(&dir)?;
+    let tr = std::fs::canonicalize(dir.join(server::TRUSTED_ROOT))?;
+    let vars = [
+        ("GITSIGN_FULCIO_URL", server::info_str(&info, "fulcio_url")?.to_string()),
+        ("GITSIGN_REKOR_URL", server::info_str(&info, "rekor_url")?.to_string()),
+        ("GITSIGN_OIDC_ISSUER", server::info_str(&info, "issuer")?.to_string()),
+        ("GITSIGN_OIDC_CLIENT_ID", fulcio::AUDIENCE.to_string()),
+        ("GITSIGN_TRUSTED_ROOT", tr.to_string_lossy().into_owned()),
+    ];
+    let mut vars = vars.to_vec();
+    if let Some(ca) = info.get("tls_ca").and_then(|v| v.as_str()) {
+        // The sandbox serves HTTPS with its own CA: point rustls-native-certs/OpenSSL clients at it.
+        vars.push(("SSL_CERT_FILE", ca.to_string()));
+    }
+    for (k, v) in vars {
+        println!("export {k}={}", shell_quote(&v));
+    }
+    Ok(())
+}
+
+fn cmd_token(mut args: Args) -> Result<(), Error> {
+    let dir = args.dir()?;
+    let email = args.value("--email")?;
+    let sub = args.value("--sub")?;
+    let ttl = match args.value("--ttl")? {
+        Some(t) => t.parse::<i64>().map_err(|_| Error::Usage("--ttl takes seconds".into()))?,
+        None => oidc::DEFAULT_TOKEN_TTL,
+    };
+    let aud = args.value("--aud")?.unwrap_or_else(|| fulcio::AUDIENCE.to_string());
+    let expired = args.flag("--expired");
+    let unverified = args.flag("--no-email-verified");
+    args.finish()?;
+    let info = server::read_info(&dir)?;
+    let issuer = server::info_str(&info, "issuer")?;
+    let key_path = dir.join(server::ISSUER_KEY);
+    let pem = std::fs::read_to_string(&key_path)
+        .map_err(|e| Error::State(format!("{}: {e}", key_path.display())))?;
+    let key = p256::ecdsa::SigningKey::from_pkcs8_pem(&pem)
+        .map_err(|e| Error::State(format!("{}: {e}", key_path.display())))?;
+    let email = match (email, &sub) {
+        (Some(e), _) => Some(e),
+        (None, Some(_)) => None,
+        (None, None) => Some(info.get("identity").and_then(|v| v.as_str()).unwrap_or(server::DEFAULT_IDENTITY).to_string()),
+    };
+    let now = util::now_unix();
+    let spec = oidc::TokenSpec {
+        email,
+        sub,
+        aud,
+        nonce: None,
+        email_verified: !unverified,
+        iat: if expired { now - ttl.max(60) - 120 } else { now },
+        ttl: ttl.max(1),
+    };
+    println!("{}", oidc::mint(&key, issuer, &spec));
+    Ok(())
+}
+
+fn cmd_serve(mut args: Args) -> Result<(), Error> {
+    let dir = args.dir()?;
+    let addr = args.value("--addr")?.unwrap_or_else(|| "127.0.0.1:0".into());
+    let identity = args.value("--identity")?.unwrap_or_else(|| server::DEFAULT_IDENTITY.into());
+    let login_form = args.flag("--login-form");
+    let tls = args.flag("--tls");
+    args.finish()?;
+    let host = addr.rsplit_once(':').map(|(h, _)| h).unwrap_or("");
+    if !matches!(host, "127.0.0.1" | "localhost" | "[::1]") {
+        return Err(Error::Usage(format!("--addr must be a loopback address, got {addr}")));
+    }
+    server::serve(server::Options { dir, addr, identity, login_form, tls })
+}
+
+fn run() -> Result<(), Error> {
+    let mut argv: Vec<String> = std::env::args().skip(1).collect();
+    if argv.is_empty() || argv[0] == "--help" || argv[0] == "-h" || argv[0] == "help" {
+        println!("{USAGE}");
+        return Ok(());
+    }
+    let cmd = argv.remove(0);
+    let args = Args { rest: argv };
+    match cmd.as_str() {
+        "serve" => cmd_serve(args),
+        "env" => cmd_env(args),
+        "token" => cmd_token(args),
+        other => Err(Error::Usage(format!("unknown command {other:?}\n{USAGE}"))),
+    }
+}
+
+fn main() {
+    if let Err(e) = run() {
+        eprintln!("gitsign-sandbox: {e}");
+        std::process::exit(match e {
+            Error::Usage(_) => 2,
+            _ => 1,
+        });
+    }
+}

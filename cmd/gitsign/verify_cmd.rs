@@ -1,0 +1,102 @@
+//! `gitsign --verify SIGFILE [DATA|-]`: what git runs for `verify-commit`, `verify-tag` and
+//! `log --show-signature`. Status lines go to `--status-fd`, human text to stderr.
+use gitsign::gpg::args::GpgArgs;
+use gitsign::gpg::status::{HASH_SHA256, Status, StatusWriter};
+use gitsign::verify::{TlogEvidence, VerifyOptions};
+use std::io::Read;
+use std::process::ExitCode;
+
+pub fn run(a: &GpgArgs) -> ExitCode {
+    let mut status = match StatusWriter::for_fd(a.status_fd) {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("gitsign: error: cannot open --status-fd: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    status.emit(&Status::NewSig);
+    let errsig = |status: &mut StatusWriter, msg: String| {
+        status.emit(&Status::ErrSig { key_id: "0000000000000000".into(), time: 0, rc: 9 });
+        eprintln!("gitsign: error: {msg}");
+        ExitCode::FAILURE
+    };
+    // Inputs: signature file (or stdin when absent), data file (`-` or absent = stdin).
+    let (sig, data) = match read_inputs(&a.positional) {
+        Ok(x) => x,
+        Err(e) => return errsig(&mut status, e),
+    };
+    let cfg = match crate::load_config() {
+        Ok(c) => c,
+        Err(code) => return code,
+    };
+    let trust = match gitsign::setup::trusted_root_for(&cfg) {
+        Ok(t) => t,
+        Err(e) => return errsig(&mut status, e.to_string()),
+    };
+    let http = match gitsign::http::client(&gitsign::http::HttpOptions { extra_ca_file: cfg.ca_bundle.clone(), timeout: None }) {
+        Ok(h) => h,
+        Err(e) => return errsig(&mut status, e.to_string()),
+    };
+    let rekor = gitsign::rekor::client::RekorClient::new(&cfg.rekor, http);
+    let object_id = gitsign::setup::object_id_from_parts(&data, &sig, &cfg.object_format);
+    let opts = VerifyOptions {
+        trust: &trust,
+        rekor: Some(&rekor),
+        object_id,
+        insecure_ignore_tlog: false,
+        insecure_ignore_sct: false,
+    };
+    match gitsign::verify::verify(&data, &sig, &opts) {
+        Ok(v) => {
+            let time = match &v.tlog {
+                TlogEvidence::Embedded { integrated_time, .. } | TlogEvidence::Online { integrated_time, .. } => *integrated_time,
+                TlogEvidence::NotChecked => v.not_before,
+            };
+            status.emit(&Status::GoodSig { key_id: v.fingerprint.clone(), signer: v.identity.clone() });
+            status.emit(&Status::ValidSig { fingerprint: v.fingerprint.clone(), time, hash_algo: HASH_SHA256 });
+            status.emit(&Status::TrustFully);
+            let log = match &v.tlog {
+                TlogEvidence::Embedded { log_index, .. } => format!("tlog index: {log_index} (embedded in the signature, verified offline)"),
+                TlogEvidence::Online { log_index, .. } => format!("tlog index: {log_index} (looked up in {})", cfg.rekor),
+                TlogEvidence::NotChecked => "tlog: not checked".to_string(),
+            };
+            eprintln!("{log}");
+            eprintln!("gitsign: Signature made using certificate ID 0x{}", v.fingerprint);
+            eprintln!(
+                "gitsign: Good signature from [{}]({})",
+                v.sans.iter().filter_map(|s| s.value()).collect::<Vec<_>>().join(", "),
+                v.issuer.as_deref().unwrap_or("unknown issuer")
+            );
+            eprintln!("Validated Git signature: true");
+            eprintln!("Validated Rekor entry: {}", !matches!(v.tlog, TlogEvidence::NotChecked));
+            eprintln!("Validated Certificate claims: false");
+            eprintln!("WARNING: git verify-commit does not verify cert claims. Prefer using `gitsign verify` instead.");
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            match gitsign::verify::signer_of_failure(&e) {
+                Some((fpr, signer)) => status.emit(&Status::BadSig { key_id: fpr, signer }),
+                None => status.emit(&Status::ErrSig { key_id: "0000000000000000".into(), time: 0, rc: 9 }),
+            }
+            eprintln!("gitsign: error: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn read_inputs(pos: &[std::ffi::OsString]) -> Result<(Vec<u8>, Vec<u8>), String> {
+    let read_stdin = || {
+        let mut b = Vec::new();
+        std::io::stdin().lock().read_to_end(&mut b).map(|_| b).map_err(|e| format!("cannot read stdin: {e}"))
+    };
+    let read_file = |p: &std::ffi::OsString| std::fs::read(p).map_err(|e| format!("cannot read {}: {e}", p.to_string_lossy()));
+    match pos {
+        [] => Err("no signature given: usage is gitsign --verify SIGFILE [DATAFILE|-]".into()),
+        [sig] => Ok((read_file(sig)?, read_stdin()?)),
+        [sig, data, ..] => {
+            let sig = if sig == "-" { read_stdin()? } else { read_file(sig)? };
+            let data = if data == "-" { read_stdin()? } else { read_file(data)? };
+            Ok((sig, data))
+        }
+    }
+}

@@ -1,0 +1,102 @@
+//! Key material of the stack, created once and persisted under the state directory.
+
+use crate::error::Error;
+use crate::util;
+use p256::pkcs8::{DecodePrivateKey, EncodePrivateKey, EncodePublicKey, LineEnding};
+use std::path::Path;
+
+/// Generate a P-256 signing key from the system RNG.
+pub fn gen_p256() -> p256::ecdsa::SigningKey {
+    loop {
+        if let Ok(k) = p256::ecdsa::SigningKey::from_slice(&util::random_bytes(32)) {
+            return k;
+        }
+    }
+}
+
+/// Generate a P-384 signing key from the system RNG.
+pub fn gen_p384() -> p384::ecdsa::SigningKey {
+    loop {
+        if let Ok(k) = p384::ecdsa::SigningKey::from_slice(&util::random_bytes(48)) {
+            return k;
+        }
+    }
+}
+
+/// Load a PKCS#8 PEM P-256 key, or create and store it (mode 0600).
+pub fn load_or_create_p256(path: &Path) -> Result<(p256::ecdsa::SigningKey, bool), Error> {
+    if path.exists() {
+        let pem = std::fs::read_to_string(path)?;
+        let k = p256::ecdsa::SigningKey::from_pkcs8_pem(&pem)
+            .map_err(|e| Error::State(format!("{}: {e}", path.display())))?;
+        return Ok((k, false));
+    }
+    let k = gen_p256();
+    let pem = k
+        .to_pkcs8_pem(LineEnding::LF)
+        .map_err(|e| Error::State(format!("encoding key: {e}")))?;
+    util::write_private(path, pem.as_bytes())?;
+    Ok((k, true))
+}
+
+/// Load a PKCS#8 PEM P-384 key, or create and store it (mode 0600).
+pub fn load_or_create_p384(path: &Path) -> Result<(p384::ecdsa::SigningKey, bool), Error> {
+    if path.exists() {
+        let pem = std::fs::read_to_string(path)?;
+        let k = p384::ecdsa::SigningKey::from_pkcs8_pem(&pem)
+            .map_err(|e| Error::State(format!("{}: {e}", path.display())))?;
+        return Ok((k, false));
+    }
+    let k = gen_p384();
+    let pem = k
+        .to_pkcs8_pem(LineEnding::LF)
+        .map_err(|e| Error::State(format!("encoding key: {e}")))?;
+    util::write_private(path, pem.as_bytes())?;
+    Ok((k, true))
+}
+
+pub fn p256_spki_der(k: &p256::ecdsa::VerifyingKey) -> Vec<u8> {
+    k.to_public_key_der().map(|d| d.as_bytes().to_vec()).unwrap_or_default()
+}
+
+pub fn p384_spki_der(k: &p384::ecdsa::VerifyingKey) -> Vec<u8> {
+    k.to_public_key_der().map(|d| d.as_bytes().to_vec()).unwrap_or_default()
+}
+
+/// ECDSA P-256 / SHA-256, DER signature.
+pub fn sign_p256_der(k: &p256::ecdsa::SigningKey, msg: &[u8]) -> Vec<u8> {
+    use p256::ecdsa::signature::Signer;
+    let sig: p256::ecdsa::DerSignature = k.sign(msg);
+    sig.as_bytes().to_vec()
+}
+
+/// ECDSA P-384 / SHA-384, DER signature.
+pub fn sign_p384_der(k: &p384::ecdsa::SigningKey, msg: &[u8]) -> Vec<u8> {
+    use p384::ecdsa::signature::Signer;
+    let sig: p384::ecdsa::DerSignature = k.sign(msg);
+    sig.as_bytes().to_vec()
+}
+
+/// Verify an ECDSA P-256 DER signature over a message (SHA-256 applied here).
+pub fn verify_p256_der(k: &p256::ecdsa::VerifyingKey, msg: &[u8], sig_der: &[u8]) -> bool {
+    use p256::ecdsa::signature::Verifier;
+    match p256::ecdsa::Signature::from_der(sig_der) {
+        Ok(sig) => k.verify(msg, &sig).is_ok(),
+        Err(_) => false,
+    }
+}
+
+/// Verify an ECDSA P-256 DER signature over an already computed digest.
+pub fn verify_p256_prehash(k: &p256::ecdsa::VerifyingKey, digest: &[u8], sig_der: &[u8]) -> bool {
+    use p256::ecdsa::signature::hazmat::PrehashVerifier;
+    match p256::ecdsa::Signature::from_der(sig_der) {
+        Ok(sig) => k.verify_prehash(digest, &sig).is_ok(),
+        Err(_) => false,
+    }
+}
+
+/// Parse a P-256 public key from SPKI DER.
+pub fn p256_from_spki(der: &[u8]) -> Option<p256::ecdsa::VerifyingKey> {
+    use p256::pkcs8::DecodePublicKey;
+    p256::ecdsa::VerifyingKey::from_public_key_der(der).ok()
+}

@@ -1,0 +1,218 @@
+//! The sandbox state directory and the HTTP server serving all three services.
+
+use crate::ca::Ca;
+use crate::error::Error;
+use crate::http::{Req, Resp};
+use crate::oidc::{self, Oidc};
+use crate::rekor::Rekor;
+use crate::{fulcio, keys, signals, tls, trust_root, util};
+use serde_json::{Value, json};
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+pub const ISSUER_KEY: &str = "issuer-key.pem";
+pub const SANDBOX_JSON: &str = "sandbox.json";
+pub const TRUSTED_ROOT: &str = "trusted_root.json";
+pub const DEFAULT_IDENTITY: &str = "sandbox-user@example.test";
+const WORKERS: usize = 4;
+
+pub struct Options {
+    pub dir: PathBuf,
+    pub addr: String,
+    pub identity: String,
+    pub login_form: bool,
+    pub tls: bool,
+}
+
+struct Stack {
+    oidc: Oidc,
+    ca: Ca,
+    rekor: Rekor,
+    base_url: String,
+}
+
+/// Creation time of the state directory (persisted), used for validity starts.
+fn created(dir: &Path) -> Result<i64, Error> {
+    let p = dir.join("created");
+    if let Ok(s) = std::fs::read_to_string(&p) {
+        return s.trim().parse().map_err(|_| Error::State(format!("{}: not a timestamp", p.display())));
+    }
+    let now = util::now_unix();
+    std::fs::write(&p, format!("{now}\n"))?;
+    Ok(now)
+}
+
+/// Positive 63-bit tree id, persisted.
+fn tree_id(dir: &Path) -> Result<i64, Error> {
+    let p = dir.join("tree_id");
+    if let Ok(s) = std::fs::read_to_string(&p) {
+        return s.trim().parse().map_err(|_| Error::State(format!("{}: not a tree id", p.display())));
+    }
+    let b = util::random_bytes(8);
+    let mut a = [0u8; 8];
+    a.copy_from_slice(&b);
+    let id = (i64::from_be_bytes(a) & i64::MAX).max(1);
+    std::fs::write(&p, format!("{id}\n"))?;
+    Ok(id)
+}
+
+fn route(stack: &Stack, req: &Req) -> Resp {
+    let p = req.path.as_str();
+    if let Some(rest) = p.strip_prefix(oidc::PREFIX)
+        && (rest.is_empty() || rest.starts_with('/'))
+    {
+        return stack.oidc.handle(req, rest);
+    }
+    if p == "/api/v1/signingCert" || p == "/api/v1/rootCert" || p.starts_with("/api/v2/") {
+        return fulcio::handle(req, &stack.oidc, &stack.ca);
+    }
+    if p.starts_with("/api/v1/log") || p.starts_with("/api/v1/index/") {
+        return stack.rekor.handle(req);
+    }
+    match (req.method.as_str(), p) {
+        ("GET", "/") => Resp::json(
+            200,
+            &json!({
+                "service": "gitsign-sandbox",
+                "issuer": stack.oidc.issuer,
+                "fulcio_url": stack.base_url,
+                "rekor_url": stack.base_url,
+            }),
+        ),
+        ("GET", "/healthz") => Resp::text(200, "text/plain", "ok\n"),
+        _ => Resp::error(404, "not found"),
+    }
+}
+
+pub fn serve(opts: Options) -> Result<(), Error> {
+    std::fs::create_dir_all(&opts.dir)?;
+    let dir = std::fs::canonicalize(&opts.dir)?;
+    let created = created(&dir)?;
+    let start = created - 300;
+    let (issuer_key, _) = keys::load_or_create_p256(&dir.join(ISSUER_KEY))?;
+    let (ct_key, _) = keys::load_or_create_p256(&dir.join("ctlog-key.pem"))?;
+    let (rekor_key, _) = keys::load_or_create_p256(&dir.join("rekor-key.pem"))?;
+    let ct_spki = keys::p256_spki_der(ct_key.verifying_key());
+    let ca = Ca::load_or_create(&dir, ct_key, start)?;
+    let rekor = Rekor::open(&dir, rekor_key, tree_id(&dir)?)?;
+
+    enum Listener {
+        Plain(tiny_http::Server),
+        Tls(std::net::TcpListener, Arc<rustls::ServerConfig>),
+    }
+    let (listener, addr) = if opts.tls {
+        let config = tls::server_config(&dir, start)?;
+        let l = std::net::TcpListener::bind(opts.addr.as_str())
+            .map_err(|e| Error::Usage(format!("cannot listen on {}: {e}", opts.addr)))?;
+        let addr = l.local_addr()?;
+        (Listener::Tls(l, config), addr)
+    } else {
+        let server = tiny_http::Server::http(opts.addr.as_str())
+            .map_err(|e| Error::Usage(format!("cannot listen on {}: {e}", opts.addr)))?;
+        let addr = server
+            .server_addr()
+            .to_ip()
+            .ok_or_else(|| Error::Usage("listener has no IP address".into()))?;
+        (Listener::Plain(server), addr)
+    };
+    let scheme = if opts.tls { "https" } else { "http" };
+    let base_url = format!("{scheme}://{addr}");
+    let issuer = format!("{base_url}{}", oidc::PREFIX);
+
+    let tr = trust_root::build(&base_url, &ca, rekor.spki(), &ct_spki, start);
+    let tr_path = dir.join(TRUSTED_ROOT);
+    write_atomic(&tr_path, serde_json::to_string_pretty(&tr)?.as_bytes())?;
+    let mut info = json!({
+        "base_url": base_url,
+        "issuer": issuer,
+        "fulcio_url": base_url,
+        "rekor_url": base_url,
+        "trusted_root": tr_path.to_string_lossy(),
+        "identity": opts.identity,
+        "pid": std::process::id(),
+    });
+    let tls_ca = dir.join(tls::CA_FILE);
+    if opts.tls {
+        info["tls_ca"] = json!(tls_ca.to_string_lossy());
+    }
+    write_atomic(&dir.join(SANDBOX_JSON), serde_json::to_string_pretty(&info)?.as_bytes())?;
+
+    let stack = Arc::new(Stack {
+        oidc: Oidc::new(issuer.clone(), issuer_key, opts.identity.clone(), opts.login_form),
+        ca,
+        rekor,
+        base_url: base_url.clone(),
+    });
+    let print_ready = || -> Result<(), Error> {
+        let mut out = std::io::stdout().lock();
+        writeln!(out, "base_url {base_url}")?;
+        writeln!(out, "oidc_issuer {issuer}")?;
+        writeln!(out, "fulcio_url {base_url}")?;
+        writeln!(out, "rekor_url {base_url}")?;
+        writeln!(out, "trusted_root {}", tr_path.display())?;
+        if opts.tls {
+            writeln!(out, "tls_ca {}", tls_ca.display())?;
+        }
+        writeln!(out, "ready")?;
+        out.flush()?;
+        Ok(())
+    };
+    signals::install();
+    match listener {
+        Listener::Tls(l, config) => {
+            let st = Arc::clone(&stack);
+            let handler: Arc<dyn Fn(&Req) -> Resp + Send + Sync> = Arc::new(move |req: &Req| route(&st, req));
+            std::thread::spawn(move || tls::serve(l, config, handler));
+        }
+        Listener::Plain(server) => {
+            let server = Arc::new(server);
+            for _ in 0..WORKERS {
+                let server = Arc::clone(&server);
+                let stack = Arc::clone(&stack);
+                std::thread::spawn(move || {
+                    while let Ok(mut rq) = server.recv() {
+                        let resp = match Req::read(&mut rq) {
+                            Ok(req) => route(&stack, &req),
+                            Err(r) => r,
+                        };
+                        let _ = rq.respond(resp.into_tiny());
+                    }
+                });
+            }
+        }
+    }
+    print_ready()?;
+    signals::wait();
+    // Take the log lock so no append is in progress, then exit: every
+    // acknowledged entry is already committed.
+    let _quiet = stack.rekor.quiesce();
+    eprintln!("gitsign-sandbox: stopping");
+    std::process::exit(0);
+}
+
+fn write_atomic(path: &Path, data: &[u8]) -> Result<(), Error> {
+    let tmp = path.with_extension("tmp");
+    std::fs::write(&tmp, data)?;
+    std::fs::rename(&tmp, path)?;
+    Ok(())
+}
+
+/// Read `DIR/sandbox.json`, with a clear error when the sandbox never ran there.
+pub fn read_info(dir: &Path) -> Result<Value, Error> {
+    let p = dir.join(SANDBOX_JSON);
+    let text = std::fs::read_to_string(&p).map_err(|_| {
+        Error::State(format!(
+            "{} not found: start the sandbox first with `gitsign-sandbox serve --dir {}`",
+            p.display(),
+            dir.display()
+        ))
+    })?;
+    Ok(serde_json::from_str(&text)?)
+}
+
+pub fn info_str<'a>(info: &'a Value, key: &str) -> Result<&'a str, Error> {
+    info.get(key)
+        .and_then(Value::as_str)
+        .ok_or_else(|| Error::State(format!("{SANDBOX_JSON} has no {key}")))
+}

@@ -1,0 +1,133 @@
+//! SQLite persistence of log entries.
+
+use crate::error::Error;
+use crate::merkle::Hash;
+use rusqlite::{Connection, OptionalExtension, params};
+use std::path::Path;
+
+#[derive(Clone, Debug)]
+pub struct Entry {
+    pub index: u64,
+    pub leaf_hash: Hash,
+    pub body: Vec<u8>,
+    pub integrated_time: i64,
+    pub set: Vec<u8>,
+    /// Lower-case hex of the artifact digest.
+    pub data_hash: String,
+    /// DER of the certificate (or public key) in the entry.
+    pub key_der: Vec<u8>,
+}
+
+pub struct Store {
+    conn: Connection,
+}
+
+const COLS: &str = "idx, leaf_hash, body, integrated_time, set_sig, data_hash, key_der";
+
+fn row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Entry> {
+    let leaf: Vec<u8> = r.get(1)?;
+    let mut leaf_hash = [0u8; 32];
+    if leaf.len() == 32 {
+        leaf_hash.copy_from_slice(&leaf);
+    }
+    Ok(Entry {
+        index: r.get::<_, i64>(0)? as u64,
+        leaf_hash,
+        body: r.get(2)?,
+        integrated_time: r.get(3)?,
+        set: r.get(4)?,
+        data_hash: r.get(5)?,
+        key_der: r.get(6)?,
+    })
+}
+
+impl Store {
+    pub fn open(path: &Path) -> Result<Store, Error> {
+        let conn = Connection::open(path)?;
+        conn.pragma_update(None, "journal_mode", "WAL")?;
+        conn.pragma_update(None, "synchronous", "FULL")?;
+        conn.execute_batch(
+            "CREATE TABLE IF NOT EXISTS entries (
+                idx INTEGER PRIMARY KEY,
+                leaf_hash BLOB NOT NULL UNIQUE,
+                body BLOB NOT NULL,
+                integrated_time INTEGER NOT NULL,
+                set_sig BLOB NOT NULL,
+                data_hash TEXT NOT NULL,
+                key_der BLOB NOT NULL
+            );
+            CREATE INDEX IF NOT EXISTS entries_data_hash ON entries(data_hash);
+            CREATE INDEX IF NOT EXISTS entries_key_der ON entries(key_der);",
+        )?;
+        Ok(Store { conn })
+    }
+
+    /// All leaf hashes in index order (to rebuild the tree at start).
+    pub fn leaf_hashes(&self) -> Result<Vec<Hash>, Error> {
+        let mut st = self.conn.prepare("SELECT idx, leaf_hash FROM entries ORDER BY idx")?;
+        let mut out = Vec::new();
+        let rows = st.query_map([], |r| Ok((r.get::<_, i64>(0)?, r.get::<_, Vec<u8>>(1)?)))?;
+        for r in rows {
+            let (idx, h) = r?;
+            if idx as usize != out.len() || h.len() != 32 {
+                return Err(Error::State(format!("log database is inconsistent at index {idx}")));
+            }
+            let mut a = [0u8; 32];
+            a.copy_from_slice(&h);
+            out.push(a);
+        }
+        Ok(out)
+    }
+
+    /// Insert and commit (autocommit: the statement is durable when this returns).
+    pub fn insert(&self, e: &Entry) -> Result<(), Error> {
+        self.conn.execute(
+            &format!("INSERT INTO entries ({COLS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)"),
+            params![
+                e.index as i64,
+                e.leaf_hash.to_vec(),
+                e.body,
+                e.integrated_time,
+                e.set,
+                e.data_hash,
+                e.key_der
+            ],
+        )?;
+        Ok(())
+    }
+
+    pub fn by_leaf(&self, leaf: &Hash) -> Result<Option<Entry>, Error> {
+        Ok(self
+            .conn
+            .query_row(&format!("SELECT {COLS} FROM entries WHERE leaf_hash = ?1"), [leaf.to_vec()], row)
+            .optional()?)
+    }
+
+    pub fn by_index(&self, idx: u64) -> Result<Option<Entry>, Error> {
+        Ok(self
+            .conn
+            .query_row(&format!("SELECT {COLS} FROM entries WHERE idx = ?1"), [idx as i64], row)
+            .optional()?)
+    }
+
+    pub fn search_hash(&self, hex: &str) -> Result<Vec<Hash>, Error> {
+        self.search("data_hash", rusqlite::types::Value::Text(hex.to_string()))
+    }
+
+    pub fn search_key(&self, der: &[u8]) -> Result<Vec<Hash>, Error> {
+        self.search("key_der", rusqlite::types::Value::Blob(der.to_vec()))
+    }
+
+    fn search(&self, col: &str, v: rusqlite::types::Value) -> Result<Vec<Hash>, Error> {
+        let mut st = self.conn.prepare(&format!("SELECT leaf_hash FROM entries WHERE {col} = ?1 ORDER BY idx"))?;
+        let rows = st.query_map([v], |r| r.get::<_, Vec<u8>>(0))?;
+        let mut out = Vec::new();
+        for r in rows {
+            let h = r?;
+            if let Ok(a) = <[u8; 32]>::try_from(h.as_slice()) {
+                out.push(a);
+            }
+        }
+        Ok(out)
+    }
+}

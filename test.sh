@@ -1,0 +1,18 @@
+#!/usr/bin/env bash
+# Run the whole test suite (offline): unit tests, vectors from ../shared, and end-to-end
+# tests that drive real git against the local Sigstore stack (gitsign-sandbox), checked by
+# independent peers (openssl, sigstore-python).
+set -euo pipefail
+cd "$(dirname "$0")"
+
+# Pinned independent verifier: sigstore-python, in a venv under target/ (installed once).
+venv=target/peers/venv
+if [ ! -x "$venv/bin/sigstore" ] || ! "$venv/bin/sigstore" --version 2>/dev/null | grep -q '^sigstore 4.5.1$'; then
+  mkdir -p target/peers
+  python3 -m venv "$venv"
+  "$venv/bin/pip" install --quiet --disable-pip-version-check -r tests/peers/requirements.txt
+fi
+
+# The end-to-end tests run the built binaries (gitsign, gitsign-sandbox), so build them first.
+cargo build --workspace --bins
+cargo test --workspace
