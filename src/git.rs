@@ -77,9 +77,7 @@ pub enum GitError {
     },
     /// More than one signature header for the same algorithm: git would concatenate them into
     /// one ambiguous signature text, so the object is rejected.
-    #[error(
-        "the commit has more than one '{header}' header; refusing an ambiguous signature (GHSA-7rmh)"
-    )]
+    #[error("the commit has more than one '{header}' header; refusing an ambiguous signature (GHSA-7rmh)")]
     DuplicateSignatureHeader {
         /// The repeated header name.
         header: &'static str,
@@ -294,11 +292,8 @@ mod tests {
             let dir = entry.unwrap().path();
             let name = dir.file_name().unwrap().to_string_lossy().to_string();
             let (_, file) = name.split_once("__").unwrap();
-            let (kind, ext) = if name.contains("-tag__") {
-                (ObjectKind::Tag, "tag")
-            } else {
-                (ObjectKind::Commit, "commit")
-            };
+            let (kind, ext) =
+                if name.contains("-tag__") { (ObjectKind::Tag, "tag") } else { (ObjectKind::Commit, "commit") };
             let raw = std::fs::read(real_dir().join(format!("{file}.{ext}"))).unwrap();
             assert_eq!(raw, std::fs::read(dir.join("object.raw")).unwrap());
             let split = split_object(kind, &raw).unwrap();
@@ -336,7 +331,11 @@ mod tests {
         let payload = commit_with("", "msg\n");
         let obj = insert_commit_signature(&payload, SIG.as_bytes(), HashAlgo::Sha1);
         let text = String::from_utf8(obj.clone()).unwrap();
-        assert!(text.contains("\ngpgsig -----BEGIN SIGNED MESSAGE-----\n AAAA\n BBBB\n -----END SIGNED MESSAGE-----\n\nmsg\n"));
+        assert!(
+            text.contains(
+                "\ngpgsig -----BEGIN SIGNED MESSAGE-----\n AAAA\n BBBB\n -----END SIGNED MESSAGE-----\n\nmsg\n"
+            )
+        );
         let split = split_commit(&obj, HashAlgo::Sha1).unwrap();
         assert_eq!(split.payload, payload);
         assert_eq!(split.signature, SIG.as_bytes());
@@ -353,7 +352,10 @@ mod tests {
             split_object(ObjectKind::Commit, &commit_with("", "m")),
             Err(GitError::NotSigned { kind: "commit", .. })
         ));
-        assert!(matches!(split_tag(b"object 1\ntype commit\ntag v1\n\nmsg\n"), Err(GitError::NotSigned { kind: "tag", .. })));
+        assert!(matches!(
+            split_tag(b"object 1\ntype commit\ntag v1\n\nmsg\n"),
+            Err(GitError::NotSigned { kind: "tag", .. })
+        ));
         // A BEGIN line that is not line-anchored does not count.
         assert!(split_tag(b"object 1\n\nsee -----BEGIN SIGNED MESSAGE-----\n").is_err());
     }
@@ -363,16 +365,16 @@ mod tests {
         let payload = commit_with("", "msg\n");
         let once = insert_commit_signature(&payload, SIG.as_bytes(), HashAlgo::Sha1);
         let twice = insert_commit_signature(&once, SIG.as_bytes(), HashAlgo::Sha1);
-        assert_eq!(
-            split_commit(&twice, HashAlgo::Sha1),
-            Err(GitError::DuplicateSignatureHeader { header: "gpgsig" })
-        );
+        assert_eq!(split_commit(&twice, HashAlgo::Sha1), Err(GitError::DuplicateSignatureHeader { header: "gpgsig" }));
         // Separated by another header: still a duplicate.
         let text = String::from_utf8(once).unwrap().replace(
             "committer A <a@x> 1 +0000\n",
             "committer A <a@x> 1 +0000\ngpgsig -----BEGIN SIGNED MESSAGE-----\n x\n -----END SIGNED MESSAGE-----\nextra h\n",
         );
-        assert!(matches!(split_commit(text.as_bytes(), HashAlgo::Sha1), Err(GitError::DuplicateSignatureHeader { .. })));
+        assert!(matches!(
+            split_commit(text.as_bytes(), HashAlgo::Sha1),
+            Err(GitError::DuplicateSignatureHeader { .. })
+        ));
     }
 
     #[test]

@@ -7,10 +7,12 @@
 //! - [`gpg`]: git's contract with the signing program (argv parsing, status lines).
 //! - [`git`]: payload extraction from raw commit and tag objects.
 //! - [`armor`]: the `SIGNED MESSAGE` PEM armor.
+//! - [`bundle`]: Sigstore bundles made from gitsign signatures.
 //! - [`cms`]: building and verifying the detached CMS signature.
 //! - [`x509`]: certificate facts (SAN, issuer extensions), chain and SCT checks.
 //! - [`fulcio`]: the Fulcio client (v2 and legacy v1).
 //! - [`rekor`]: Rekor client, entries, canonical bodies, Merkle proofs, checkpoints.
+//! - [`repo`]: reading raw objects through git.
 //! - [`trust`]: Sigstore trusted roots (embedded production/staging, or from a file).
 //! - [`verify`]: the verification pipeline.
 //! - [`sign`]: the signing pipeline.
@@ -22,6 +24,7 @@
 #![forbid(unsafe_code)]
 
 pub mod armor;
+pub mod bundle;
 pub mod cms;
 pub mod config;
 pub mod fulcio;
@@ -32,6 +35,7 @@ pub mod oidc;
 pub mod oids;
 pub mod pubkey;
 pub mod rekor;
+pub mod repo;
 pub mod setup;
 pub mod sign;
 pub mod trust;

@@ -153,7 +153,9 @@ pub enum VerifyError {
         source: CmsError,
     },
     /// The embedded Rekor entry is malformed.
-    #[error("the Rekor entry embedded in the signature is malformed: {source}; the signature was altered or made by an incompatible tool")]
+    #[error(
+        "the Rekor entry embedded in the signature is malformed: {source}; the signature was altered or made by an incompatible tool"
+    )]
     EmbeddedEntry {
         /// Signer fingerprint.
         fingerprint: String,
@@ -162,7 +164,9 @@ pub enum VerifyError {
         source: EntryError,
     },
     /// More than one embedded entry.
-    #[error("the signature embeds more than one Rekor entry (attribute 1.3.6.1.4.1.57264.3.1); refusing an ambiguous signature")]
+    #[error(
+        "the signature embeds more than one Rekor entry (attribute 1.3.6.1.4.1.57264.3.1); refusing an ambiguous signature"
+    )]
     AmbiguousEmbeddedEntry {
         /// Signer fingerprint.
         fingerprint: String,
@@ -185,7 +189,9 @@ pub enum VerifyError {
         fingerprint: String,
     },
     /// Rekor could not be queried.
-    #[error("cannot look up the signature's entry in Rekor: {source}; check network access and the Rekor URL (gitsign.rekor)")]
+    #[error(
+        "cannot look up the signature's entry in Rekor: {source}; check network access and the Rekor URL (gitsign.rekor)"
+    )]
     RekorUnavailable {
         /// Signer fingerprint.
         fingerprint: String,
@@ -211,7 +217,9 @@ pub enum VerifyError {
         last_problem: Option<String>,
     },
     /// The object id for the online lookup cannot be derived.
-    #[error("cannot compute the git object id for the Rekor lookup: the payload is neither a commit nor a tag; pass the object id")]
+    #[error(
+        "cannot compute the git object id for the Rekor lookup: the payload is neither a commit nor a tag; pass the object id"
+    )]
     UnknownObjectKind {
         /// Signer fingerprint.
         fingerprint: String,
@@ -231,7 +239,9 @@ pub enum VerifyError {
         not_after: i64,
     },
     /// The certificate does not chain to the trusted root.
-    #[error("untrusted certificate {fingerprint}: {source}; check the trusted root (gitsign.fulcioRoot / --trusted-root)")]
+    #[error(
+        "untrusted certificate {fingerprint}: {source}; check the trusted root (gitsign.fulcioRoot / --trusted-root)"
+    )]
     Chain {
         /// Signer fingerprint.
         fingerprint: String,
@@ -240,7 +250,9 @@ pub enum VerifyError {
         source: ChainError,
     },
     /// The SCT check failed.
-    #[error("certificate transparency check failed for {fingerprint}: {source}; check the CT log keys of the trusted root (or --insecure-ignore-sct)")]
+    #[error(
+        "certificate transparency check failed for {fingerprint}: {source}; check the CT log keys of the trusted root (or --insecure-ignore-sct)"
+    )]
     Sct {
         /// Signer fingerprint.
         fingerprint: String,
@@ -362,7 +374,7 @@ pub fn verify(payload: &[u8], signature_text: &[u8], opts: &VerifyOptions<'_>) -
 
 /// The embedded Rekor entry: attribute 3.1 holding an OCTET STRING (protobuf), or the
 /// pre-release per-field set 3.0–3.8 (3.1 a PrintableString). `None` when there is none.
-fn embedded_entry(sig: &ParsedSignature, fingerprint: &str) -> Result<Option<TransparencyLogEntry>, VerifyError> {
+pub fn embedded_entry(sig: &ParsedSignature, fingerprint: &str) -> Result<Option<TransparencyLogEntry>, VerifyError> {
     let entry_err = |source| VerifyError::EmbeddedEntry { fingerprint: fingerprint.to_string(), source };
     let values = sig.unsigned_attr(&oids::REKOR_ENTRY);
     match values.as_slice() {
@@ -653,11 +665,11 @@ mod tests {
             Ok(self.entries.iter().map(|(u, _)| u.clone()).collect())
         }
         fn get_entry(&self, uuid: &str) -> Result<(String, LogEntry), RekorError> {
-            self.entries
-                .iter()
-                .find(|(u, _)| u == uuid)
-                .cloned()
-                .ok_or_else(|| RekorError::Status { url: uuid.into(), status: 404, message: "not found".into() })
+            self.entries.iter().find(|(u, _)| u == uuid).cloned().ok_or_else(|| RekorError::Status {
+                url: uuid.into(),
+                status: 404,
+                message: "not found".into(),
+            })
         }
         fn base_url(&self) -> &str {
             "https://rekor.test"
@@ -677,7 +689,10 @@ mod tests {
                 integrated_time: T0 + 2,
                 log_id: hex::encode(&w.log_id),
                 log_index: index,
-                verification: Some(Verification { inclusion_proof: None, signed_entry_timestamp: Some(STANDARD.encode(set)) }),
+                verification: Some(Verification {
+                    inclusion_proof: None,
+                    signed_entry_timestamp: Some(STANDARD.encode(set)),
+                }),
             },
         )
     }
@@ -712,7 +727,8 @@ mod tests {
         assert_eq!(v.tlog, TlogEvidence::Online { log_index: 3, integrated_time: T0 + 2, uuid: right.0.clone() });
         // The given object id takes precedence over the computed one.
         let fake = FakeRekor { entries: vec![right.clone()], queries: RefCell::new(Vec::new()), down: false };
-        let opts = VerifyOptions { rekor: Some(&fake), object_id: Some(other_oid.into()), ..VerifyOptions::new(&w.trust) };
+        let opts =
+            VerifyOptions { rekor: Some(&fake), object_id: Some(other_oid.into()), ..VerifyOptions::new(&w.trust) };
         assert!(matches!(verify(PAYLOAD, &sig_text, &opts), Err(VerifyError::NoRekorEntry { .. })));
         // A matching entry whose SET is broken is rejected, with the reason.
         let mut bad = right.clone();

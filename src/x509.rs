@@ -389,7 +389,9 @@ impl CertInfo {
         let mut next = |what: &'static str, tag: u8| -> Result<Tlv<'_>, CertError> {
             match it.next() {
                 Some(t) if t.tag == tag => Ok(t),
-                Some(t) => Err(CertError::Der { what, source: TlvError::UnexpectedTag { expected: tag, found: t.tag } }),
+                Some(t) => {
+                    Err(CertError::Der { what, source: TlvError::UnexpectedTag { expected: tag, found: t.tag } })
+                }
                 None => Err(CertError::Der { what, source: TlvError::Truncated }),
             }
         };
@@ -526,10 +528,8 @@ impl CertInfo {
     pub fn verify_signed_by(&self, issuer_spki_der: &[u8]) -> Result<(), ChainError> {
         let hash = HashAlg::from_ecdsa_sig_oid(&self.sig_alg)
             .ok_or_else(|| ChainError::UnsupportedSignatureAlgorithm(self.sig_alg.to_string()))?;
-        pubkey::verify(issuer_spki_der, hash, &self.tbs_raw, &self.signature).map_err(|e| ChainError::BadSignature {
-            subject: self.display_name(),
-            reason: e.to_string(),
-        })
+        pubkey::verify(issuer_spki_der, hash, &self.tbs_raw, &self.signature)
+            .map_err(|e| ChainError::BadSignature { subject: self.display_name(), reason: e.to_string() })
     }
 
     /// The raw DER of the TBSCertificate.
@@ -564,7 +564,10 @@ fn render_name(raw: &[u8]) -> String {
 
 fn parse_extension(ext: &Tlv<'_>) -> Result<Extension, CertError> {
     if ext.tag != 0x30 {
-        return Err(CertError::Der { what: "Extension", source: TlvError::UnexpectedTag { expected: 0x30, found: ext.tag } });
+        return Err(CertError::Der {
+            what: "Extension",
+            source: TlvError::UnexpectedTag { expected: 0x30, found: ext.tag },
+        });
     }
     let parts = tlv::children(ext.value).map_err(der_err("Extension"))?;
     let (oid_t, critical, value) = match parts.as_slice() {
@@ -1116,7 +1119,9 @@ pub(crate) mod testcert {
 
     /// `O=<o>, CN=<cn>` as a Name.
     pub fn name(o: &str, cn: &str) -> Vec<u8> {
-        let atv = |oid: &[u8], v: &str| encode(0x31, &encode(0x30, &[encode(0x06, oid), encode(0x0c, v.as_bytes())].concat()));
+        let atv = |oid: &[u8], v: &str| {
+            encode(0x31, &encode(0x30, &[encode(0x06, oid), encode(0x0c, v.as_bytes())].concat()))
+        };
         encode(0x30, &[atv(&[0x55, 0x04, 0x0a], o), atv(&[0x55, 0x04, 0x03], cn)].concat())
     }
 
@@ -1259,7 +1264,9 @@ mod tests {
             assert_eq!(c.oidc_issuer.as_deref(), Some(issuer.as_str()), "{file}");
             assert_eq!((c.not_before, c.not_after), (nb, na), "{file}");
             assert_eq!(c.subject, "");
-            assert!(c.issuer_dn == "CN=sigstore-intermediate,O=sigstore.dev" || c.issuer_dn == "CN=sigstore,O=sigstore.dev");
+            assert!(
+                c.issuer_dn == "CN=sigstore-intermediate,O=sigstore.dev" || c.issuer_dn == "CN=sigstore,O=sigstore.dev"
+            );
             assert!(c.ext_key_usage.contains(&oids::KP_CODE_SIGNING));
             if c.sans.iter().any(|s| matches!(s, San::Uri(_))) {
                 assert!(c.workflow.repository.is_some() && c.workflow.sha.is_some(), "{file}");
@@ -1339,7 +1346,8 @@ mod tests {
         let old = tlv::encode(0x30, &plain);
         let new = tlv::encode(
             0x30,
-            &[tlv::encode(0x06, oids::FULCIO_ISSUER_V2.as_bytes()), vec![1, 1, 0xff], tlv::encode(0x04, &e.value)].concat(),
+            &[tlv::encode(0x06, oids::FULCIO_ISSUER_V2.as_bytes()), vec![1, 1, 0xff], tlv::encode(0x04, &e.value)]
+                .concat(),
         );
         let pos = leaf.windows(old.len()).position(|w| w == old.as_slice()).unwrap();
         let mut tbs_children = Vec::new();
@@ -1390,7 +1398,8 @@ mod tests {
         let inter_not_ca = build(2, &rn, &inn, t0 - 1000, t0 + 1000, &spki(&ik), &[ku_ca()], &rk);
         let inter_expired = build(2, &rn, &inn, t0 - 1000, t0 - 1, &spki(&ik), &[bc_ca(Some(0)), ku_ca()], &rk);
         let leaf = build(9, &inn, &[0x30, 0], t0 - 10, t0 + 590, &spki(&lk), &leaf_exts("a@example.com"), &ik);
-        let trust = |chain: Vec<Vec<u8>>| TrustedRoot { certificate_authorities: vec![ca(chain)], ..Default::default() };
+        let trust =
+            |chain: Vec<Vec<u8>>| TrustedRoot { certificate_authorities: vec![ca(chain)], ..Default::default() };
 
         let ok = verify_chain(&leaf, &[], &trust(vec![inter.clone(), root_pl1.clone()]), t0).unwrap();
         assert_eq!(ok.path, vec![leaf.clone(), inter.clone(), root_pl1.clone()]);
@@ -1416,7 +1425,10 @@ mod tests {
         let mut exts = leaf_exts("a@example.com");
         exts.remove(1);
         let no_eku = build(11, &rn, &[0x30, 0], t0 - 10, t0 + 590, &spki(&lk), &exts, &rk);
-        assert!(matches!(verify_chain(&no_eku, &[], &trust(vec![root_pl1.clone()]), t0), Err(ChainError::LeafUsage(_))));
+        assert!(matches!(
+            verify_chain(&no_eku, &[], &trust(vec![root_pl1.clone()]), t0),
+            Err(ChainError::LeafUsage(_))
+        ));
         // A self-signed leaf is not trusted.
         let selfie = build(12, &[0x30, 0], &[0x30, 0], t0 - 10, t0 + 590, &spki(&lk), &leaf_exts("a@example.com"), &lk);
         assert!(verify_chain(&selfie, &[], &trust(vec![root_pl1]), t0).is_err());
@@ -1428,8 +1440,11 @@ mod tests {
             0x30,
             &tlv::encode(
                 0xa0,
-                &[tlv::encode(0x06, oids::FULCIO_OTHERNAME_SAN.as_bytes()), tlv::encode(0xa0, &tlv::encode(0x0c, b"alice"))]
-                    .concat(),
+                &[
+                    tlv::encode(0x06, oids::FULCIO_OTHERNAME_SAN.as_bytes()),
+                    tlv::encode(0xa0, &tlv::encode(0x0c, b"alice")),
+                ]
+                .concat(),
             ),
         );
         assert_eq!(parse_san(&other).unwrap(), vec![San::Username("alice".into())]);
@@ -1440,7 +1455,10 @@ mod tests {
         assert_eq!(tlv::time(&tlv::read_all(b"\x18\x0f20380119031408Z").unwrap()).unwrap(), 2_147_483_648);
         assert!(tlv::time(&tlv::read_all(b"\x17\x0d701301000000Z").unwrap()).is_err());
         assert_eq!(parse_key_usage(&[0x03, 0x02, 0x07, 0x80]).unwrap(), key_usage::DIGITAL_SIGNATURE);
-        assert_eq!(parse_key_usage(&[0x03, 0x02, 0x01, 0x06]).unwrap() & key_usage::KEY_CERT_SIGN, key_usage::KEY_CERT_SIGN);
+        assert_eq!(
+            parse_key_usage(&[0x03, 0x02, 0x01, 0x06]).unwrap() & key_usage::KEY_CERT_SIGN,
+            key_usage::KEY_CERT_SIGN
+        );
         assert!(CertInfo::parse(&[0x30, 0x03, 0x02, 0x01, 0x01]).is_err());
     }
 }

@@ -85,10 +85,16 @@ fn every_real_object_gets_its_index_verdict() {
         let verdict = match r.expected.as_str() {
             "VALID(CMS+chain+embedded-tlog)" => {
                 assert_eq!(r.mode, "offline");
-                let v = verify::verify(&s.payload, &s.signature, &offline()).unwrap_or_else(|e| panic!("{}: {e}", r.file));
+                let v =
+                    verify::verify(&s.payload, &s.signature, &offline()).unwrap_or_else(|e| panic!("{}: {e}", r.file));
                 let want_index: i64 = r.log_index.parse().unwrap();
                 let want_time = unix(&r.integrated);
-                assert_eq!(v.tlog, TlogEvidence::Embedded { log_index: want_index, integrated_time: want_time }, "{}", r.file);
+                assert_eq!(
+                    v.tlog,
+                    TlogEvidence::Embedded { log_index: want_index, integrated_time: want_time },
+                    "{}",
+                    r.file
+                );
                 assert_eq!(v.verified_at, want_time);
                 assert!(v.sct_verified, "{}", r.file);
                 format!("VALID embedded tlog index {want_index} at {want_time}")
@@ -98,7 +104,8 @@ fn every_real_object_gets_its_index_verdict() {
                 let e = verify::verify(&s.payload, &s.signature, &offline()).unwrap_err();
                 assert!(matches!(e, VerifyError::TlogNeedsNetwork { .. }), "{}: {e}", r.file);
                 assert_eq!(error_status_kind(&e), ErrorStatus::ErrSig);
-                let v = verify::verify(&s.payload, &s.signature, &ignore_tlog()).unwrap_or_else(|e| panic!("{}: {e}", r.file));
+                let v = verify::verify(&s.payload, &s.signature, &ignore_tlog())
+                    .unwrap_or_else(|e| panic!("{}: {e}", r.file));
                 assert_eq!(v.tlog, TlogEvidence::NotChecked);
                 assert_eq!(v.verified_at, r.not_before + 60);
                 assert_eq!(e.fingerprint(), Some(v.fingerprint.as_str()));
@@ -229,7 +236,9 @@ mod der {
         let kids = children(&der[hl..total]);
         let new = match path.split_first() {
             None => f(kids),
-            Some((&i, rest)) => kids.into_iter().enumerate().map(|(j, k)| if j == i { edit(&k, rest, f) } else { k }).collect(),
+            Some((&i, rest)) => {
+                kids.into_iter().enumerate().map(|(j, k)| if j == i { edit(&k, rest, f) } else { k }).collect()
+            }
         };
         encode(tag, &new.concat())
     }
@@ -273,7 +282,9 @@ fn empty_certificate_set_and_missing_signer() {
     let (_, payload, sig) = example("online-commit");
     let (_, _, other) = example("offline-commit");
     // GHSA-7c37: zero certificates.
-    let empty = der::edit(&sig, &der::SD, &|kids| kids.into_iter().map(|k| if k[0] == 0xa0 { vec![0xa0, 0] } else { k }).collect());
+    let empty = der::edit(&sig, &der::SD, &|kids| {
+        kids.into_iter().map(|k| if k[0] == 0xa0 { vec![0xa0, 0] } else { k }).collect()
+    });
     let e = verify::verify(&payload, &armored(&empty), &ignore_tlog()).unwrap_err();
     assert!(matches!(e, VerifyError::Cms(CmsError::NoCertificates)), "{e}");
     assert_eq!(error_status_kind(&e), ErrorStatus::ErrSig);
@@ -287,7 +298,9 @@ fn empty_certificate_set_and_missing_signer() {
     // The signer found among several certificates, listed second: still valid.
     let own_leaf = gitsign::cms::verify::parse(&sig).unwrap().signer_cert_der;
     let both = der::edit(&sig, &der::SD, &|kids| {
-        kids.into_iter().map(|k| if k[0] == 0xa0 { der::encode(0xa0, &[other_leaf.clone(), own_leaf.clone()].concat()) } else { k }).collect()
+        kids.into_iter()
+            .map(|k| if k[0] == 0xa0 { der::encode(0xa0, &[other_leaf.clone(), own_leaf.clone()].concat()) } else { k })
+            .collect()
     });
     verify::verify(&payload, &armored(&both), &ignore_tlog()).unwrap();
 }
@@ -325,7 +338,11 @@ fn junk_gpgsig_sha256_is_stripped_and_duplicate_tree_is_not_normalised() {
     let committer_end = text.find("\ncommitter ").unwrap() + 1;
     let line_end = committer_end + text[committer_end..].find('\n').unwrap() + 1;
     // gpgsig-sha256 junk in a SHA-1 commit: stripped, still valid.
-    let junk = format!("{}gpgsig-sha256 -----BEGIN SIGNED MESSAGE-----\n junk\n -----END SIGNED MESSAGE-----\n{}", &text[..line_end], &text[line_end..]);
+    let junk = format!(
+        "{}gpgsig-sha256 -----BEGIN SIGNED MESSAGE-----\n junk\n -----END SIGNED MESSAGE-----\n{}",
+        &text[..line_end],
+        &text[line_end..]
+    );
     let s = git::split_object(ObjectKind::Commit, junk.as_bytes()).unwrap();
     assert_eq!(s.payload, payload);
     let v = verify::verify(&s.payload, &s.signature, &offline()).unwrap();
@@ -369,7 +386,10 @@ fn certificate_from_an_untrusted_root_fails() {
     let spki = key.verifying_key().to_public_key_der().unwrap().as_bytes().to_vec();
     let name = der::encode(
         0x30,
-        &der::encode(0x31, &der::encode(0x30, &[der::encode(0x06, &[0x55, 4, 3]), der::encode(0x0c, b"sigstore")].concat())),
+        &der::encode(
+            0x31,
+            &der::encode(0x30, &[der::encode(0x06, &[0x55, 4, 3]), der::encode(0x0c, b"sigstore")].concat()),
+        ),
     );
     let ext = |oid: &[u8], critical: bool, value: Vec<u8>| {
         let mut p = der::encode(0x06, oid);
@@ -416,7 +436,45 @@ fn certificate_from_an_untrusted_root_fails() {
     assert_eq!(error_status_kind(&e), ErrorStatus::BadSig);
     // With that self-signed certificate added as a "CMS intermediate", still untrusted.
     let with_self = der::edit(&cms, &der::SD, &|kids| {
-        kids.into_iter().map(|k| if k[0] == 0xa0 { der::encode(0xa0, &[cert.clone(), cert.clone()].concat()) } else { k }).collect()
+        kids.into_iter()
+            .map(|k| if k[0] == 0xa0 { der::encode(0xa0, &[cert.clone(), cert.clone()].concat()) } else { k })
+            .collect()
     });
     assert!(verify::verify(&payload, &armored(&with_self), &opts).is_err());
+}
+
+#[test]
+fn every_byte_of_an_offline_signature_matters() {
+    let (_, payload, sig) = example("offline-commit");
+    verify::verify(&payload, &armored(&sig), &offline()).unwrap();
+    let mut unnoticed = Vec::new();
+    for i in 0..sig.len() {
+        let mut m = sig.clone();
+        m[i] ^= 0x01;
+        if verify::verify(&payload, &armored(&m), &offline()).is_ok() {
+            unnoticed.push(i);
+        }
+    }
+    // The one tolerated exception: the key name on the checkpoint's signature line
+    // ("— rekor.sigstore.dev <sig>"), which no signature covers; the key is picked by the hint.
+    // (rekor::checkpoint does not compare it with the origin; sigstore-go's note verifier does.)
+    let marker = b"\n\n\xe2\x80\x94 ";
+    let name_start = sig.windows(marker.len()).position(|w| w == marker).unwrap() + marker.len();
+    let name_end = name_start + sig[name_start..].iter().position(|&b| b == b' ').unwrap();
+    let outside: Vec<usize> = unnoticed.iter().copied().filter(|i| !(name_start..name_end).contains(i)).collect();
+    assert!(outside.is_empty(), "flipping these bytes went unnoticed: {outside:?}");
+}
+
+#[test]
+fn every_byte_of_an_online_signature_matters_even_without_tlog() {
+    let (_, payload, sig) = example("online-tag");
+    verify::verify(&payload, &armored(&sig), &ignore_tlog()).unwrap();
+    let unnoticed: Vec<usize> = (0..sig.len())
+        .filter(|&i| {
+            let mut m = sig.clone();
+            m[i] ^= 0x01;
+            verify::verify(&payload, &armored(&m), &ignore_tlog()).is_ok()
+        })
+        .collect();
+    assert!(unnoticed.is_empty(), "flipping these bytes went unnoticed: {unnoticed:?}");
 }

@@ -8,6 +8,7 @@ use gitsign::gpg::status::{PK_ECDSA, Status, StatusWriter};
 use std::io::{Read, Write};
 use std::process::ExitCode;
 
+mod bundle_cmd;
 mod ui;
 mod verify_cmd;
 
@@ -20,6 +21,8 @@ As git's signing program (git config gpg.format x509; git config gpg.x509.progra
 
 Commands:
   gitsign version                             print the version and which settings are set
+  gitsign export-bundle [REV] -o FILE [--artifact FILE]
+                                              write a Sigstore bundle (v0.3) for REV's signature
   gitsign --help                              this text
 
 Configuration: git config gitsign.* keys or GITSIGN_*/SIGSTORE_* variables (see README).
@@ -28,8 +31,13 @@ Configuration: git config gitsign.* keys or GITSIGN_*/SIGSTORE_* variables (see 
 fn main() -> ExitCode {
     let argv: Vec<std::ffi::OsString> = std::env::args_os().skip(1).collect();
     if let Some(first) = argv.first().and_then(|a| a.to_str()) {
-        if first == "version" {
-            return version();
+        match first {
+            "version" => return version(),
+            "export-bundle" => {
+                let rest: Vec<String> = argv[1..].iter().map(|a| a.to_string_lossy().into_owned()).collect();
+                return bundle_cmd::run(&rest);
+            }
+            _ => {}
         }
     }
     let parsed = match args::parse(argv) {
@@ -51,7 +59,7 @@ fn main() -> ExitCode {
     }
 }
 
-fn usage_error(msg: &str) -> ExitCode {
+pub(crate) fn usage_error(msg: &str) -> ExitCode {
     eprintln!("gitsign: error: {msg}");
     ExitCode::from(2)
 }

@@ -149,41 +149,41 @@ pub fn handle(req: &Req, oidc: &Oidc, ca: &Ca) -> Resp {
                 util::pem_encode("CERTIFICATE", &ca.root_der)
             ),
         ),
-        _ => Resp::error(404, "not found"),
+        _ => Resp::grpc_error(404, "not found"),
     }
 }
 
 fn signing_cert(req: &Req, oidc: &Oidc, ca: &Ca, v2: bool) -> Resp {
-    let body = match req.json() {
+    let body = match serde_json::from_slice::<Value>(&req.body) {
         Ok(b) => b,
-        Err(r) => return r,
+        Err(e) => return Resp::grpc_error(400, &format!("invalid JSON body: {e}")),
     };
     let token = req
         .bearer()
         .map(str::to_string)
         .or_else(|| v2.then(|| body.pointer("/credentials/oidcIdentityToken").and_then(Value::as_str).map(str::to_string)).flatten());
     let Some(token) = token else {
-        return Resp::error(401, "missing identity token: send Authorization: Bearer <ID token>");
+        return Resp::grpc_error(401, "missing identity token: send Authorization: Bearer <ID token>");
     };
     let identity = match verify_token(oidc, &token, util::now_unix()) {
         Ok(i) => i,
-        Err(e) => return Resp::error(401, &format!("There was an error processing the identity token: {e}")),
+        Err(e) => return Resp::grpc_error(401, &format!("There was an error processing the identity token: {e}")),
     };
     let request = match parse_request(&body, v2) {
         Ok(r) => r,
-        Err(e) => return Resp::error(400, &e),
+        Err(e) => return Resp::grpc_error(400, &e),
     };
     let spki = match request {
         KeyRequest::Csr(content) => match parse_csr(std::str::from_utf8(&content).unwrap_or("")) {
             Ok(s) => s,
-            Err(e) => return Resp::error(400, &e),
+            Err(e) => return Resp::grpc_error(400, &e),
         },
         KeyRequest::Key { spki, proof } => {
             let Some(key) = keys::p256_from_spki(&spki) else {
-                return Resp::error(400, "The public key supplied in the request could not be parsed");
+                return Resp::grpc_error(400, "The public key supplied in the request could not be parsed");
             };
             if !keys::verify_p256_der(&key, identity.subject.as_bytes(), &proof) {
-                return Resp::error(
+                return Resp::grpc_error(
                     400,
                     "The signature supplied in the request could not be verified: proof of possession must sign SHA-256 of the subject",
                 );
@@ -194,7 +194,8 @@ fn signing_cert(req: &Req, oidc: &Oidc, ca: &Ca, v2: bool) -> Resp {
     let leaf = ca.issue_leaf(&spki, &identity.san, &oidc.issuer);
     let pems = ca.chain_pems(&leaf);
     if v2 {
-        Resp::json(201, &json!({"signedCertificateEmbeddedSct": {"chain": {"certificates": pems}}}))
+        // The v2 gRPC-gateway answers 200; only the legacy v1 handler forces 201.
+        Resp::json(200, &json!({"signedCertificateEmbeddedSct": {"chain": {"certificates": pems}}}))
     } else {
         Resp::text(201, "application/pem-certificate-chain", pems.join("\n").trim_end().to_string())
     }
@@ -266,7 +267,7 @@ mod tests {
         let auth = format!("Bearer {tok}");
         let req = Req::new("POST", "/api/v2/signingCert", &[("Authorization", &auth)], body.to_string().as_bytes());
         let r = handle(&req, &oidc, &ca);
-        assert_eq!(r.status, 201, "{}", String::from_utf8_lossy(&r.body));
+        assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
         let v: Value = serde_json::from_slice(&r.body).unwrap();
         assert_eq!(v["signedCertificateEmbeddedSct"]["chain"]["certificates"].as_array().unwrap().len(), 3);
         let forged = json!({"certificateSigningRequest": util::b64(&csr(&k, &keys::gen_p256()))});

@@ -99,6 +99,19 @@ impl Resp {
         Resp::json(status, &json!({"code": status, "message": message}))
     }
 
+    /// Fulcio (gRPC-gateway) error: HTTP status with the gRPC status code in the body,
+    /// e.g. 401 `{"code":16,"message":"..."}`, 400 `{"code":3,...}`.
+    pub fn grpc_error(status: u16, message: &str) -> Resp {
+        let code = match status {
+            400 | 413 => 3,
+            401 => 16,
+            403 => 7,
+            404 => 5,
+            _ => 13,
+        };
+        Resp::json(status, &json!({"code": code, "message": message, "details": []}))
+    }
+
     /// OAuth 2.0 error response (RFC 6749 §5.2).
     pub fn oauth_error(status: u16, error: &str, description: &str) -> Resp {
         Resp::json(status, &json!({"error": error, "error_description": description}))

@@ -1,6 +1,8 @@
 //! gitsign-sandbox: a local Sigstore stack (OIDC issuer, Fulcio-compatible CA,
 //! Rekor-compatible transparency log) on one loopback HTTP listener.
 
+#![deny(unsafe_code)]
+
 mod ca;
 mod derw;
 mod error;

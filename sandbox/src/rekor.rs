@@ -32,6 +32,17 @@ struct Signer {
     der: Vec<u8>,
     label: &'static str,
     key: p256::ecdsa::VerifyingKey,
+    email: Option<String>,
+}
+
+/// First rfc822Name in the certificate's SubjectAltName, lower-cased.
+fn san_email(cert: &x509_cert::Certificate) -> Option<String> {
+    use x509_cert::ext::pkix::{SubjectAltName, name::GeneralName};
+    let (_, san) = cert.tbs_certificate().get_extension::<SubjectAltName>().ok()??;
+    san.0.iter().find_map(|n| match n {
+        GeneralName::Rfc822Name(e) => Some(e.to_string().to_ascii_lowercase()),
+        _ => None,
+    })
 }
 
 fn parse_signer(b64_pem: &str) -> Result<Signer, Resp> {
@@ -55,12 +66,12 @@ fn parse_signer(b64_pem: &str) -> Result<Signer, Resp> {
                 .ok_or_else(|| Resp::error(400, "unsupported certificate key: only ECDSA P-256 is accepted"))?;
             // Canonical form is the re-encoded DER.
             let der = cert.to_der().map_err(|e| Resp::error(400, &format!("invalid certificate: {e}")))?;
-            Ok(Signer { der, label: "CERTIFICATE", key })
+            Ok(Signer { der, label: "CERTIFICATE", key, email: san_email(&cert) })
         }
         "PUBLIC KEY" => {
             let key = keys::p256_from_spki(&der)
                 .ok_or_else(|| Resp::error(400, "unsupported public key: only ECDSA P-256 is accepted"))?;
-            Ok(Signer { der: keys::p256_spki_der(&key), label: "PUBLIC KEY", key })
+            Ok(Signer { der: keys::p256_spki_der(&key), label: "PUBLIC KEY", key, email: None })
         }
         other => Err(Resp::error(400, &format!("unsupported PEM type {other}"))),
     }
@@ -234,7 +245,7 @@ impl Rekor {
             &self.key,
             set_payload(&body, integrated_time, &self.log_id_hex(), index).as_bytes(),
         );
-        let entry = Entry { index, leaf_hash: leaf, body, integrated_time, set, data_hash: hash_hex, key_der: signer.der };
+        let entry = Entry { index, leaf_hash: leaf, body, integrated_time, set, data_hash: hash_hex, key_der: signer.der, email: signer.email };
         if let Err(e) = inner.store.insert(&entry) {
             return Resp::error(500, &format!("storing entry: {e}"));
         }
@@ -361,8 +372,14 @@ impl Rekor {
                 Err(e) => return Resp::error(500, &e.to_string()),
             }
         }
+        if let Some(email) = v.get("email").and_then(Value::as_str) {
+            match inner.store.search_email(email) {
+                Ok(r) => sets.push(r),
+                Err(e) => return Resp::error(500, &e.to_string()),
+            }
+        }
         if sets.is_empty() {
-            return Resp::error(400, "search requires hash or publicKey");
+            return Resp::error(400, "search requires hash, publicKey or email");
         }
         let or = v.get("operator").and_then(Value::as_str) == Some("or");
         let mut result: Vec<Hash> = sets[0].clone();

@@ -19,6 +19,7 @@ pub fn install() {
         let handler = on_signal as extern "C" fn(libc::c_int) as libc::sighandler_t;
         // SAFETY: `on_signal` is async-signal-safe (a single atomic store), and
         // `signal` is called with valid signal numbers and a valid handler.
+        #[allow(unsafe_code)]
         unsafe {
             libc::signal(libc::SIGTERM, handler);
             libc::signal(libc::SIGINT, handler);

@@ -16,13 +16,15 @@ pub struct Entry {
     pub data_hash: String,
     /// DER of the certificate (or public key) in the entry.
     pub key_der: Vec<u8>,
+    /// rfc822Name SAN of the certificate, if any (lower-case).
+    pub email: Option<String>,
 }
 
 pub struct Store {
     conn: Connection,
 }
 
-const COLS: &str = "idx, leaf_hash, body, integrated_time, set_sig, data_hash, key_der";
+const COLS: &str = "idx, leaf_hash, body, integrated_time, set_sig, data_hash, key_der, email";
 
 fn row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Entry> {
     let leaf: Vec<u8> = r.get(1)?;
@@ -38,6 +40,7 @@ fn row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Entry> {
         set: r.get(4)?,
         data_hash: r.get(5)?,
         key_der: r.get(6)?,
+        email: r.get(7)?,
     })
 }
 
@@ -54,10 +57,12 @@ impl Store {
                 integrated_time INTEGER NOT NULL,
                 set_sig BLOB NOT NULL,
                 data_hash TEXT NOT NULL,
-                key_der BLOB NOT NULL
+                key_der BLOB NOT NULL,
+                email TEXT
             );
             CREATE INDEX IF NOT EXISTS entries_data_hash ON entries(data_hash);
-            CREATE INDEX IF NOT EXISTS entries_key_der ON entries(key_der);",
+            CREATE INDEX IF NOT EXISTS entries_key_der ON entries(key_der);
+            CREATE INDEX IF NOT EXISTS entries_email ON entries(email);",
         )?;
         Ok(Store { conn })
     }
@@ -82,7 +87,7 @@ impl Store {
     /// Insert and commit (autocommit: the statement is durable when this returns).
     pub fn insert(&self, e: &Entry) -> Result<(), Error> {
         self.conn.execute(
-            &format!("INSERT INTO entries ({COLS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)"),
+            &format!("INSERT INTO entries ({COLS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)"),
             params![
                 e.index as i64,
                 e.leaf_hash.to_vec(),
@@ -90,7 +95,8 @@ impl Store {
                 e.integrated_time,
                 e.set,
                 e.data_hash,
-                e.key_der
+                e.key_der,
+                e.email
             ],
         )?;
         Ok(())
@@ -116,6 +122,10 @@ impl Store {
 
     pub fn search_key(&self, der: &[u8]) -> Result<Vec<Hash>, Error> {
         self.search("key_der", rusqlite::types::Value::Blob(der.to_vec()))
+    }
+
+    pub fn search_email(&self, email: &str) -> Result<Vec<Hash>, Error> {
+        self.search("email", rusqlite::types::Value::Text(email.to_ascii_lowercase()))
     }
 
     fn search(&self, col: &str, v: rusqlite::types::Value) -> Result<Vec<Hash>, Error> {

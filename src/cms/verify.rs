@@ -79,7 +79,9 @@ pub enum CmsError {
     #[error("the signer certificate's key is unsupported: {0}")]
     UnsupportedKey(String),
     /// The content digest does not match the signed messageDigest attribute.
-    #[error("the signed content does not match the signature (messageDigest differs): the commit or tag was changed after signing")]
+    #[error(
+        "the signed content does not match the signature (messageDigest differs): the commit or tag was changed after signing"
+    )]
     DigestMismatch,
     /// Encapsulated content that differs from the payload.
     #[error("the signature encapsulates content that differs from the signed payload")]
@@ -123,11 +125,7 @@ pub struct ParsedSignature {
 impl ParsedSignature {
     /// Values of the unsigned attribute with this OID (empty when absent).
     pub fn unsigned_attr(&self, oid: &Oid) -> Vec<&[u8]> {
-        self.unsigned_attrs
-            .iter()
-            .filter(|(o, _)| o == oid)
-            .flat_map(|(_, v)| v.iter().map(Vec::as_slice))
-            .collect()
+        self.unsigned_attrs.iter().filter(|(o, _)| o == oid).flat_map(|(_, v)| v.iter().map(Vec::as_slice)).collect()
     }
 }
 
@@ -221,7 +219,10 @@ pub fn parse(der_bytes: &[u8]) -> Result<ParsedSignature, CmsError> {
 fn parse_der(der_bytes: &[u8]) -> Result<ParsedSignature, CmsError> {
     let ci = tlv::read_all(der_bytes).map_err(der("ContentInfo"))?;
     if ci.tag != 0x30 {
-        return Err(CmsError::Der { what: "ContentInfo", source: TlvError::UnexpectedTag { expected: 0x30, found: ci.tag } });
+        return Err(CmsError::Der {
+            what: "ContentInfo",
+            source: TlvError::UnexpectedTag { expected: 0x30, found: ci.tag },
+        });
     }
     let parts = tlv::children(ci.value).map_err(der("ContentInfo"))?;
     let mut it = parts.iter();
@@ -236,7 +237,10 @@ fn parse_der(der_bytes: &[u8]) -> Result<ParsedSignature, CmsError> {
     }
     let sd = tlv::read_all(explicit.value).map_err(der("SignedData"))?;
     if sd.tag != 0x30 {
-        return Err(CmsError::Der { what: "SignedData", source: TlvError::UnexpectedTag { expected: 0x30, found: sd.tag } });
+        return Err(CmsError::Der {
+            what: "SignedData",
+            source: TlvError::UnexpectedTag { expected: 0x30, found: sd.tag },
+        });
     }
     let parts = tlv::children(sd.value).map_err(der("SignedData"))?;
     let mut it = parts.iter().peekable();
@@ -250,7 +254,9 @@ fn parse_der(der_bytes: &[u8]) -> Result<ParsedSignature, CmsError> {
     };
     let encap = match it.next() {
         Some(t) if t.tag == 0x30 => *t,
-        _ => return Err(CmsError::Der { what: "SignedData.encapContentInfo", source: TlvError::Malformed("SEQUENCE") }),
+        _ => {
+            return Err(CmsError::Der { what: "SignedData.encapContentInfo", source: TlvError::Malformed("SEQUENCE") });
+        }
     };
     let encap_parts = tlv::children(encap.value).map_err(der("encapContentInfo"))?;
     let econtent_type = match encap_parts.first() {
@@ -298,7 +304,10 @@ fn parse_der(der_bytes: &[u8]) -> Result<ParsedSignature, CmsError> {
         return Err(CmsError::SignerCount(signer_infos.len()));
     };
     if si.tag != 0x30 {
-        return Err(CmsError::Der { what: "SignerInfo", source: TlvError::UnexpectedTag { expected: 0x30, found: si.tag } });
+        return Err(CmsError::Der {
+            what: "SignerInfo",
+            source: TlvError::UnexpectedTag { expected: 0x30, found: si.tag },
+        });
     }
     let si_parts = tlv::children(si.value).map_err(der("SignerInfo"))?;
     let mut sit = si_parts.iter().peekable();
@@ -396,7 +405,8 @@ fn parse_der(der_bytes: &[u8]) -> Result<ParsedSignature, CmsError> {
                 return Err(CmsError::Attribute { name: "contentType", problem: "appears more than once" });
             }
             let v = single("contentType")?;
-            content_type = Some(tlv::oid(&v).map_err(|_| CmsError::Attribute { name: "contentType", problem: "is not an OID" })?);
+            content_type =
+                Some(tlv::oid(&v).map_err(|_| CmsError::Attribute { name: "contentType", problem: "is not an OID" })?);
         } else if oid == oids::MESSAGE_DIGEST {
             if message_digest.is_some() {
                 return Err(CmsError::Attribute { name: "messageDigest", problem: "appears more than once" });
@@ -411,13 +421,20 @@ fn parse_der(der_bytes: &[u8]) -> Result<ParsedSignature, CmsError> {
                 return Err(CmsError::Attribute { name: "signingTime", problem: "appears more than once" });
             }
             let v = single("signingTime")?;
-            signing_time =
-                Some(tlv::time(&v).map_err(|_| CmsError::Attribute { name: "signingTime", problem: "is not a valid time" })?);
+            signing_time = Some(
+                tlv::time(&v)
+                    .map_err(|_| CmsError::Attribute { name: "signingTime", problem: "is not a valid time" })?,
+            );
         }
     }
     match content_type {
         Some(ct) if ct == econtent_type => {}
-        Some(_) => return Err(CmsError::Attribute { name: "contentType", problem: "differs from the encapsulated content type" }),
+        Some(_) => {
+            return Err(CmsError::Attribute {
+                name: "contentType",
+                problem: "differs from the encapsulated content type",
+            });
+        }
         None => return Err(CmsError::Attribute { name: "contentType", problem: "is missing" }),
     }
     let message_digest = message_digest.ok_or(CmsError::Attribute { name: "messageDigest", problem: "is missing" })?;
@@ -490,7 +507,8 @@ fn cert_issuer_serial_spki(cert: &[u8]) -> Option<(&[u8], &[u8], Vec<u8>)> {
     let serial = parts.get(skip)?;
     let issuer = parts.get(skip + 2)?;
     let spki = parts.get(skip + 5)?;
-    (serial.tag == 0x02 && issuer.tag == 0x30 && spki.tag == 0x30).then(|| (issuer.raw, serial.value, spki.raw.to_vec()))
+    (serial.tag == 0x02 && issuer.tag == 0x30 && spki.tag == 0x30)
+        .then(|| (issuer.raw, serial.value, spki.raw.to_vec()))
 }
 
 /// Check that the signature binds `payload`: messageDigest equals its digest (and encapsulated
@@ -533,7 +551,8 @@ mod tests {
         for dir in examples() {
             let der = std::fs::read(dir.join("signature.der")).unwrap();
             let payload = std::fs::read(dir.join("payload.bin")).unwrap();
-            let info: serde_json::Value = serde_json::from_slice(&std::fs::read(dir.join("info.json")).unwrap()).unwrap();
+            let info: serde_json::Value =
+                serde_json::from_slice(&std::fs::read(dir.join("info.json")).unwrap()).unwrap();
             let text = std::fs::read(dir.join("signature.txt")).unwrap();
             assert_eq!(crate::armor::decode(&text).unwrap(), der);
             let p = parse(&der).unwrap();
@@ -620,7 +639,9 @@ mod tests {
         // Replace the certificate by the one from another example: signer not found.
         let other = parse(&std::fs::read(example("offline-commit").join("signature.der")).unwrap()).unwrap();
         let swapped = edit(&der, &SD, &|kids| {
-            kids.iter().map(|k| if k.tag == 0xa0 { tlv::encode(0xa0, &other.signer_cert_der) } else { k.raw.to_vec() }).collect()
+            kids.iter()
+                .map(|k| if k.tag == 0xa0 { tlv::encode(0xa0, &other.signer_cert_der) } else { k.raw.to_vec() })
+                .collect()
         });
         assert!(matches!(parse(&swapped), Err(CmsError::SignerNotFound { count: 1, .. })));
         // Signer second among several certificates, in any order.
@@ -676,10 +697,13 @@ mod tests {
         let oct_old = tlv::encode(0x04, &p.signature);
         let oct_new = tlv::encode(0x04, &other.signature);
         let mutated = edit(&der, &[1, 0, 4], &|kids| {
-            kids.iter().map(|k| replace_once(k.raw, &oct_old, &oct_new)).map(|si| {
-                let t = tlv::read_all(&si).map(|t| t.value.to_vec()).unwrap_or_default();
-                tlv::encode(0x30, &t)
-            }).collect()
+            kids.iter()
+                .map(|k| replace_once(k.raw, &oct_old, &oct_new))
+                .map(|si| {
+                    let t = tlv::read_all(&si).map(|t| t.value.to_vec()).unwrap_or_default();
+                    tlv::encode(0x30, &t)
+                })
+                .collect()
         });
         let q = parse(&mutated).unwrap();
         assert_eq!(verify_content(&q, &payload), Err(CmsError::BadSignature));
@@ -689,9 +713,17 @@ mod tests {
     fn rsa_and_sid_and_structure_errors_are_clean() {
         let (der, _) = online();
         let ecdsa = tlv::encode(0x30, &tlv::encode(0x06, &[0x2a, 0x86, 0x48, 0xce, 0x3d, 0x04, 0x03, 0x02]));
-        let rsa = tlv::encode(0x30, &[tlv::encode(0x06, &[0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x01, 0x0b]), vec![5, 0]].concat());
-        let mutated = edit(&der, &[1, 0, 4, 0], &|kids| kids.iter().map(|k| if k.raw == ecdsa.as_slice() { rsa.clone() } else { k.raw.to_vec() }).collect());
-        assert!(matches!(parse(&mutated), Err(CmsError::UnsupportedSignatureAlgorithm { name: "sha256WithRSAEncryption", .. })));
+        let rsa = tlv::encode(
+            0x30,
+            &[tlv::encode(0x06, &[0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x01, 0x0b]), vec![5, 0]].concat(),
+        );
+        let mutated = edit(&der, &[1, 0, 4, 0], &|kids| {
+            kids.iter().map(|k| if k.raw == ecdsa.as_slice() { rsa.clone() } else { k.raw.to_vec() }).collect()
+        });
+        assert!(matches!(
+            parse(&mutated),
+            Err(CmsError::UnsupportedSignatureAlgorithm { name: "sha256WithRSAEncryption", .. })
+        ));
         let ski = edit(&der, &[1, 0, 4, 0], &|kids| {
             kids.iter().enumerate().map(|(i, k)| if i == 1 { vec![0x80, 2, 1, 2] } else { k.raw.to_vec() }).collect()
         });
