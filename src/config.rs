@@ -23,6 +23,15 @@ pub enum RekorMode {
     Online,
 }
 
+/// Where the credential cache lives (`gitsign.credentialCacheMode`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CredentialCacheMode {
+    /// The `gitsign-credential-cache` daemon behind a Unix socket.
+    Socket,
+    /// The OS keyring (kernel keyutils on Linux).
+    System,
+}
+
 /// Configuration errors.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum ConfigError {
@@ -80,6 +89,8 @@ pub struct Config {
     pub url_opener: Option<String>,
     /// Credential cache socket.
     pub credential_cache: Option<String>,
+    /// Credential cache back end (gitsign.credentialCacheMode / GITSIGN_CREDENTIAL_CACHE_MODE).
+    pub credential_cache_mode: Option<CredentialCacheMode>,
     /// A trusted_root.json for verification (our addition: gitsign.trustedRoot).
     pub trusted_root: Option<String>,
     /// Rekor public key PEM file (SIGSTORE_REKOR_PUBLIC_KEY).
@@ -115,6 +126,7 @@ impl Default for Config {
             autoclose_timeout: 6,
             url_opener: None,
             credential_cache: None,
+            credential_cache_mode: None,
             trusted_root: None,
             rekor_public_key: None,
             ca_bundle: None,
@@ -206,6 +218,18 @@ impl Config {
         }
         c.url_opener = nonempty(env("GITSIGN_URL_OPENER")).or_else(|| nonempty(g.get("gitsign.urlopener").cloned()));
         c.credential_cache = nonempty(env("GITSIGN_CREDENTIAL_CACHE"));
+        let cache_mode = nonempty(env("GITSIGN_CREDENTIAL_CACHE_MODE"))
+            .map(|v| ("GITSIGN_CREDENTIAL_CACHE_MODE", v))
+            .or_else(|| nonempty(g.get("gitsign.credentialcachemode").cloned()).map(|v| ("gitsign.credentialCacheMode", v)));
+        if let Some((key, v)) = cache_mode {
+            c.credential_cache_mode = Some(match v.trim().to_ascii_lowercase().as_str() {
+                "socket" => CredentialCacheMode::Socket,
+                "system" => CredentialCacheMode::System,
+                _ => {
+                    return Err(ConfigError::Invalid { key: key.into(), value: v, expected: "'socket' or 'system'" });
+                }
+            });
+        }
         c.trusted_root = both("TRUSTED_ROOT", "gitsign.trustedroot");
         c.rekor_public_key = nonempty(env("SIGSTORE_REKOR_PUBLIC_KEY"));
         c.ca_bundle = both("CA_BUNDLE", "gitsign.cabundle");
@@ -298,6 +322,18 @@ mod tests {
         let c = cfg(&[("gitsign.matchCommitter", "TRUE"), ("user.email", "a@b")], &[]).unwrap();
         assert!(c.match_committer);
         assert_eq!(c.user_email.as_deref(), Some("a@b"));
+    }
+
+    #[test]
+    fn credential_cache_mode() {
+        assert_eq!(cfg(&[], &[]).unwrap().credential_cache_mode, None);
+        let c = cfg(&[("gitsign.credentialCacheMode", "system")], &[]).unwrap();
+        assert_eq!(c.credential_cache_mode, Some(CredentialCacheMode::System));
+        let c = cfg(&[("gitsign.credentialcachemode", "system")], &[("GITSIGN_CREDENTIAL_CACHE_MODE", "socket")]).unwrap();
+        assert_eq!(c.credential_cache_mode, Some(CredentialCacheMode::Socket));
+        assert!(cfg(&[("gitsign.credentialCacheMode", "disk")], &[]).is_err());
+        let c = cfg(&[], &[("GITSIGN_CREDENTIAL_CACHE", "/run/x.sock")]).unwrap();
+        assert_eq!(c.credential_cache.as_deref(), Some("/run/x.sock"));
     }
 
     #[test]

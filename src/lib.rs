@@ -15,15 +15,19 @@
 //! - [`repo`]: reading raw objects through git.
 //! - [`trust`]: Sigstore trusted roots (embedded production/staging, or from a file).
 //! - [`verify`]: the verification pipeline.
+//! - [`policy`]: identity policy (certificate identity, issuer, workflow claims, committer).
 //! - [`sign`]: the signing pipeline.
 //! - [`oidc`]: obtaining an ID token.
 //! - [`config`]: gitsign configuration (git config + environment).
 //! - [`http`]: the HTTPS client.
 //! - [`setup`]: wiring the configuration into trust roots and clients.
 //! - [`pubkey`]: ECDSA signature checks against SPKI-encoded keys.
+//! - `cache`: the credential cache (daemon protocol, client, server, OS keyring).
 #![forbid(unsafe_code)]
 
 pub mod armor;
+#[cfg(unix)]
+pub mod cache;
 pub mod bundle;
 pub mod cms;
 pub mod config;
@@ -33,6 +37,7 @@ pub mod gpg;
 pub mod http;
 pub mod oidc;
 pub mod oids;
+pub mod policy;
 pub mod pubkey;
 pub mod rekor;
 pub mod repo;

@@ -119,11 +119,20 @@ impl Services {
     }
 }
 
-/// Obtain an identity: a token from the configured provider, a fresh P-256 key, and a
-/// certificate from Fulcio for it.
+/// Obtain an identity: a live one from the credential cache if one is configured (it wins
+/// over every token source); otherwise a token from the configured provider, a fresh P-256
+/// key, and a certificate from Fulcio for it, which is then stored in the cache. Cache
+/// failures are warnings, never errors.
 pub fn obtain_identity(cfg: &Config, services: &Services, now: i64) -> Result<Identity, SignError> {
+    #[cfg(unix)]
+    if let Some(identity) = crate::cache::lookup(cfg, now) {
+        return Ok(identity);
+    }
     let token = oidc::get_token(cfg, &services.http)?;
-    identity_from_token(&token, services, now)
+    let identity = identity_from_token(&token, services, now)?;
+    #[cfg(unix)]
+    crate::cache::remember(cfg, &identity, now);
+    Ok(identity)
 }
 
 /// As [`obtain_identity`], with a given raw token.

@@ -445,7 +445,15 @@ fn online_lookup(
     let mut examined = 0;
     for uuid in uuids.iter().take(MAX_ONLINE_ENTRIES) {
         examined += 1;
-        let (got_uuid, api_entry) = rekor.get_entry(uuid).map_err(unavailable)?;
+        let (got_uuid, api_entry) = match rekor.get_entry(uuid) {
+            Ok(x) => x,
+            // A log that answers with a wrong or inconsistent entry: skip it, keep the reason.
+            Err(RekorError::Malformed { reason, .. }) => {
+                last_problem = Some(format!("entry {uuid}: {reason}"));
+                continue;
+            }
+            Err(e) => return Err(unavailable(e)),
+        };
         let Ok(entry) = TransparencyLogEntry::from_api(&api_entry) else {
             continue;
         };
@@ -665,6 +673,12 @@ mod tests {
             Ok(self.entries.iter().map(|(u, _)| u.clone()).collect())
         }
         fn get_entry(&self, uuid: &str) -> Result<(String, LogEntry), RekorError> {
+            if uuid.starts_with("bad") {
+                return Err(RekorError::Malformed {
+                    url: uuid.into(),
+                    reason: "body does not hash to the uuid".into(),
+                });
+            }
             self.entries.iter().find(|(u, _)| u == uuid).cloned().ok_or_else(|| RekorError::Status {
                 url: uuid.into(),
                 status: 404,
@@ -725,6 +739,11 @@ mod tests {
         // (d) a mix: the right one is used.
         let v = run(vec![same_cert_other_commit, right_hash_other_cert, right.clone()]).unwrap();
         assert_eq!(v.tlog, TlogEvidence::Online { log_index: 3, integrated_time: T0 + 2, uuid: right.0.clone() });
+        // An inconsistent answer from the log is skipped, not fatal.
+        let mut inconsistent = right.clone();
+        inconsistent.0 = "bad-entry".into();
+        let v = run(vec![inconsistent, right.clone()]).unwrap();
+        assert!(matches!(v.tlog, TlogEvidence::Online { log_index: 3, .. }));
         // The given object id takes precedence over the computed one.
         let fake = FakeRekor { entries: vec![right.clone()], queries: RefCell::new(Vec::new()), down: false };
         let opts =

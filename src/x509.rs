@@ -1085,21 +1085,6 @@ pub fn pem_to_der(pem: &str) -> Option<Vec<u8>> {
     base64::engine::general_purpose::STANDARD.decode(b64).ok()
 }
 
-/// Encode a certificate as PEM the way Rekor canonicalises it: 64-column base64 lines and a
-/// trailing newline.
-pub fn der_to_pem(der: &[u8]) -> String {
-    use base64::Engine;
-    let b64 = base64::engine::general_purpose::STANDARD.encode(der);
-    let mut out = String::with_capacity(b64.len() + b64.len() / 64 + 64);
-    out.push_str("-----BEGIN CERTIFICATE-----\n");
-    for chunk in b64.as_bytes().chunks(64) {
-        out.push_str(&String::from_utf8_lossy(chunk));
-        out.push('\n');
-    }
-    out.push_str("-----END CERTIFICATE-----\n");
-    out
-}
-
 /// Hand-made certificates for tests (P-256 keys, ecdsa-with-SHA256).
 #[cfg(test)]
 pub(crate) mod testcert {

@@ -10,6 +10,7 @@ use std::process::ExitCode;
 
 mod bundle_cmd;
 mod ui;
+mod verify_cli;
 mod verify_cmd;
 
 const USAGE: &str = "\
@@ -21,6 +22,9 @@ As git's signing program (git config gpg.format x509; git config gpg.x509.progra
 
 Commands:
   gitsign version                             print the version and which settings are set
+  gitsign verify [REV|A..B ...] --certificate-identity ID --certificate-oidc-issuer URL [--json]
+                                              verify commits with an identity policy (see gitsign verify --help)
+  gitsign verify-tag TAG ... (same flags)     verify annotated tags
   gitsign export-bundle [REV] -o FILE [--artifact FILE]
                                               write a Sigstore bundle (v0.3) for REV's signature
   gitsign --help                              this text
@@ -33,6 +37,8 @@ fn main() -> ExitCode {
     if let Some(first) = argv.first().and_then(|a| a.to_str()) {
         match first {
             "version" => return version(),
+            "verify" => return verify_cli::run(&argv[1..], false),
+            "verify-tag" => return verify_cli::run(&argv[1..], true),
             "export-bundle" => {
                 let rest: Vec<String> = argv[1..].iter().map(|a| a.to_string_lossy().into_owned()).collect();
                 return bundle_cmd::run(&rest);

@@ -137,7 +137,6 @@ pub fn handle(req: &Req, oidc: &Oidc, ca: &Ca) -> Resp {
                 "issuerUrl": oidc.issuer,
                 "audience": AUDIENCE,
                 "challengeClaim": "email",
-                "issuerType": "email",
             }]}),
         ),
         ("GET", "/api/v1/rootCert") => Resp::text(

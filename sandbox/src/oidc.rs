@@ -111,7 +111,7 @@ pub fn redirect_allowed(uri: &str) -> bool {
     }
     let host = if let Some(v6) = authority.strip_prefix('[') {
         match v6.split_once(']') {
-            Some((h, port)) if port.is_empty() || port[1..].parse::<u16>().is_ok() && port.starts_with(':') => {
+            Some((h, port)) if port.is_empty() || port.strip_prefix(':').is_some_and(|p| p.parse::<u16>().is_ok()) => {
                 return h == "::1";
             }
             _ => return false,
@@ -493,6 +493,8 @@ mod tests {
             "http://localhost:x/cb",
             "http://user@127.0.0.1/",
             "http://[::2]:1/",
+            "http://[::1]\u{e9}/",
+            "http://[::1]:99999/",
             "",
         ] {
             assert!(!redirect_allowed(bad), "{bad}");

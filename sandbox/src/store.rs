@@ -47,6 +47,16 @@ fn row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Entry> {
 impl Store {
     pub fn open(path: &Path) -> Result<Store, Error> {
         let conn = Connection::open(path)?;
+        // One server per directory: hold an exclusive lock for the connection's
+        // lifetime (released by the OS even on kill -9).
+        conn.busy_timeout(std::time::Duration::ZERO)?;
+        conn.pragma_update(None, "locking_mode", "EXCLUSIVE")?;
+        if conn.execute_batch("BEGIN EXCLUSIVE; COMMIT;").is_err() {
+            return Err(Error::State(format!(
+                "{} is in use: another gitsign-sandbox is already serving this directory",
+                path.display()
+            )));
+        }
         conn.pragma_update(None, "journal_mode", "WAL")?;
         conn.pragma_update(None, "synchronous", "FULL")?;
         conn.execute_batch(

@@ -719,6 +719,11 @@ fn fulcio_rekor_restart() {
     let pk = get(&format!("{base}/api/v1/log/publicKey")).text();
     assert_eq!(pem_blocks(&pk)[0], unb64(tr1["tlogs"][0]["publicKey"]["rawBytes"].as_str().unwrap()));
 
+    // A second server on the same directory is refused.
+    let o = Command::new(BIN).args(["serve", "--dir"]).arg(&d.0).output().unwrap();
+    assert!(!o.status.success());
+    assert!(String::from_utf8_lossy(&o.stderr).contains("already serving"), "{}", String::from_utf8_lossy(&o.stderr));
+
     // kill -9, restart on the same directory: entries and trust root survive.
     sb.kill();
     let sb2 = Sandbox::start(&d.0, &[]);
@@ -901,4 +906,39 @@ fn tls_mode_and_sigterm() {
         assert!(start.elapsed().as_secs() < 10, "did not stop on SIGTERM");
         std::thread::sleep(std::time::Duration::from_millis(50));
     }
+}
+
+#[test]
+fn concurrent_uploads_keep_the_tree_consistent() {
+    let d = TempDir::new("conc");
+    let sb = Sandbox::start(&d.0, &[]);
+    let (_, trust) = read_trust(&d.0);
+    let k = new_key();
+    let leaf = pem_blocks(&fulcio_v1(&sb.base, &token(&d.0, &[]), &k, EMAIL).text()).remove(0);
+    let base = sb.base.clone();
+    let handles: Vec<_> = (0..6)
+        .map(|t| {
+            let (base, leaf, k) = (base.clone(), leaf.clone(), k.clone());
+            std::thread::spawn(move || {
+                (0..5)
+                    .map(|i| {
+                        let (r, body) = upload(&base, &leaf, &k, format!("t{t} i{i}").as_bytes());
+                        assert_eq!(r.status, 201, "{}", r.text());
+                        (r.json(), body)
+                    })
+                    .collect::<Vec<_>>()
+            })
+        })
+        .collect();
+    let mut indexes = Vec::new();
+    for h in handles {
+        for (v, body) in h.join().unwrap() {
+            let (_, idx, size) = check_entry(&v, &trust, &body);
+            assert!(idx < size);
+            indexes.push(idx);
+        }
+    }
+    indexes.sort();
+    assert_eq!(indexes, (0..30).collect::<Vec<u64>>());
+    assert_eq!(get(&format!("{base}/api/v1/log")).json()["treeSize"], 30);
 }

@@ -1,4 +1,6 @@
-//! Ambient token providers (CI): `SIGSTORE_ID_TOKEN`, GitHub Actions, the filesystem token.
+//! Ambient token providers (CI): `SIGSTORE_ID_TOKEN` (also GitLab CI's `id_tokens`), GitHub
+//! Actions, Buildkite, the filesystem token. Each is enabled by its environment; the first
+//! enabled one in [`ALL`] is used.
 use super::OidcError;
 use crate::http::error_chain;
 
@@ -9,12 +11,17 @@ pub enum Provider {
     EnvVar,
     /// GitHub Actions' OIDC token endpoint.
     GitHubActions,
+    /// The Buildkite agent's OIDC token API (`BUILDKITE_AGENT_ACCESS_TOKEN`).
+    Buildkite,
     /// `/var/run/sigstore/cosign/oidc-token`.
     Filesystem,
 }
 
 /// Providers in the order they are tried.
-pub const ALL: &[Provider] = &[Provider::EnvVar, Provider::GitHubActions, Provider::Filesystem];
+pub const ALL: &[Provider] = &[Provider::EnvVar, Provider::GitHubActions, Provider::Buildkite, Provider::Filesystem];
+
+/// Buildkite's agent API when `BUILDKITE_AGENT_ENDPOINT` is unset.
+pub const BUILDKITE_DEFAULT_ENDPOINT: &str = "https://agent.buildkite.com/v3";
 
 /// Where the filesystem provider reads.
 pub const FILESYSTEM_TOKEN: &str = "/var/run/sigstore/cosign/oidc-token";
@@ -24,6 +31,7 @@ pub fn by_name(name: &str) -> Option<Provider> {
     match name {
         "envvar" => Some(Provider::EnvVar),
         "github-actions" => Some(Provider::GitHubActions),
+        "buildkite-agent" => Some(Provider::Buildkite),
         "filesystem" => Some(Provider::Filesystem),
         _ => None,
     }
@@ -35,6 +43,7 @@ impl Provider {
         match self {
             Provider::EnvVar => "envvar",
             Provider::GitHubActions => "github-actions",
+            Provider::Buildkite => "buildkite-agent",
             Provider::Filesystem => "filesystem",
         }
     }
@@ -54,6 +63,20 @@ impl Provider {
                     return Ok(None);
                 };
                 github_actions(&url, &tok, audience, http).map(Some)
+            }
+            Provider::Buildkite => {
+                let Some(tok) = std::env::var("BUILDKITE_AGENT_ACCESS_TOKEN").ok().filter(|t| !t.is_empty()) else {
+                    return Ok(None);
+                };
+                let endpoint = std::env::var("BUILDKITE_AGENT_ENDPOINT")
+                    .ok()
+                    .filter(|e| !e.is_empty())
+                    .unwrap_or_else(|| BUILDKITE_DEFAULT_ENDPOINT.to_string());
+                let job = std::env::var("BUILDKITE_JOB_ID").ok().filter(|j| !j.is_empty()).ok_or(OidcError::Provider {
+                    provider: "buildkite-agent",
+                    reason: "BUILDKITE_AGENT_ACCESS_TOKEN is set but BUILDKITE_JOB_ID is not".into(),
+                })?;
+                buildkite(&endpoint, &job, &tok, audience, http).map(Some)
             }
         }
     }
@@ -81,4 +104,33 @@ fn github_actions(url: &str, bearer: &str, audience: &str, http: &reqwest::block
         }
     }
     Err(OidcError::Provider { provider: "github-actions", reason: last })
+}
+
+/// `POST {endpoint}/jobs/{job}/oidc/tokens` with `Authorization: Token …` and
+/// `{"audience": …}`; the answer is `{"token": JWT}` (what `buildkite-agent oidc
+/// request-token` does).
+fn buildkite(
+    endpoint: &str,
+    job: &str,
+    agent_token: &str,
+    audience: &str,
+    http: &reqwest::blocking::Client,
+) -> Result<String, OidcError> {
+    #[derive(serde::Deserialize)]
+    struct Resp {
+        token: String,
+    }
+    let url = format!("{}/jobs/{job}/oidc/tokens", endpoint.trim_end_matches('/'));
+    let fail = |reason: String| OidcError::Provider { provider: "buildkite-agent", reason };
+    let resp = http
+        .post(&url)
+        .header("Authorization", format!("Token {agent_token}"))
+        .header("Content-Type", "application/json")
+        .body(serde_json::json!({ "audience": audience }).to_string())
+        .send()
+        .map_err(|e| fail(error_chain(&e)))?;
+    if !resp.status().is_success() {
+        return Err(fail(format!("POST {url} answered HTTP {}", resp.status().as_u16())));
+    }
+    resp.json::<Resp>().map(|r| r.token).map_err(|e| fail(format!("malformed answer: {e}")))
 }

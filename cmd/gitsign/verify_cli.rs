@@ -1,0 +1,280 @@
+//! `gitsign verify [REV|RANGE ...]` and `gitsign verify-tag TAG ...`: verification with an
+//! identity policy, for CI. One summary per object on stdout (or JSON lines with `--json`),
+//! exit 0 only when every object passed.
+use clap::Parser;
+use gitsign::git::ObjectKind;
+use gitsign::policy::{Policy, PolicyFlags, committer_email};
+use gitsign::verify::{TlogEvidence, VerifyOptions};
+use gitsign::x509::CertInfo;
+use std::process::ExitCode;
+
+/// Verify signed commits or tags with an identity policy.
+#[derive(Parser, Debug)]
+#[command(name = "gitsign verify", about, long_about = None)]
+pub struct VerifyArgs {
+    /// Commits (REV) or ranges (A..B) to verify; tags for verify-tag. Default: HEAD.
+    pub revs: Vec<String>,
+    /// The certificate identity (SAN email, URI or username) to require, exactly.
+    #[arg(long)]
+    pub certificate_identity: Option<String>,
+    /// A regular expression the identity must match (unanchored: use ^…$).
+    #[arg(long)]
+    pub certificate_identity_regexp: Option<String>,
+    /// The OIDC issuer to require, exactly.
+    #[arg(long)]
+    pub certificate_oidc_issuer: Option<String>,
+    /// A regular expression the OIDC issuer must match (unanchored: use ^…$).
+    #[arg(long)]
+    pub certificate_oidc_issuer_regexp: Option<String>,
+    /// GitHub workflow trigger (certificate extension 1.3.6.1.4.1.57264.1.2).
+    #[arg(long)]
+    pub certificate_github_workflow_trigger: Option<String>,
+    /// GitHub workflow SHA (extension 1.3).
+    #[arg(long)]
+    pub certificate_github_workflow_sha: Option<String>,
+    /// GitHub workflow name (extension 1.4).
+    #[arg(long)]
+    pub certificate_github_workflow_name: Option<String>,
+    /// GitHub workflow repository (extension 1.5).
+    #[arg(long)]
+    pub certificate_github_workflow_repository: Option<String>,
+    /// GitHub workflow ref (extension 1.6).
+    #[arg(long)]
+    pub certificate_github_workflow_ref: Option<String>,
+    /// Require the certificate's email to be the commit's committer (or the tag's tagger).
+    #[arg(long)]
+    pub match_committer: bool,
+    /// Accept any signer identity (only the signature, chain and log are checked).
+    #[arg(long)]
+    pub insecure_no_identity: bool,
+    /// A Sigstore trusted_root.json to use instead of the configured or embedded one.
+    #[arg(long, value_name = "FILE")]
+    pub trusted_root: Option<String>,
+    /// Never use the network: online-mode signatures then cannot be checked against Rekor.
+    #[arg(long)]
+    pub offline: bool,
+    /// Do not require the certificate's embedded SCT.
+    #[arg(long)]
+    pub insecure_ignore_sct: bool,
+    /// Accept signatures whose Rekor entry cannot be looked up (weaker result: the chain is
+    /// checked at notBefore + 60 s and nothing shows when the signature was made).
+    #[arg(long)]
+    pub insecure_ignore_tlog: bool,
+    /// One JSON record per object on stdout.
+    #[arg(long)]
+    pub json: bool,
+}
+
+struct Target {
+    id: String,
+    kind: ObjectKind,
+    content: Vec<u8>,
+}
+
+fn fail(msg: String) -> ExitCode {
+    eprintln!("gitsign: error: {msg}");
+    ExitCode::from(2)
+}
+
+/// Expand revisions and ranges into objects.
+fn targets(args: &VerifyArgs, tags: bool) -> Result<Vec<Target>, String> {
+    let revs = if args.revs.is_empty() {
+        if tags {
+            return Err("verify-tag needs at least one tag name".into());
+        }
+        vec!["HEAD".to_string()]
+    } else {
+        args.revs.clone()
+    };
+    let mut out = Vec::new();
+    for rev in revs {
+        if !tags && rev.contains("..") {
+            let ids = std::process::Command::new("git")
+                .args(["rev-list", "--end-of-options", &rev])
+                .output()
+                .map_err(|e| format!("cannot run git: {e}"))?;
+            if !ids.status.success() {
+                return Err(format!("git rev-list {rev}: {}", String::from_utf8_lossy(&ids.stderr).trim()));
+            }
+            for id in String::from_utf8_lossy(&ids.stdout).lines() {
+                let o = gitsign::repo::read_object(id).map_err(|e| e.to_string())?;
+                out.push(Target { id: o.id, kind: o.kind, content: o.content });
+            }
+            continue;
+        }
+        let name = if tags { format!("refs/tags/{rev}") } else { rev.clone() };
+        let o = gitsign::repo::read_object(&name).map_err(|e| e.to_string())?;
+        if tags && o.kind != ObjectKind::Tag {
+            return Err(format!("{rev} is not an annotated tag (lightweight tags carry no signature)"));
+        }
+        out.push(Target { id: o.id, kind: o.kind, content: o.content });
+    }
+    Ok(out)
+}
+
+/// The outcome for one object.
+struct Outcome {
+    id: String,
+    kind: &'static str,
+    result: Result<Summary, String>,
+}
+
+struct Summary {
+    identity: String,
+    issuer: Option<String>,
+    tlog: TlogEvidence,
+    claims_checked: bool,
+}
+
+pub fn run(argv: &[std::ffi::OsString], tags: bool) -> ExitCode {
+    let name = if tags { "gitsign verify-tag" } else { "gitsign verify" };
+    let args = match VerifyArgs::try_parse_from(std::iter::once(std::ffi::OsString::from(name)).chain(argv.iter().cloned())) {
+        Ok(a) => a,
+        Err(e) => {
+            let _ = e.print();
+            return if e.use_stderr() { ExitCode::from(2) } else { ExitCode::SUCCESS };
+        }
+    };
+    let policy = match Policy::from_flags(&PolicyFlags {
+        identity: args.certificate_identity.clone(),
+        identity_regexp: args.certificate_identity_regexp.clone(),
+        issuer: args.certificate_oidc_issuer.clone(),
+        issuer_regexp: args.certificate_oidc_issuer_regexp.clone(),
+        github_workflow_trigger: args.certificate_github_workflow_trigger.clone(),
+        github_workflow_sha: args.certificate_github_workflow_sha.clone(),
+        github_workflow_name: args.certificate_github_workflow_name.clone(),
+        github_workflow_repository: args.certificate_github_workflow_repository.clone(),
+        github_workflow_ref: args.certificate_github_workflow_ref.clone(),
+        insecure_no_identity: args.insecure_no_identity,
+        match_committer: args.match_committer,
+    }) {
+        Ok(p) => p,
+        Err(e) => return fail(e.to_string()),
+    };
+    let mut cfg = match crate::load_config() {
+        Ok(c) => c,
+        Err(code) => return code,
+    };
+    if let Some(t) = &args.trusted_root {
+        cfg.trusted_root = Some(t.clone());
+    }
+    let trust = match gitsign::setup::trusted_root_for(&cfg) {
+        Ok(t) => t,
+        Err(e) => return fail(e.to_string()),
+    };
+    let rekor = if args.offline {
+        None
+    } else {
+        match gitsign::http::client(&gitsign::http::HttpOptions { extra_ca_file: cfg.ca_bundle.clone(), timeout: None }) {
+            Ok(h) => Some(gitsign::rekor::client::RekorClient::new(&cfg.rekor, h)),
+            Err(e) => return fail(e.to_string()),
+        }
+    };
+    let targets = match targets(&args, tags) {
+        Ok(t) => t,
+        Err(e) => return fail(e),
+    };
+
+    let check = |t: &Target| -> Outcome {
+        let kind = t.kind.as_str();
+        let result = (|| {
+            let split = gitsign::git::split_object(t.kind, &t.content).map_err(|e| e.to_string())?;
+            let opts = VerifyOptions {
+                trust: &trust,
+                rekor: rekor.as_ref().map(|r| r as &dyn gitsign::verify::RekorLookup),
+                object_id: Some(t.id.clone()),
+                insecure_ignore_tlog: args.insecure_ignore_tlog,
+                insecure_ignore_sct: args.insecure_ignore_sct,
+            };
+            let v = gitsign::verify::verify(&split.payload, &split.signature, &opts).map_err(|e| e.to_string())?;
+            let info = CertInfo::parse(&v.cert_der).map_err(|e| e.to_string())?;
+            policy
+                .check(&info, committer_email(&split.payload).as_deref())
+                .map_err(|e| format!("signature is valid, but {e}"))?;
+            Ok(Summary {
+                identity: v.identity,
+                issuer: v.issuer,
+                tlog: v.tlog,
+                claims_checked: policy.constrains_identity(),
+            })
+        })();
+        Outcome { id: t.id.clone(), kind, result }
+    };
+
+    // Parallel over the available cores; results kept in input order.
+    let workers = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1).min(targets.len().max(1));
+    let chunk = targets.len().div_ceil(workers.max(1)).max(1);
+    let outcomes: Vec<Outcome> = std::thread::scope(|s| {
+        let handles: Vec<_> = targets.chunks(chunk).map(|c| s.spawn(|| c.iter().map(check).collect::<Vec<_>>())).collect();
+        handles.into_iter().flat_map(|h| h.join().expect("verification worker panicked")).collect()
+    });
+
+    let mut all_ok = true;
+    for o in &outcomes {
+        all_ok &= o.result.is_ok();
+        if args.json {
+            println!("{}", json_record(o));
+        } else {
+            print_human(o);
+        }
+    }
+    if !args.json && outcomes.len() > 1 {
+        let good = outcomes.iter().filter(|o| o.result.is_ok()).count();
+        println!("{good} of {} objects verified", outcomes.len());
+    }
+    if all_ok { ExitCode::SUCCESS } else { ExitCode::FAILURE }
+}
+
+fn tlog_fields(t: &TlogEvidence) -> (Option<i64>, Option<i64>, &'static str) {
+    match t {
+        TlogEvidence::Embedded { log_index, integrated_time } => (Some(*log_index), Some(*integrated_time), "embedded"),
+        TlogEvidence::Online { log_index, integrated_time, .. } => (Some(*log_index), Some(*integrated_time), "online"),
+        TlogEvidence::NotChecked => (None, None, "not-checked"),
+    }
+}
+
+fn rfc3339(t: i64) -> String {
+    time::OffsetDateTime::from_unix_timestamp(t)
+        .ok()
+        .and_then(|d| d.format(&time::format_description::well_known::Rfc3339).ok())
+        .unwrap_or_else(|| t.to_string())
+}
+
+fn print_human(o: &Outcome) {
+    match &o.result {
+        Ok(s) => {
+            let (idx, t, how) = tlog_fields(&s.tlog);
+            let verdict = if matches!(s.tlog, TlogEvidence::NotChecked) {
+                "VERIFIED (signature and chain valid; transparency log not checked)"
+            } else {
+                "VERIFIED"
+            };
+            println!("{} {}: {verdict}", o.id, o.kind);
+            println!("  identity: {}", s.identity);
+            println!("  issuer: {}", s.issuer.as_deref().unwrap_or("(none)"));
+            if let (Some(idx), Some(t)) = (idx, t) {
+                println!("  tlog index: {idx} ({how}), integrated time: {}", rfc3339(t));
+            }
+            println!("  certificate claims checked: {}", s.claims_checked);
+        }
+        Err(e) => {
+            println!("{} {}: FAILED", o.id, o.kind);
+            println!("  reason: {e}");
+        }
+    }
+}
+
+fn json_record(o: &Outcome) -> serde_json::Value {
+    match &o.result {
+        Ok(s) => {
+            let (idx, t, how) = tlog_fields(&s.tlog);
+            serde_json::json!({
+                "object": o.id, "type": o.kind, "verified": true,
+                "identity": s.identity, "issuer": s.issuer,
+                "tlog": how, "logIndex": idx, "integratedTime": t,
+                "certificateClaimsChecked": s.claims_checked,
+            })
+        }
+        Err(e) => serde_json::json!({"object": o.id, "type": o.kind, "verified": false, "error": e}),
+    }
+}

@@ -1,0 +1,299 @@
+//! The credential cache: one login for a whole rebase.
+//!
+//! A signing identity (ephemeral P-256 key + Fulcio certificate) is kept for the
+//! certificate's life so that consecutive signatures need one login. Two back ends:
+//!
+//! - **socket** ([`server`], [`client`], [`protocol`]): the `gitsign-credential-cache` daemon
+//!   keeps credentials in memory behind a Unix socket in a 0700 directory, checks every
+//!   connection's peer uid, and never writes anything to disk or runs a login itself.
+//! - **system** ([`keyring`]): the kernel keyutils keyring (Linux), no daemon.
+//!
+//! Entries are keyed by a hash of the signing-identity configuration and the host
+//! ([`key_id`]): the Fulcio URL, OIDC issuer, client id, connector id, committer email and
+//! hostname — not the working directory, so one login serves every repository. An entry
+//! expires at the certificate's `notAfter` minus a margin.
+//!
+//! The cache is an optimisation and never a reason for a signature to fail: every cache
+//! error is reported as a warning on stderr and treated as a miss ([`lookup`], [`remember`]).
+use crate::config::{Config, CredentialCacheMode};
+use crate::fulcio::CertChain;
+use crate::oidc::Claims;
+use crate::sign::Identity;
+use sha2::{Digest, Sha256};
+use std::path::{Path, PathBuf};
+use zeroize::Zeroizing;
+
+pub mod client;
+pub mod keyring;
+pub mod protocol;
+pub mod server;
+
+pub use protocol::{Credential, KeyId};
+
+/// Default safety margin (seconds) between an entry's expiry and its certificate's notAfter.
+pub const DEFAULT_MARGIN_SECS: i64 = 60;
+/// A cached credential is only used if its certificate is valid at least this much longer
+/// (seconds), so that signing and logging finish inside the validity window.
+pub const MIN_REMAINING_SECS: i64 = 30;
+
+/// Errors turning credentials into identities and back.
+#[derive(Debug, thiserror::Error)]
+pub enum CredentialError {
+    /// The private key could not be encoded or decoded.
+    #[error("cached private key: {0}")]
+    Key(String),
+    /// The certificate does not parse.
+    #[error("cached certificate does not parse: {0}")]
+    Certificate(String),
+    /// The key does not belong to the certificate.
+    #[error("cached key does not match its certificate")]
+    KeyMismatch,
+    /// The certificate is about to expire.
+    #[error("cached certificate expires at {not_after}, too soon to sign at {now}")]
+    Expiring {
+        /// notAfter, unix seconds.
+        not_after: i64,
+        /// Now, unix seconds.
+        now: i64,
+    },
+}
+
+/// Where a configuration's cache lives.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Backend {
+    /// The daemon at this socket path.
+    Socket(PathBuf),
+    /// The OS keyring.
+    System,
+}
+
+/// The documented default socket path: `$XDG_RUNTIME_DIR/sigstore/gitsign/cache.sock`, or,
+/// when there is no runtime directory (ssh sessions, CI, containers),
+/// `<user cache dir>/sigstore/gitsign/cache.sock` (`$XDG_CACHE_HOME` or `~/.cache` on Linux,
+/// `~/Library/Caches` on macOS) — gitsign's own default.
+pub fn default_socket_path() -> Option<PathBuf> {
+    dirs::runtime_dir()
+        .or_else(dirs::cache_dir)
+        .map(|d| d.join("sigstore").join("gitsign").join("cache.sock"))
+}
+
+/// Which back end `cfg` selects, if any:
+/// `credentialCacheMode=system` → the keyring; `socket` → `GITSIGN_CREDENTIAL_CACHE` or the
+/// default path; unset → the socket named by `GITSIGN_CREDENTIAL_CACHE` (as gitsign), else off.
+pub fn backend(cfg: &Config) -> Option<Backend> {
+    let path = match (cfg.credential_cache_mode, cfg.credential_cache.as_deref()) {
+        (Some(CredentialCacheMode::System), _) => return Some(Backend::System),
+        (Some(CredentialCacheMode::Socket), Some(p)) | (None, Some(p)) => PathBuf::from(p),
+        (Some(CredentialCacheMode::Socket), None) => match default_socket_path() {
+            Some(p) => p,
+            None => {
+                warn("no runtime or cache directory to find the socket in; set GITSIGN_CREDENTIAL_CACHE");
+                return None;
+            }
+        },
+        (None, None) => return None,
+    };
+    Some(Backend::Socket(absolute(&path)))
+}
+
+fn absolute(p: &Path) -> PathBuf {
+    if p.is_absolute() {
+        p.to_path_buf()
+    } else {
+        std::env::current_dir().map(|d| d.join(p)).unwrap_or_else(|_| p.to_path_buf())
+    }
+}
+
+/// This machine's host name (part of the cache key, so that one socket forwarded over SSH
+/// keeps the hosts' entries apart).
+pub fn hostname() -> String {
+    rustix::system::uname().nodename().to_string_lossy().into_owned()
+}
+
+/// The cache key of a signing configuration on a host: SHA-256 over a domain tag and the
+/// length-prefixed fields (Fulcio URL, issuer, client id, connector id, committer email,
+/// hostname). Unset fields count as empty.
+pub fn key_id(cfg: &Config, host: &str) -> KeyId {
+    let mut h = Sha256::new();
+    h.update(b"gitsign-rs credential cache key v1\0");
+    for field in [
+        cfg.fulcio.as_str(),
+        cfg.issuer.as_str(),
+        cfg.client_id.as_str(),
+        cfg.connector_id.as_deref().unwrap_or(""),
+        cfg.user_email.as_deref().unwrap_or(""),
+        host,
+    ] {
+        h.update((field.len() as u64).to_be_bytes());
+        h.update(field.as_bytes());
+    }
+    h.finalize().into()
+}
+
+/// The certificate's notAfter (unix seconds).
+pub fn not_after(leaf_der: &[u8]) -> Result<i64, CredentialError> {
+    crate::x509::CertInfo::parse(leaf_der)
+        .map(|i| i.not_after)
+        .map_err(|e| CredentialError::Certificate(e.to_string()))
+}
+
+/// When an entry for this certificate expires: notAfter minus `margin` seconds.
+pub fn expiry(leaf_der: &[u8], margin: i64) -> Result<i64, CredentialError> {
+    Ok(not_after(leaf_der)?.saturating_sub(margin))
+}
+
+/// The credential to cache for an identity.
+pub fn credential_from_identity(identity: &Identity) -> Result<Credential, CredentialError> {
+    use p256::pkcs8::EncodePrivateKey;
+    let doc = identity.key.to_pkcs8_der().map_err(|e| CredentialError::Key(e.to_string()))?;
+    Ok(Credential {
+        private_key_pkcs8: Zeroizing::new(doc.as_bytes().to_vec()),
+        leaf: identity.certs.leaf.clone(),
+        chain: identity.certs.chain.clone(),
+        issuer: identity.claims.iss.clone(),
+        subject: identity.claims.sub.clone(),
+        email: identity.claims.email.clone(),
+        email_verified: identity.claims.email_verified,
+    })
+}
+
+/// The identity a cached credential stands for, after checking that the key belongs to the
+/// certificate and that the certificate stays valid for [`MIN_REMAINING_SECS`].
+pub fn identity_from_credential(c: &Credential, now: i64) -> Result<Identity, CredentialError> {
+    use p256::pkcs8::DecodePrivateKey;
+    use spki::EncodePublicKey;
+    let info = crate::x509::CertInfo::parse(&c.leaf).map_err(|e| CredentialError::Certificate(e.to_string()))?;
+    if info.not_after - now < MIN_REMAINING_SECS {
+        return Err(CredentialError::Expiring { not_after: info.not_after, now });
+    }
+    let key = p256::ecdsa::SigningKey::from_pkcs8_der(&c.private_key_pkcs8)
+        .map_err(|e| CredentialError::Key(e.to_string()))?;
+    let spki = key.verifying_key().to_public_key_der().map_err(|e| CredentialError::Key(e.to_string()))?;
+    if spki.as_bytes() != info.spki_der.as_slice() {
+        return Err(CredentialError::KeyMismatch);
+    }
+    Ok(Identity {
+        key,
+        certs: CertChain { leaf: c.leaf.clone(), chain: c.chain.clone() },
+        claims: Claims {
+            iss: c.issuer.clone(),
+            sub: c.subject.clone(),
+            email: c.email.clone(),
+            email_verified: c.email_verified,
+            exp: None,
+            aud: None,
+        },
+    })
+}
+
+/// Print a cache warning. Never fatal: signing continues without the cache.
+pub fn warn(msg: &str) {
+    eprintln!("gitsign: warning: credential cache: {msg} (continuing without the cache)");
+}
+
+/// Look for a live cached identity for `cfg`. Every failure is a miss with a warning.
+pub fn lookup(cfg: &Config, now: i64) -> Option<Identity> {
+    let backend = backend(cfg)?;
+    let key = key_id(cfg, &hostname());
+    let found = match &backend {
+        Backend::Socket(path) => client::Client::connect(path, client::DIAL_TIMEOUT)
+            .and_then(|mut c| c.get(&key))
+            .map_err(|e| e.to_string()),
+        Backend::System => keyring::get(&key, now).map_err(|e| e.to_string()),
+    };
+    let (_expires, cred) = match found {
+        Ok(Some(hit)) => hit,
+        Ok(None) => return None,
+        Err(e) => {
+            warn(&e);
+            return None;
+        }
+    };
+    match identity_from_credential(&cred, now) {
+        Ok(id) => Some(id),
+        Err(CredentialError::Expiring { .. }) => None,
+        Err(e) => {
+            warn(&e.to_string());
+            None
+        }
+    }
+}
+
+/// Store a freshly obtained identity for `cfg`. Every failure is a warning.
+pub fn remember(cfg: &Config, identity: &Identity, now: i64) {
+    let Some(backend) = backend(cfg) else { return };
+    let key = key_id(cfg, &hostname());
+    let cred = match credential_from_identity(identity) {
+        Ok(c) => c,
+        Err(e) => return warn(&e.to_string()),
+    };
+    let result = match &backend {
+        Backend::Socket(path) => client::Client::connect(path, client::DIAL_TIMEOUT)
+            .and_then(|mut c| c.store(&key, cred))
+            .map(|_| ())
+            .map_err(|e| e.to_string()),
+        Backend::System => expiry(&cred.leaf, DEFAULT_MARGIN_SECS)
+            .map_err(|e| e.to_string())
+            .and_then(|exp| keyring::store(&key, &cred, exp, now).map_err(|e| e.to_string())),
+    };
+    if let Err(e) = result {
+        warn(&e);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn key_depends_on_identity_config_and_host_only() {
+        let mut a = Config { user_email: Some("a@x".into()), ..Config::default() };
+        let k = key_id(&a, "h1");
+        assert_eq!(k, key_id(&a.clone(), "h1"));
+        assert_ne!(k, key_id(&a, "h2"));
+        a.rekor = "https://elsewhere".into();
+        assert_eq!(k, key_id(&a, "h1"), "Rekor is not part of the identity");
+        for change in [
+            |c: &mut Config| c.fulcio = "https://f2".into(),
+            |c: &mut Config| c.issuer = "https://i2".into(),
+            |c: &mut Config| c.client_id = "c2".into(),
+            |c: &mut Config| c.connector_id = Some("gh".into()),
+            |c: &mut Config| c.user_email = Some("b@x".into()),
+        ] {
+            let mut b = a.clone();
+            change(&mut b);
+            assert_ne!(k, key_id(&b, "h1"));
+        }
+        // Field boundaries are unambiguous.
+        let c1 = Config { client_id: "ab".into(), connector_id: Some("c".into()), ..a.clone() };
+        let c2 = Config { client_id: "a".into(), connector_id: Some("bc".into()), ..a.clone() };
+        assert_ne!(key_id(&c1, "h"), key_id(&c2, "h"));
+    }
+
+    #[test]
+    fn backend_selection() {
+        let c = Config::default();
+        assert_eq!(backend(&c), None);
+        let c = Config { credential_cache: Some("/s/c.sock".into()), ..Config::default() };
+        assert_eq!(backend(&c), Some(Backend::Socket("/s/c.sock".into())));
+        let c = Config { credential_cache_mode: Some(CredentialCacheMode::System), ..c };
+        assert_eq!(backend(&c), Some(Backend::System));
+        let c = Config { credential_cache_mode: Some(CredentialCacheMode::Socket), ..Config::default() };
+        assert_eq!(backend(&c).map(|b| matches!(b, Backend::Socket(_))), default_socket_path().map(|_| true));
+    }
+
+    #[test]
+    fn bad_credentials_are_errors() {
+        let c = Credential {
+            private_key_pkcs8: Zeroizing::new(vec![1, 2, 3]),
+            leaf: vec![0x30, 0],
+            chain: vec![],
+            issuer: String::new(),
+            subject: String::new(),
+            email: None,
+            email_verified: None,
+        };
+        assert!(matches!(identity_from_credential(&c, 0), Err(CredentialError::Certificate(_))));
+        assert!(expiry(&c.leaf, 60).is_err());
+    }
+}
