@@ -307,6 +307,14 @@ pub fn signer_of_failure(e: &VerifyError) -> Option<(String, String)> {
     Some((fpr, String::new()))
 }
 
+/// The identity (first SAN) of the signer certificate of a signature, without verifying
+/// anything: for naming the signer in a `BADSIG` line.
+pub fn claimed_signer(signature_text: &[u8]) -> Option<String> {
+    let der = armor::decode(signature_text).ok()?;
+    let sig = cms::parse(&der).ok()?;
+    CertInfo::parse(&sig.signer_cert_der).ok()?.identity().map(str::to_string)
+}
+
 /// Verify a gitsign signature over `payload` (the bytes git hands to the program).
 pub fn verify(payload: &[u8], signature_text: &[u8], opts: &VerifyOptions<'_>) -> Result<Verified, VerifyError> {
     let der = armor::decode(signature_text)?;
@@ -316,27 +324,35 @@ pub fn verify(payload: &[u8], signature_text: &[u8], opts: &VerifyOptions<'_>) -
     cms::verify_content(&sig, payload)
         .map_err(|source| VerifyError::Content { fingerprint: fingerprint.clone(), source })?;
 
-    let (t, tlog) = if opts.insecure_ignore_tlog {
-        (leaf.not_before.saturating_add(UNCHECKED_TLOG_CHAIN_OFFSET), TlogEvidence::NotChecked)
-    } else if let Some(entry) = embedded_entry(&sig, &fingerprint)? {
+    // An embedded entry is always verified; `insecure_ignore_tlog` only excuses the *absence*
+    // of log evidence (an online-mode signature whose entry cannot be looked up).
+    let unchecked = || (leaf.not_before.saturating_add(UNCHECKED_TLOG_CHAIN_OFFSET), TlogEvidence::NotChecked);
+    let (t, tlog) = if let Some(entry) = embedded_entry(&sig, &fingerprint)? {
         let body = body::hashedrekord_offline(&sig.signed_attrs_der, &sig.signature, &sig.signer_cert_der);
         let v = verify_entry(&entry, &body, opts.trust)
             .map_err(|source| VerifyError::Tlog { fingerprint: fingerprint.clone(), source })?;
         (v.integrated_time, TlogEvidence::Embedded { log_index: v.log_index, integrated_time: v.integrated_time })
     } else {
-        let Some(rekor) = opts.rekor else {
-            return Err(VerifyError::TlogNeedsNetwork { fingerprint });
-        };
-        let object_id = match &opts.object_id {
-            Some(id) => id.clone(),
-            None => {
-                let kind = ObjectKind::from_payload(payload)
-                    .ok_or_else(|| VerifyError::UnknownObjectKind { fingerprint: fingerprint.clone() })?;
-                let object = git::rebuild_object(kind, payload, signature_text, HashAlgo::Sha1);
-                git::object_id(kind, &object, HashAlgo::Sha1)
+        match opts.rekor {
+            None if opts.insecure_ignore_tlog => unchecked(),
+            None => return Err(VerifyError::TlogNeedsNetwork { fingerprint }),
+            Some(rekor) => {
+                let object_id = match &opts.object_id {
+                    Some(id) => id.clone(),
+                    None => {
+                        let kind = ObjectKind::from_payload(payload)
+                            .ok_or_else(|| VerifyError::UnknownObjectKind { fingerprint: fingerprint.clone() })?;
+                        let object = git::rebuild_object(kind, payload, signature_text, HashAlgo::Sha1);
+                        git::object_id(kind, &object, HashAlgo::Sha1)
+                    }
+                };
+                match online_lookup(rekor, &leaf, &object_id, opts.trust) {
+                    Ok(found) => found,
+                    Err(_) if opts.insecure_ignore_tlog => unchecked(),
+                    Err(e) => return Err(e),
+                }
             }
-        };
-        online_lookup(rekor, &leaf, &object_id, opts.trust)?
+        }
     };
 
     if !leaf.valid_at(t) {

@@ -478,3 +478,21 @@ fn every_byte_of_an_online_signature_matters_even_without_tlog() {
         .collect();
     assert!(unnoticed.is_empty(), "flipping these bytes went unnoticed: {unnoticed:?}");
 }
+
+/// `insecure_ignore_tlog` excuses only the absence of log evidence: an embedded entry that is
+/// present but does not verify (N13: SET tampered) still fails, and a good embedded entry is
+/// still reported as embedded evidence.
+#[test]
+fn ignore_tlog_does_not_excuse_a_bad_embedded_entry() {
+    let file = "negative/N13__tlog-SET-tampered.commit";
+    let raw = std::fs::read(real().join(file)).unwrap();
+    let s = split(file, &raw);
+    let err = verify::verify(&s.payload, &s.signature, &ignore_tlog()).expect_err("a tampered embedded SET must fail");
+    assert!(err.to_string().to_lowercase().contains("log"), "{err}");
+
+    let file = "sigstore_gitsign__3616021d86975c23e52a456a7dc5605fe130ed14.commit";
+    let raw = std::fs::read(real().join(file)).unwrap();
+    let s = split(file, &raw);
+    let v = verify::verify(&s.payload, &s.signature, &ignore_tlog()).unwrap();
+    assert!(matches!(v.tlog, TlogEvidence::Embedded { log_index: 2340836642, .. }), "{:?}", v.tlog);
+}

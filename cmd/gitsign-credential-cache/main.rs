@@ -1,16 +1,204 @@
-//! `gitsign-credential-cache`: the credential-cache daemon (issue #5, not built yet).
+//! `gitsign-credential-cache`: keeps gitsign's ephemeral signing credentials in memory, so
+//! that a rebase of many commits needs one login.
 //!
-//! Until it exists this binary says so and fails, so nobody mistakes it for a working cache.
+//! ```text
+//! gitsign-credential-cache [--socket PATH] [--systemd-socket-activation] [--expiry-margin SECS]
+//! gitsign-credential-cache [--socket PATH] list | clear
+//! gitsign-credential-cache --version
+//! ```
+//!
+//! The socket path is `--socket`, else `$GITSIGN_CREDENTIAL_CACHE`, else
+//! `$XDG_RUNTIME_DIR/sigstore/gitsign/cache.sock`, else
+//! `<user cache dir>/sigstore/gitsign/cache.sock`. The daemon refuses a socket directory
+//! that others can write, creates a missing one 0700, and serves only its own user. It
+//! never runs a login: gitsign logs in on a miss and stores the result here. On SIGTERM,
+//! SIGINT or SIGHUP it zeroizes every key, removes its socket and exits.
+#![deny(unsafe_code)]
+use gitsign::cache::client::{Client, DIAL_TIMEOUT};
+use gitsign::cache::server::{self, Server, ServerOptions};
+use std::os::unix::net::UnixListener;
+use std::path::PathBuf;
 use std::process::ExitCode;
 
-fn main() -> ExitCode {
-    if std::env::args().nth(1).as_deref() == Some("--version") || std::env::args().nth(1).as_deref() == Some("-v") {
-        println!("gitsign-credential-cache (gitsign-rs) version {}", env!("CARGO_PKG_VERSION"));
-        return ExitCode::SUCCESS;
+const USAGE: &str = "usage: gitsign-credential-cache [--socket PATH] [--systemd-socket-activation] [--expiry-margin SECS]
+       gitsign-credential-cache [--socket PATH] list | clear
+       gitsign-credential-cache --version
+
+Keeps gitsign's signing key and certificate in memory until shortly before the certificate
+expires, so consecutive signatures need one login. Turn it on for gitsign with
+GITSIGN_CREDENTIAL_CACHE=<socket> or gitsign.credentialCacheMode=socket.";
+
+/// What the command line asks for.
+#[derive(Debug)]
+enum Mode {
+    Serve { systemd: bool, margin: i64 },
+    List,
+    Clear,
+    Version,
+    Help,
+}
+
+#[derive(Debug)]
+struct Args {
+    socket: Option<PathBuf>,
+    mode: Mode,
+}
+
+fn parse(argv: &[String]) -> Result<Args, String> {
+    let mut socket = None;
+    let mut systemd = false;
+    let mut margin = gitsign::cache::DEFAULT_MARGIN_SECS;
+    let mut command: Option<&str> = None;
+    let mut it = argv.iter();
+    while let Some(a) = it.next() {
+        let (name, inline) = match a.split_once('=') {
+            Some((n, v)) if n.starts_with("--") => (n, Some(v.to_string())),
+            _ => (a.as_str(), None),
+        };
+        let mut value = |flag: &str| -> Result<String, String> {
+            inline.clone().or_else(|| it.next().cloned()).ok_or_else(|| format!("{flag} needs a value"))
+        };
+        match name {
+            "--socket" => socket = Some(PathBuf::from(value("--socket")?)),
+            "--systemd-socket-activation" => systemd = true,
+            "--expiry-margin" => {
+                let v = value("--expiry-margin")?;
+                margin = v
+                    .parse::<i64>()
+                    .ok()
+                    .filter(|m| *m >= 0)
+                    .ok_or_else(|| format!("--expiry-margin takes a number of seconds, not {v:?}"))?;
+            }
+            "-v" | "--version" | "version" => return Ok(Args { socket, mode: Mode::Version }),
+            "-h" | "--help" | "help" => return Ok(Args { socket, mode: Mode::Help }),
+            "list" | "clear" if command.is_none() => command = Some(if name == "list" { "list" } else { "clear" }),
+            other => return Err(format!("unknown argument {other:?}")),
+        }
     }
-    eprintln!(
-        "gitsign-credential-cache: the credential cache is not available in this version of gitsign-rs; \
-         unset GITSIGN_CREDENTIAL_CACHE and gitsign will obtain a certificate for each signature"
-    );
-    ExitCode::FAILURE
+    let mode = match command {
+        Some("list") => Mode::List,
+        Some(_) => Mode::Clear,
+        None => Mode::Serve { systemd, margin },
+    };
+    Ok(Args { socket, mode })
+}
+
+fn socket_path(explicit: Option<PathBuf>) -> Result<PathBuf, String> {
+    let p = explicit
+        .or_else(|| std::env::var_os("GITSIGN_CREDENTIAL_CACHE").filter(|v| !v.is_empty()).map(PathBuf::from))
+        .or_else(gitsign::cache::default_socket_path)
+        .ok_or("no runtime or cache directory for the socket; pass --socket PATH")?;
+    if p.is_absolute() {
+        Ok(p)
+    } else {
+        std::env::current_dir().map(|d| d.join(p)).map_err(|e| format!("cannot resolve the socket path: {e}"))
+    }
+}
+
+/// The listening socket systemd passed us (`LISTEN_PID`/`LISTEN_FDS`, first fd is 3).
+fn systemd_listener() -> Result<UnixListener, String> {
+    use std::os::fd::{FromRawFd, OwnedFd};
+    let pid = std::env::var("LISTEN_PID").map_err(|_| "LISTEN_PID is not set: not started by systemd socket activation")?;
+    if pid.trim().parse::<u32>().ok() != Some(std::process::id()) {
+        return Err(format!("LISTEN_PID={pid} is not this process ({})", std::process::id()));
+    }
+    let fds = std::env::var("LISTEN_FDS").unwrap_or_default();
+    if fds.trim().parse::<u32>().unwrap_or(0) < 1 {
+        return Err(format!("LISTEN_FDS={fds:?}: systemd passed no socket"));
+    }
+    // SAFETY: systemd's socket-activation protocol hands this process ownership of fd 3
+    // (SD_LISTEN_FDS_START) when LISTEN_PID names it, as checked above; nothing else in this
+    // process opens or owns fd 3 before this point, and it is taken exactly once.
+    #[allow(unsafe_code)]
+    let fd = unsafe { OwnedFd::from_raw_fd(3) };
+    let listener = UnixListener::from(fd);
+    listener
+        .local_addr()
+        .map_err(|e| format!("fd 3 from systemd is not a Unix socket: {e}"))?;
+    Ok(listener)
+}
+
+fn serve(socket: Option<PathBuf>, systemd: bool, margin: i64) -> Result<(), String> {
+    // Keep other processes of this user from attaching a debugger or dumping our memory.
+    #[cfg(any(target_os = "linux", target_os = "android"))]
+    let _ = rustix::process::set_dumpable_behavior(rustix::process::DumpableBehavior::NotDumpable);
+    let (listener, owned_path) = if systemd {
+        (systemd_listener()?, None)
+    } else {
+        let path = socket_path(socket)?;
+        (server::bind(&path).map_err(|e| e.to_string())?, Some(path))
+    };
+    let shown = owned_path
+        .as_ref()
+        .map(|p| p.display().to_string())
+        .unwrap_or_else(|| "the systemd-provided socket".into());
+    let server = Server::new(listener, ServerOptions { margin, ..ServerOptions::default() });
+    let store = server.store();
+    let mut signals = signal_hook::iterator::Signals::new([
+        signal_hook::consts::SIGTERM,
+        signal_hook::consts::SIGINT,
+        signal_hook::consts::SIGHUP,
+    ])
+    .map_err(|e| format!("cannot install signal handlers: {e}"))?;
+    let cleanup_path = owned_path.clone();
+    std::thread::spawn(move || {
+        if signals.forever().next().is_some() {
+            let n = store.clear_all();
+            if let Some(p) = &cleanup_path {
+                let _ = std::fs::remove_file(p);
+            }
+            eprintln!("gitsign-credential-cache: stopping; {n} cached credential(s) erased");
+            std::process::exit(0);
+        }
+    });
+    println!("gitsign-credential-cache: listening on {shown}");
+    use std::io::Write;
+    let _ = std::io::stdout().flush();
+    server.serve().map_err(|e| e.to_string())
+}
+
+fn client_command(socket: Option<PathBuf>, list: bool) -> Result<(), String> {
+    let path = socket_path(socket)?;
+    let mut c = Client::connect(&path, DIAL_TIMEOUT).map_err(|e| e.to_string())?;
+    if list {
+        let now = server::unix_now();
+        for (key, expires) in c.list().map_err(|e| e.to_string())? {
+            println!("{} expires in {} s", hex::encode(key), expires - now);
+        }
+    } else {
+        let n = c.clear(None).map_err(|e| e.to_string())?;
+        println!("cleared {n} credential(s)");
+    }
+    Ok(())
+}
+
+fn main() -> ExitCode {
+    let argv: Vec<String> = std::env::args().skip(1).collect();
+    let args = match parse(&argv) {
+        Ok(a) => a,
+        Err(e) => {
+            eprintln!("gitsign-credential-cache: {e}\n{USAGE}");
+            return ExitCode::from(2);
+        }
+    };
+    let result = match args.mode {
+        Mode::Version => {
+            println!("gitsign-credential-cache (gitsign-rs) version {}", env!("CARGO_PKG_VERSION"));
+            Ok(())
+        }
+        Mode::Help => {
+            println!("{USAGE}");
+            Ok(())
+        }
+        Mode::Serve { systemd, margin } => serve(args.socket, systemd, margin),
+        Mode::List => client_command(args.socket, true),
+        Mode::Clear => client_command(args.socket, false),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("gitsign-credential-cache: error: {e}");
+            ExitCode::FAILURE
+        }
+    }
 }

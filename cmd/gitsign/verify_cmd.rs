@@ -75,7 +75,10 @@ pub fn run(a: &GpgArgs) -> ExitCode {
         }
         Err(e) => {
             match gitsign::verify::signer_of_failure(&e) {
-                Some((fpr, signer)) => status.emit(&Status::BadSig { key_id: fpr, signer }),
+                Some((fpr, _)) => {
+                    let signer = gitsign::verify::claimed_signer(&sig).unwrap_or_default();
+                    status.emit(&Status::BadSig { key_id: fpr, signer })
+                }
                 None => status.emit(&Status::ErrSig { key_id: "0000000000000000".into(), time: 0, rc: 9 }),
             }
             eprintln!("gitsign: error: {e}");

@@ -76,7 +76,8 @@ pub fn printable(s: &str) -> Vec<u8> {
 
 /// UTCTime before 2050, GeneralizedTime after (RFC 5280 §4.1.2.5).
 pub fn time(unix: i64) -> Vec<u8> {
-    let t = time::OffsetDateTime::from_unix_timestamp(unix).unwrap_or(time::OffsetDateTime::UNIX_EPOCH);
+    let t =
+        time::OffsetDateTime::from_unix_timestamp(unix).unwrap_or(time::OffsetDateTime::UNIX_EPOCH);
     let rest = format!(
         "{:02}{:02}{:02}{:02}{:02}Z",
         u8::from(t.month()),
@@ -143,14 +144,20 @@ pub fn read_tlv(b: &[u8]) -> Option<Tlv<'_>> {
         if n == 0 || n > 4 {
             return None;
         }
-        let len = b.get(2..2 + n)?.iter().fold(0usize, |a, x| (a << 8) | *x as usize);
+        let len = b
+            .get(2..2 + n)?
+            .iter()
+            .fold(0usize, |a, x| (a << 8) | *x as usize);
         (2 + n, len)
     };
     let end = hdr.checked_add(len)?;
     if end > b.len() {
         return None;
     }
-    Some(Tlv { whole: &b[..end], content: &b[hdr..end] })
+    Some(Tlv {
+        whole: &b[..end],
+        content: &b[hdr..end],
+    })
 }
 
 #[cfg(test)]
@@ -174,4 +181,3 @@ mod tests {
         assert_eq!(time(2_600_000_000), tlv(0x18, b"20520522141320Z"));
     }
 }
-

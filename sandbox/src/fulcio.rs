@@ -25,7 +25,11 @@ pub fn verify_token(oidc: &Oidc, token: &str, now: i64) -> Result<Identity, Stri
     let claims = jwt::verify(token, oidc.verifying_key(), oidc.kid()).map_err(|e| e.to_string())?;
     let s = |k: &str| claims.get(k).and_then(Value::as_str);
     if s("iss") != Some(oidc.issuer.as_str()) {
-        return Err(format!("token issuer {:?} is not the configured issuer {}", s("iss").unwrap_or(""), oidc.issuer));
+        return Err(format!(
+            "token issuer {:?} is not the configured issuer {}",
+            s("iss").unwrap_or(""),
+            oidc.issuer
+        ));
     }
     let aud_ok = match claims.get("aud") {
         Some(Value::String(a)) => a == AUDIENCE,
@@ -56,10 +60,16 @@ pub fn verify_token(oidc: &Oidc, token: &str, now: i64) -> Result<Identity, Stri
             if claims.get("email_verified").and_then(Value::as_bool) != Some(true) {
                 return Err("email_verified claim is not true".into());
             }
-            Ok(Identity { subject: email.to_string(), san: San::Email(email.to_string()) })
+            Ok(Identity {
+                subject: email.to_string(),
+                san: San::Email(email.to_string()),
+            })
         }
         None => match s("sub").filter(|x| !x.is_empty()) {
-            Some(sub) => Ok(Identity { subject: sub.to_string(), san: San::Uri(sub.to_string()) }),
+            Some(sub) => Ok(Identity {
+                subject: sub.to_string(),
+                san: San::Uri(sub.to_string()),
+            }),
             None => Err("token has neither email nor sub".into()),
         },
     }
@@ -70,18 +80,25 @@ fn parse_public_key(content: &str) -> Result<Vec<u8>, String> {
     let der = if content.trim_start().starts_with("-----BEGIN") {
         pem_first(content)?
     } else {
-        let raw = util::b64_decode(content).ok_or("public key content is neither PEM nor base64")?;
+        let raw =
+            util::b64_decode(content).ok_or("public key content is neither PEM nor base64")?;
         match std::str::from_utf8(&raw) {
             Ok(t) if t.trim_start().starts_with("-----BEGIN") => pem_first(t)?,
             _ => raw,
         }
     };
-    let key = keys::p256_from_spki(&der).ok_or("unsupported or malformed public key: an ECDSA P-256 SubjectPublicKeyInfo is required")?;
+    let key = keys::p256_from_spki(&der).ok_or(
+        "unsupported or malformed public key: an ECDSA P-256 SubjectPublicKeyInfo is required",
+    )?;
     Ok(keys::p256_spki_der(&key))
 }
 
 fn pem_first(t: &str) -> Result<Vec<u8>, String> {
-    util::pem_decode_all(t).into_iter().next().map(|(_, d)| d).ok_or_else(|| "malformed PEM".to_string())
+    util::pem_decode_all(t)
+        .into_iter()
+        .next()
+        .map(|(_, d)| d)
+        .ok_or_else(|| "malformed PEM".to_string())
 }
 
 const OID_ECDSA_SHA256: &str = "1.2.840.10045.4.3.2";
@@ -97,7 +114,8 @@ fn parse_csr(content: &str) -> Result<Vec<u8>, String> {
             _ => raw,
         }
     };
-    let csr = x509_cert::request::CertReq::from_der(&der).map_err(|e| format!("malformed CSR: {e}"))?;
+    let csr =
+        x509_cert::request::CertReq::from_der(&der).map_err(|e| format!("malformed CSR: {e}"))?;
     if csr.algorithm.oid != const_oid::ObjectIdentifier::new_unwrap(OID_ECDSA_SHA256) {
         return Err("unsupported CSR signature algorithm: ecdsa-with-SHA256 required".into());
     }
@@ -157,16 +175,28 @@ fn signing_cert(req: &Req, oidc: &Oidc, ca: &Ca, v2: bool) -> Resp {
         Ok(b) => b,
         Err(e) => return Resp::grpc_error(400, &format!("invalid JSON body: {e}")),
     };
-    let token = req
-        .bearer()
-        .map(str::to_string)
-        .or_else(|| v2.then(|| body.pointer("/credentials/oidcIdentityToken").and_then(Value::as_str).map(str::to_string)).flatten());
+    let token = req.bearer().map(str::to_string).or_else(|| {
+        v2.then(|| {
+            body.pointer("/credentials/oidcIdentityToken")
+                .and_then(Value::as_str)
+                .map(str::to_string)
+        })
+        .flatten()
+    });
     let Some(token) = token else {
-        return Resp::grpc_error(401, "missing identity token: send Authorization: Bearer <ID token>");
+        return Resp::grpc_error(
+            401,
+            "missing identity token: send Authorization: Bearer <ID token>",
+        );
     };
     let identity = match verify_token(oidc, &token, util::now_unix()) {
         Ok(i) => i,
-        Err(e) => return Resp::grpc_error(401, &format!("There was an error processing the identity token: {e}")),
+        Err(e) => {
+            return Resp::grpc_error(
+                401,
+                &format!("There was an error processing the identity token: {e}"),
+            );
+        }
     };
     let request = match parse_request(&body, v2) {
         Ok(r) => r,
@@ -179,7 +209,10 @@ fn signing_cert(req: &Req, oidc: &Oidc, ca: &Ca, v2: bool) -> Resp {
         },
         KeyRequest::Key { spki, proof } => {
             let Some(key) = keys::p256_from_spki(&spki) else {
-                return Resp::grpc_error(400, "The public key supplied in the request could not be parsed");
+                return Resp::grpc_error(
+                    400,
+                    "The public key supplied in the request could not be parsed",
+                );
             };
             if !keys::verify_p256_der(&key, identity.subject.as_bytes(), &proof) {
                 return Resp::grpc_error(
@@ -194,18 +227,32 @@ fn signing_cert(req: &Req, oidc: &Oidc, ca: &Ca, v2: bool) -> Resp {
     let pems = ca.chain_pems(&leaf);
     if v2 {
         // The v2 gRPC-gateway answers 200; only the legacy v1 handler forces 201.
-        Resp::json(200, &json!({"signedCertificateEmbeddedSct": {"chain": {"certificates": pems}}}))
+        Resp::json(
+            200,
+            &json!({"signedCertificateEmbeddedSct": {"chain": {"certificates": pems}}}),
+        )
     } else {
-        Resp::text(201, "application/pem-certificate-chain", pems.join("\n").trim_end().to_string())
+        Resp::text(
+            201,
+            "application/pem-certificate-chain",
+            pems.join("\n").trim_end().to_string(),
+        )
     }
 }
 
 fn parse_request(body: &Value, v2: bool) -> Result<KeyRequest, String> {
-    if let Some(csr) = body.get("certificateSigningRequest").and_then(Value::as_str).filter(|c| !c.is_empty()) {
+    if let Some(csr) = body
+        .get("certificateSigningRequest")
+        .and_then(Value::as_str)
+        .filter(|c| !c.is_empty())
+    {
         return Ok(KeyRequest::Csr(csr.as_bytes().to_vec()));
     }
     let (key_ptr, proof_ptr) = if v2 {
-        ("/publicKeyRequest/publicKey/content", "/publicKeyRequest/proofOfPossession")
+        (
+            "/publicKeyRequest/publicKey/content",
+            "/publicKeyRequest/proofOfPossession",
+        )
     } else {
         ("/publicKey/content", "/signedEmailAddress")
     };
@@ -229,7 +276,12 @@ mod tests {
     use crate::derw::*;
 
     fn csr(k: &p256::ecdsa::SigningKey, signer: &p256::ecdsa::SigningKey) -> Vec<u8> {
-        let info = seq(&[small_int(0), seq(&[]), keys::p256_spki_der(k.verifying_key()), tlv(0xa0, &[])]);
+        let info = seq(&[
+            small_int(0),
+            seq(&[]),
+            keys::p256_spki_der(k.verifying_key()),
+            tlv(0xa0, &[]),
+        ]);
         let sig = keys::sign_p256_der(signer, &info);
         seq(&[info, alg_id(OID_ECDSA_SHA256), bit_string(&sig)])
     }
@@ -244,7 +296,11 @@ mod tests {
         assert_eq!(parse_csr(&util::b64(&der)).unwrap(), spki);
         assert_eq!(parse_csr(&pem).unwrap(), spki);
         let forged = csr(&k, &keys::gen_p256());
-        assert!(parse_csr(&util::b64(&forged)).unwrap_err().contains("does not verify"));
+        assert!(
+            parse_csr(&util::b64(&forged))
+                .unwrap_err()
+                .contains("does not verify")
+        );
         assert!(parse_csr("AAAA").is_err());
         assert!(parse_csr("%%%").is_err());
     }
@@ -253,7 +309,12 @@ mod tests {
         let dir = std::env::temp_dir().join(format!("sandbox-fulcio-{}", util::random_token(8)));
         std::fs::create_dir_all(&dir).unwrap();
         let ca = Ca::load_or_create(&dir, keys::gen_p256(), util::now_unix() - 60).unwrap();
-        let oidc = Oidc::new("http://127.0.0.1:1/oauth2".into(), keys::gen_p256(), "a@example.test".into(), false);
+        let oidc = Oidc::new(
+            "http://127.0.0.1:1/oauth2".into(),
+            keys::gen_p256(),
+            "a@example.test".into(),
+            false,
+        );
         (oidc, ca, dir)
     }
 
@@ -264,13 +325,29 @@ mod tests {
         let k = keys::gen_p256();
         let body = json!({"certificateSigningRequest": util::b64(util::pem_encode("CERTIFICATE REQUEST", &csr(&k, &k)).as_bytes())});
         let auth = format!("Bearer {tok}");
-        let req = Req::new("POST", "/api/v2/signingCert", &[("Authorization", &auth)], body.to_string().as_bytes());
+        let req = Req::new(
+            "POST",
+            "/api/v2/signingCert",
+            &[("Authorization", &auth)],
+            body.to_string().as_bytes(),
+        );
         let r = handle(&req, &oidc, &ca);
         assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
         let v: Value = serde_json::from_slice(&r.body).unwrap();
-        assert_eq!(v["signedCertificateEmbeddedSct"]["chain"]["certificates"].as_array().unwrap().len(), 3);
+        assert_eq!(
+            v["signedCertificateEmbeddedSct"]["chain"]["certificates"]
+                .as_array()
+                .unwrap()
+                .len(),
+            3
+        );
         let forged = json!({"certificateSigningRequest": util::b64(&csr(&k, &keys::gen_p256()))});
-        let req = Req::new("POST", "/api/v2/signingCert", &[("Authorization", &auth)], forged.to_string().as_bytes());
+        let req = Req::new(
+            "POST",
+            "/api/v2/signingCert",
+            &[("Authorization", &auth)],
+            forged.to_string().as_bytes(),
+        );
         assert_eq!(handle(&req, &oidc, &ca).status, 400);
         let _ = std::fs::remove_dir_all(dir);
     }
@@ -283,8 +360,16 @@ mod tests {
         let id = verify_token(&oidc, &tok, now).unwrap();
         assert_eq!(id.subject, "a@example.test");
         assert_eq!(id.san, San::Email("a@example.test".into()));
-        assert!(verify_token(&oidc, &tok, now + 4000).unwrap_err().contains("expired"));
-        assert!(verify_token(&oidc, &tok, now - 3600).unwrap_err().contains("future"));
+        assert!(
+            verify_token(&oidc, &tok, now + 4000)
+                .unwrap_err()
+                .contains("expired")
+        );
+        assert!(
+            verify_token(&oidc, &tok, now - 3600)
+                .unwrap_err()
+                .contains("future")
+        );
         let _ = std::fs::remove_dir_all(dir);
     }
 }

@@ -11,7 +11,11 @@ pub fn kid(spki_der: &[u8]) -> String {
 
 pub fn sign(key: &p256::ecdsa::SigningKey, kid: &str, claims: &Value) -> String {
     let header = json!({"alg": "ES256", "kid": kid, "typ": "JWT"});
-    let input = format!("{}.{}", util::b64url(header.to_string().as_bytes()), util::b64url(claims.to_string().as_bytes()));
+    let input = format!(
+        "{}.{}",
+        util::b64url(header.to_string().as_bytes()),
+        util::b64url(claims.to_string().as_bytes())
+    );
     let sig: p256::ecdsa::Signature = key.sign(input.as_bytes());
     format!("{input}.{}", util::b64url(&sig.to_bytes()))
 }
@@ -28,8 +32,13 @@ impl std::fmt::Display for JwtError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             JwtError::Malformed(m) => write!(f, "malformed token: {m}"),
-            JwtError::Algorithm(a) => write!(f, "unsupported token algorithm {a:?}: expected ES256"),
-            JwtError::UnknownKey => write!(f, "token was not signed by this issuer's key (kid mismatch)"),
+            JwtError::Algorithm(a) => {
+                write!(f, "unsupported token algorithm {a:?}: expected ES256")
+            }
+            JwtError::UnknownKey => write!(
+                f,
+                "token was not signed by this issuer's key (kid mismatch)"
+            ),
             JwtError::Signature => write!(f, "token signature verification failed"),
         }
     }
@@ -53,10 +62,12 @@ pub fn verify(token: &str, key: &p256::ecdsa::VerifyingKey, kid: &str) -> Result
     {
         return Err(JwtError::UnknownKey);
     }
-    let sig_bytes = util::b64url_decode(parts[2]).ok_or(JwtError::Malformed("signature is not base64url"))?;
+    let sig_bytes =
+        util::b64url_decode(parts[2]).ok_or(JwtError::Malformed("signature is not base64url"))?;
     let sig = p256::ecdsa::Signature::from_slice(&sig_bytes).map_err(|_| JwtError::Signature)?;
     let input = format!("{}.{}", parts[0], parts[1]);
-    key.verify(input.as_bytes(), &sig).map_err(|_| JwtError::Signature)?;
+    key.verify(input.as_bytes(), &sig)
+        .map_err(|_| JwtError::Signature)?;
     let claims: Value = util::b64url_decode(parts[1])
         .and_then(|b| serde_json::from_slice(&b).ok())
         .ok_or(JwtError::Malformed("payload is not base64url JSON"))?;
@@ -76,14 +87,26 @@ mod tests {
         let other = crate::keys::gen_p256();
         let t = sign(&k, "k1", &json!({"sub": "a"}));
         assert_eq!(verify(&t, k.verifying_key(), "k1").unwrap()["sub"], "a");
-        assert_eq!(verify(&t, other.verifying_key(), "k1"), Err(JwtError::Signature));
-        assert_eq!(verify(&t, k.verifying_key(), "k2"), Err(JwtError::UnknownKey));
+        assert_eq!(
+            verify(&t, other.verifying_key(), "k1"),
+            Err(JwtError::Signature)
+        );
+        assert_eq!(
+            verify(&t, k.verifying_key(), "k2"),
+            Err(JwtError::UnknownKey)
+        );
         let mut p: Vec<&str> = t.split('.').collect();
         let forged = util::b64url(br#"{"sub":"b"}"#);
         p[1] = &forged;
-        assert_eq!(verify(&p.join("."), k.verifying_key(), "k1"), Err(JwtError::Signature));
+        assert_eq!(
+            verify(&p.join("."), k.verifying_key(), "k1"),
+            Err(JwtError::Signature)
+        );
         let none = format!("{}.{}.", util::b64url(br#"{"alg":"none"}"#), forged);
-        assert!(matches!(verify(&none, k.verifying_key(), "k1"), Err(JwtError::Algorithm(_))));
+        assert!(matches!(
+            verify(&none, k.verifying_key(), "k1"),
+            Err(JwtError::Algorithm(_))
+        ));
         assert!(verify("garbage", k.verifying_key(), "k1").is_err());
     }
 }

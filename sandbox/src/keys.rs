@@ -56,11 +56,15 @@ pub fn load_or_create_p384(path: &Path) -> Result<(p384::ecdsa::SigningKey, bool
 }
 
 pub fn p256_spki_der(k: &p256::ecdsa::VerifyingKey) -> Vec<u8> {
-    k.to_public_key_der().map(|d| d.as_bytes().to_vec()).unwrap_or_default()
+    k.to_public_key_der()
+        .map(|d| d.as_bytes().to_vec())
+        .unwrap_or_default()
 }
 
 pub fn p384_spki_der(k: &p384::ecdsa::VerifyingKey) -> Vec<u8> {
-    k.to_public_key_der().map(|d| d.as_bytes().to_vec()).unwrap_or_default()
+    k.to_public_key_der()
+        .map(|d| d.as_bytes().to_vec())
+        .unwrap_or_default()
 }
 
 /// ECDSA P-256 / SHA-256, DER signature.

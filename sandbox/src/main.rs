@@ -62,7 +62,9 @@ impl Args {
     }
 
     fn dir(&mut self) -> Result<PathBuf, Error> {
-        self.value("--dir")?.map(PathBuf::from).ok_or_else(|| Error::Usage("--dir DIR is required".into()))
+        self.value("--dir")?
+            .map(PathBuf::from)
+            .ok_or_else(|| Error::Usage("--dir DIR is required".into()))
     }
 
     fn finish(self) -> Result<(), Error> {
@@ -83,9 +85,18 @@ fn cmd_env(mut args: Args) -> Result<(), Error> {
     let info = server::read_info(&dir)?;
     let tr = std::fs::canonicalize(dir.join(server::TRUSTED_ROOT))?;
     let vars = [
-        ("GITSIGN_FULCIO_URL", server::info_str(&info, "fulcio_url")?.to_string()),
-        ("GITSIGN_REKOR_URL", server::info_str(&info, "rekor_url")?.to_string()),
-        ("GITSIGN_OIDC_ISSUER", server::info_str(&info, "issuer")?.to_string()),
+        (
+            "GITSIGN_FULCIO_URL",
+            server::info_str(&info, "fulcio_url")?.to_string(),
+        ),
+        (
+            "GITSIGN_REKOR_URL",
+            server::info_str(&info, "rekor_url")?.to_string(),
+        ),
+        (
+            "GITSIGN_OIDC_ISSUER",
+            server::info_str(&info, "issuer")?.to_string(),
+        ),
         ("GITSIGN_OIDC_CLIENT_ID", fulcio::AUDIENCE.to_string()),
         ("GITSIGN_TRUSTED_ROOT", tr.to_string_lossy().into_owned()),
     ];
@@ -105,10 +116,14 @@ fn cmd_token(mut args: Args) -> Result<(), Error> {
     let email = args.value("--email")?;
     let sub = args.value("--sub")?;
     let ttl = match args.value("--ttl")? {
-        Some(t) => t.parse::<i64>().map_err(|_| Error::Usage("--ttl takes seconds".into()))?,
+        Some(t) => t
+            .parse::<i64>()
+            .map_err(|_| Error::Usage("--ttl takes seconds".into()))?,
         None => oidc::DEFAULT_TOKEN_TTL,
     };
-    let aud = args.value("--aud")?.unwrap_or_else(|| fulcio::AUDIENCE.to_string());
+    let aud = args
+        .value("--aud")?
+        .unwrap_or_else(|| fulcio::AUDIENCE.to_string());
     let expired = args.flag("--expired");
     let unverified = args.flag("--no-email-verified");
     args.finish()?;
@@ -122,7 +137,12 @@ fn cmd_token(mut args: Args) -> Result<(), Error> {
     let email = match (email, &sub) {
         (Some(e), _) => Some(e),
         (None, Some(_)) => None,
-        (None, None) => Some(info.get("identity").and_then(|v| v.as_str()).unwrap_or(server::DEFAULT_IDENTITY).to_string()),
+        (None, None) => Some(
+            info.get("identity")
+                .and_then(|v| v.as_str())
+                .unwrap_or(server::DEFAULT_IDENTITY)
+                .to_string(),
+        ),
     };
     let now = util::now_unix();
     let spec = oidc::TokenSpec {
@@ -131,7 +151,11 @@ fn cmd_token(mut args: Args) -> Result<(), Error> {
         aud,
         nonce: None,
         email_verified: !unverified,
-        iat: if expired { now - ttl.max(60) - 120 } else { now },
+        iat: if expired {
+            now - ttl.max(60) - 120
+        } else {
+            now
+        },
         ttl: ttl.max(1),
     };
     println!("{}", oidc::mint(&key, issuer, &spec));
@@ -140,16 +164,28 @@ fn cmd_token(mut args: Args) -> Result<(), Error> {
 
 fn cmd_serve(mut args: Args) -> Result<(), Error> {
     let dir = args.dir()?;
-    let addr = args.value("--addr")?.unwrap_or_else(|| "127.0.0.1:0".into());
-    let identity = args.value("--identity")?.unwrap_or_else(|| server::DEFAULT_IDENTITY.into());
+    let addr = args
+        .value("--addr")?
+        .unwrap_or_else(|| "127.0.0.1:0".into());
+    let identity = args
+        .value("--identity")?
+        .unwrap_or_else(|| server::DEFAULT_IDENTITY.into());
     let login_form = args.flag("--login-form");
     let tls = args.flag("--tls");
     args.finish()?;
     let host = addr.rsplit_once(':').map(|(h, _)| h).unwrap_or("");
     if !matches!(host, "127.0.0.1" | "localhost" | "[::1]") {
-        return Err(Error::Usage(format!("--addr must be a loopback address, got {addr}")));
+        return Err(Error::Usage(format!(
+            "--addr must be a loopback address, got {addr}"
+        )));
     }
-    server::serve(server::Options { dir, addr, identity, login_form, tls })
+    server::serve(server::Options {
+        dir,
+        addr,
+        identity,
+        login_form,
+        tls,
+    })
 }
 
 fn run() -> Result<(), Error> {

@@ -113,7 +113,9 @@ mod tests {
     }
 
     fn leaves(n: usize) -> Vec<Hash> {
-        (0..n).map(|i| leaf_hash(format!("entry {i}").as_bytes())).collect()
+        (0..n)
+            .map(|i| leaf_hash(format!("entry {i}").as_bytes()))
+            .collect()
     }
 
     #[test]
@@ -141,13 +143,23 @@ mod tests {
                 let p = inclusion_proof(&l, m);
                 // Proof length is bounded by ceil(log2 n).
                 assert!(p.len() <= (usize::BITS - (n - 1).leading_zeros()) as usize);
-                assert_eq!(root_from_proof(m as u64, n as u64, &l[m], &p), Some(want), "n={n} m={m}");
+                assert_eq!(
+                    root_from_proof(m as u64, n as u64, &l[m], &p),
+                    Some(want),
+                    "n={n} m={m}"
+                );
                 // Wrong leaf, wrong index, truncated or extended proofs fail.
                 let other = leaf_hash(b"other");
                 assert_ne!(root_from_proof(m as u64, n as u64, &other, &p), Some(want));
                 if n > 1 {
-                    assert_ne!(root_from_proof(((m + 1) % n) as u64, n as u64, &l[m], &p), Some(want));
-                    assert_ne!(root_from_proof(m as u64, n as u64, &l[m], &p[..p.len() - 1]), Some(want));
+                    assert_ne!(
+                        root_from_proof(((m + 1) % n) as u64, n as u64, &l[m], &p),
+                        Some(want)
+                    );
+                    assert_ne!(
+                        root_from_proof(m as u64, n as u64, &l[m], &p[..p.len() - 1]),
+                        Some(want)
+                    );
                 }
                 let mut longer = p.clone();
                 longer.push(other);

@@ -36,7 +36,10 @@ struct Stack {
 fn created(dir: &Path) -> Result<i64, Error> {
     let p = dir.join("created");
     if let Ok(s) = std::fs::read_to_string(&p) {
-        return s.trim().parse().map_err(|_| Error::State(format!("{}: not a timestamp", p.display())));
+        return s
+            .trim()
+            .parse()
+            .map_err(|_| Error::State(format!("{}: not a timestamp", p.display())));
     }
     let now = util::now_unix();
     std::fs::write(&p, format!("{now}\n"))?;
@@ -47,7 +50,10 @@ fn created(dir: &Path) -> Result<i64, Error> {
 fn tree_id(dir: &Path) -> Result<i64, Error> {
     let p = dir.join("tree_id");
     if let Ok(s) = std::fs::read_to_string(&p) {
-        return s.trim().parse().map_err(|_| Error::State(format!("{}: not a tree id", p.display())));
+        return s
+            .trim()
+            .parse()
+            .map_err(|_| Error::State(format!("{}: not a tree id", p.display())));
     }
     let b = util::random_bytes(8);
     let mut a = [0u8; 8];
@@ -136,10 +142,18 @@ pub fn serve(opts: Options) -> Result<(), Error> {
     if opts.tls {
         info["tls_ca"] = json!(tls_ca.to_string_lossy());
     }
-    write_atomic(&dir.join(SANDBOX_JSON), serde_json::to_string_pretty(&info)?.as_bytes())?;
+    write_atomic(
+        &dir.join(SANDBOX_JSON),
+        serde_json::to_string_pretty(&info)?.as_bytes(),
+    )?;
 
     let stack = Arc::new(Stack {
-        oidc: Oidc::new(issuer.clone(), issuer_key, opts.identity.clone(), opts.login_form),
+        oidc: Oidc::new(
+            issuer.clone(),
+            issuer_key,
+            opts.identity.clone(),
+            opts.login_form,
+        ),
         ca,
         rekor,
         base_url: base_url.clone(),
@@ -162,7 +176,8 @@ pub fn serve(opts: Options) -> Result<(), Error> {
     match listener {
         Listener::Tls(l, config) => {
             let st = Arc::clone(&stack);
-            let handler: Arc<dyn Fn(&Req) -> Resp + Send + Sync> = Arc::new(move |req: &Req| route(&st, req));
+            let handler: Arc<dyn Fn(&Req) -> Resp + Send + Sync> =
+                Arc::new(move |req: &Req| route(&st, req));
             std::thread::spawn(move || tls::serve(l, config, handler));
         }
         Listener::Plain(server) => {

@@ -30,7 +30,10 @@ fn sign(tbs: Vec<u8>, key: &p256::ecdsa::SigningKey) -> Vec<u8> {
 }
 
 fn ca_name() -> Vec<u8> {
-    name(&[(OID_O, "gitsign-sandbox"), (OID_CN, "gitsign-sandbox TLS CA")])
+    name(&[
+        (OID_O, "gitsign-sandbox"),
+        (OID_CN, "gitsign-sandbox TLS CA"),
+    ])
 }
 
 fn ca_cert(key: &p256::ecdsa::SigningKey, start: i64) -> Vec<u8> {
@@ -56,7 +59,11 @@ fn ca_cert(key: &p256::ecdsa::SigningKey, start: i64) -> Vec<u8> {
     sign(tbs, key)
 }
 
-fn server_cert(ca_key: &p256::ecdsa::SigningKey, key: &p256::ecdsa::SigningKey, start: i64) -> Vec<u8> {
+fn server_cert(
+    ca_key: &p256::ecdsa::SigningKey,
+    key: &p256::ecdsa::SigningKey,
+    start: i64,
+) -> Vec<u8> {
     let spki = keys::p256_spki_der(key.verifying_key());
     let ca_ski = util::sha256(&keys::p256_spki_der(ca_key.verifying_key()))[..20].to_vec();
     let san = seq(&[
@@ -78,7 +85,11 @@ fn server_cert(ca_key: &p256::ecdsa::SigningKey, key: &p256::ecdsa::SigningKey, 
                 extension("2.5.29.15", true, &tlv(0x03, &[7, 0x80])),
                 extension("2.5.29.37", false, &seq(&[oid("1.3.6.1.5.5.7.3.1")])),
                 extension("2.5.29.19", true, &seq(&[])),
-                extension("2.5.29.14", false, &octet_string(&util::sha256(&spki)[..20])),
+                extension(
+                    "2.5.29.14",
+                    false,
+                    &octet_string(&util::sha256(&spki)[..20]),
+                ),
                 extension("2.5.29.35", false, &seq(&[implicit_prim(0, &ca_ski)])),
                 extension("2.5.29.17", false, &san),
             ]),
@@ -94,8 +105,14 @@ pub fn server_config(dir: &Path, start: i64) -> Result<Arc<rustls::ServerConfig>
     let ca_path = dir.join(CA_FILE);
     let cert_path = dir.join("tls-server.pem");
     if new_ca || new_key || !ca_path.exists() || !cert_path.exists() {
-        std::fs::write(&ca_path, util::pem_encode("CERTIFICATE", &ca_cert(&ca_key, start)))?;
-        std::fs::write(&cert_path, util::pem_encode("CERTIFICATE", &server_cert(&ca_key, &key, start)))?;
+        std::fs::write(
+            &ca_path,
+            util::pem_encode("CERTIFICATE", &ca_cert(&ca_key, start)),
+        )?;
+        std::fs::write(
+            &cert_path,
+            util::pem_encode("CERTIFICATE", &server_cert(&ca_key, &key, start)),
+        )?;
     }
     let cert = util::pem_decode_all(&std::fs::read_to_string(&cert_path)?)
         .into_iter()
@@ -121,7 +138,11 @@ pub fn server_config(dir: &Path, start: i64) -> Result<Arc<rustls::ServerConfig>
 }
 
 /// Accept connections forever; one thread per connection.
-pub fn serve(listener: TcpListener, config: Arc<rustls::ServerConfig>, handler: Arc<dyn Fn(&Req) -> Resp + Send + Sync>) {
+pub fn serve(
+    listener: TcpListener,
+    config: Arc<rustls::ServerConfig>,
+    handler: Arc<dyn Fn(&Req) -> Resp + Send + Sync>,
+) {
     for stream in listener.incoming() {
         let Ok(stream) = stream else { continue };
         let config = Arc::clone(&config);
@@ -132,7 +153,11 @@ pub fn serve(listener: TcpListener, config: Arc<rustls::ServerConfig>, handler: 
     }
 }
 
-fn connection(tcp: TcpStream, config: Arc<rustls::ServerConfig>, handler: Arc<dyn Fn(&Req) -> Resp + Send + Sync>) -> std::io::Result<()> {
+fn connection(
+    tcp: TcpStream,
+    config: Arc<rustls::ServerConfig>,
+    handler: Arc<dyn Fn(&Req) -> Resp + Send + Sync>,
+) -> std::io::Result<()> {
     tcp.set_read_timeout(Some(Duration::from_secs(30)))?;
     let conn = rustls::ServerConnection::new(config).map_err(std::io::Error::other)?;
     let mut io = BufReader::new(rustls::StreamOwned::new(conn, tcp));
@@ -162,7 +187,11 @@ fn read_line(r: &mut impl BufRead) -> std::io::Result<Option<String>> {
     if n == 0 {
         return Ok(None);
     }
-    Ok(Some(String::from_utf8_lossy(&buf).trim_end_matches(['\r', '\n']).to_string()))
+    Ok(Some(
+        String::from_utf8_lossy(&buf)
+            .trim_end_matches(['\r', '\n'])
+            .to_string(),
+    ))
 }
 
 type Parsed = Result<(Req, bool), Resp>;
@@ -176,7 +205,8 @@ fn read_request(r: &mut impl BufRead) -> std::io::Result<Option<Parsed>> {
         Err(e) => return Err(e),
     };
     let mut parts = line.split(' ');
-    let (Some(method), Some(target), Some(version)) = (parts.next(), parts.next(), parts.next()) else {
+    let (Some(method), Some(target), Some(version)) = (parts.next(), parts.next(), parts.next())
+    else {
         return Ok(Some(Err(Resp::error(400, "malformed request line"))));
     };
     let mut headers = Vec::new();
@@ -191,12 +221,20 @@ fn read_request(r: &mut impl BufRead) -> std::io::Result<Option<Parsed>> {
             None => return Ok(None),
         }
     }
-    let h = |k: &str| headers.iter().find(|(n, _)| n == k).map(|(_, v)| v.to_ascii_lowercase());
+    let h = |k: &str| {
+        headers
+            .iter()
+            .find(|(n, _)| n == k)
+            .map(|(_, v)| v.to_ascii_lowercase())
+    };
     let mut body = Vec::new();
     if h("transfer-encoding").is_some_and(|v| v.contains("chunked")) {
         loop {
-            let Some(size_line) = read_line(r)? else { return Ok(None) };
-            let size = usize::from_str_radix(size_line.split(';').next().unwrap_or("").trim(), 16).unwrap_or(usize::MAX);
+            let Some(size_line) = read_line(r)? else {
+                return Ok(None);
+            };
+            let size = usize::from_str_radix(size_line.split(';').next().unwrap_or("").trim(), 16)
+                .unwrap_or(usize::MAX);
             if size == usize::MAX || body.len() + size > MAX_BODY as usize {
                 return Ok(Some(Err(Resp::error(400, "bad or oversized chunked body"))));
             }
@@ -228,7 +266,10 @@ fn read_request(r: &mut impl BufRead) -> std::io::Result<Option<Parsed>> {
         Some(c) if c.contains("keep-alive") => true,
         _ => version == "HTTP/1.1",
     };
-    Ok(Some(Ok((Req::from_parts(method, target, headers, body), keep_alive))))
+    Ok(Some(Ok((
+        Req::from_parts(method, target, headers, body),
+        keep_alive,
+    ))))
 }
 
 fn reason(status: u16) -> &'static str {

@@ -4,7 +4,7 @@
 //! The opener setting uses gitsign's format: a command line split shell-style (whitespace
 //! separates words; single or double quotes group and are removed; a backslash is an ordinary
 //! character; CR and LF are refused), in which each word may contain the placeholder
-//! `{{.URL}}` (also written `{{ .URL }}`), which must occur at least once. The URL is put in
+//! `{{.URL}}` (inside quotes also `{{ .URL }}`), which must occur at least once. The URL is put in
 //! after splitting, so it is always one argument, and the program is run without a shell.
 //! Its stdin, stdout and stderr are detached from ours: a browser printing
 //! `Opening in existing browser session.` must never end up in the signature (gitsign #741).
@@ -172,8 +172,8 @@ mod tests {
     fn parsing_and_rendering() {
         let o = Opener::parse("firefox --new-window {{.URL}}").unwrap();
         assert_eq!(o.argv(URL), vec!["firefox", "--new-window", URL]);
-        let o = Opener::parse("  'my browser' \"--flag=a b\"   x{{ .URL }}y  ").unwrap();
-        assert_eq!(o.argv("U"), vec!["my browser", "--flag=a b", "xUy"]);
+        let o = Opener::parse("  'my browser' \"--flag=a b\"   x{{.URL}}y '{{ .URL }}' ").unwrap();
+        assert_eq!(o.argv("U"), vec!["my browser", "--flag=a b", "xUy", "U"]);
         let o = Opener::parse(r"C:\Tools\open.exe {{.URL}} ''").unwrap();
         assert_eq!(o.argv("U"), vec![r"C:\Tools\open.exe", "U", ""]);
         let o = Opener::parse("sh -c 'echo $0' {{.URL}}").unwrap();

@@ -29,6 +29,14 @@ pub enum CheckpointError {
         /// The expected key hint, hex.
         hint: String,
     },
+    /// The log key's signature line names another key than the checkpoint's log.
+    #[error("the checkpoint for log {log:?} is signed under the key name {name:?}: the note was not made by this log")]
+    KeyNameMismatch {
+        /// The log name from the origin line.
+        log: String,
+        /// The name on the signature line.
+        name: String,
+    },
     /// The signature line for the log key does not verify.
     #[error("the checkpoint signature does not verify with the log key: {0}")]
     BadSignature(PubkeyError),
@@ -163,16 +171,28 @@ impl Checkpoint {
     /// log's hint must exist and one of them must verify.
     pub fn verify_signature(&self, log_key_spki: &[u8], hash: HashAlg) -> Result<(), CheckpointError> {
         let hint = key_hint(log_key_spki);
+        let log = self.log_name();
         let mut last_err = None;
         for sig in self.signatures.iter().filter(|s| s.key_hint == hint) {
+            // The key name is part of the note's verifier identity (as in sigstore-go's note
+            // verifier): the log's own signature carries the log's name.
+            if sig.name != log {
+                last_err.get_or_insert(CheckpointError::KeyNameMismatch { log: log.to_string(), name: sig.name.clone() });
+                continue;
+            }
             match pubkey::verify(log_key_spki, hash, self.signed_text.as_bytes(), &sig.signature) {
                 Ok(()) => return Ok(()),
-                Err(e) => last_err = Some(e),
+                Err(e) => last_err = Some(CheckpointError::BadSignature(e)),
             }
         }
-        match last_err {
-            Some(e) => Err(CheckpointError::BadSignature(e)),
-            None => Err(CheckpointError::NoSignatureForKey { hint: hex::encode(hint) }),
+        Err(last_err.unwrap_or(CheckpointError::NoSignatureForKey { hint: hex::encode(hint) }))
+    }
+
+    /// The log's name: the origin line up to ` - <tree id>` (Rekor v1), else the whole origin.
+    pub fn log_name(&self) -> &str {
+        match self.origin.rsplit_once(" - ") {
+            Some((name, tree)) if !tree.is_empty() && tree.bytes().all(|b| b.is_ascii_digit()) => name,
+            _ => &self.origin,
         }
     }
 
@@ -303,5 +323,31 @@ mod tests {
             assert!(matches!(Checkpoint::parse(bad), Err(CheckpointError::Malformed(_))), "{bad:?}");
         }
         assert!(Checkpoint::parse(&"x".repeat(MAX_CHECKPOINT_LEN + 1)).is_err());
+    }
+}
+
+#[cfg(test)]
+mod key_name_tests {
+    use super::*;
+
+    #[test]
+    fn signature_under_another_key_name_is_rejected() {
+        let note = "rekor.sigstore.dev - 1193050959916656506\n2218932384\n+4yBTs3UnWpFPCnIQ0GyTpmX36qqtHFLtRmFimOAXBs=\n\n\u{2014} rekor.sigstore.dev wNI9ajBFAiEAl/4xKfKKx+pMdvnqbJd1qa72NO2ukx1n36RWJ7T73vQCIAm2w7t7Y0VBsaa6rJHYZXdx4bKKO3AaU20zvfHE5e0w\n";
+        let pem = std::fs::read_to_string(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../shared/fixtures/trust/production_rekor_rekor.sigstore.dev.pub.pem"
+        ))
+        .unwrap();
+        use spki::{DecodePublicKey, EncodePublicKey};
+        let spki = p256::ecdsa::VerifyingKey::from_public_key_pem(&pem).unwrap().to_public_key_der().unwrap();
+        let spki = spki.as_bytes();
+        let cp = Checkpoint::parse(note).unwrap();
+        assert_eq!(cp.log_name(), "rekor.sigstore.dev");
+        cp.verify_signature(spki, HashAlg::Sha256).unwrap();
+        let renamed = Checkpoint::parse(&note.replace("\u{2014} rekor.sigstore.dev", "\u{2014} rekor.example.dev")).unwrap();
+        assert!(matches!(
+            renamed.verify_signature(spki, HashAlg::Sha256),
+            Err(CheckpointError::KeyNameMismatch { .. })
+        ));
     }
 }

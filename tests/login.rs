@@ -1,0 +1,323 @@
+//! Logging in like a user: the browser flow and the device flow of the built `gitsign`
+//! against the sandbox's issuer (ending in signed commits that verify), their failure modes
+//! (identity provider down, forged redirect, no callback and no terminal), and the browser
+//! flow against a real, certified OpenID provider (npm `oidc-provider`, pinned in
+//! tests/peers/package.json) completed by headless Debian chromium via `playwright-core`.
+//!
+//! The commands run under `setsid` so that they have no controlling terminal, whoever runs
+//! the tests: prompts then go to stderr, where the tests read them, and the out-of-band
+//! fallback has no terminal to wait on. Tools these tests need (curl, setsid, node,
+//! chromium, the npm peers) must be present: a missing one fails the test loudly.
+mod common;
+use common::{Repo, Sandbox, TempDir, bin};
+use std::io::{BufRead, BufReader, Write};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+use std::time::Duration;
+
+/// The identity the sandbox's authorization endpoint approves.
+const SANDBOX_USER: &str = "sandbox-user@example.test";
+
+fn need(tool: &str) {
+    let ok = Command::new("sh")
+        .args(["-c", &format!("command -v {tool}")])
+        .stdout(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success());
+    assert!(ok, "`{tool}` is required by this test and is not installed (.ci/run installs it)");
+}
+
+fn text(b: &[u8]) -> String {
+    String::from_utf8_lossy(b).into_owned()
+}
+
+/// A repository signing against `sb` with no ambient token: the login is interactive.
+fn interactive_repo(sb: &Sandbox, opener: &str, extra: &[(&str, &str)]) -> Repo {
+    let mut env = sb.env.clone();
+    env.push(("GITSIGN_URL_OPENER".into(), opener.into()));
+    for (k, v) in extra {
+        env.push((k.to_string(), v.to_string()));
+    }
+    let repo = Repo::with_env(env, SANDBOX_USER);
+    std::fs::write(repo.path().join("a.txt"), "hello\n").unwrap();
+    repo.git_ok(&["add", "a.txt"]);
+    repo
+}
+
+/// Run `program args` in the repo without a controlling terminal.
+fn detached(repo: &Repo, program: &Path, args: &[&str], stdin: &[u8]) -> Output {
+    need("setsid");
+    let mut c = repo.cmd(Path::new("setsid"));
+    c.arg("-w").arg(program).args(args).stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped());
+    let mut child = c.spawn().expect("run setsid");
+    child.stdin.take().unwrap().write_all(stdin).unwrap();
+    child.wait_with_output().unwrap()
+}
+
+fn no_commit(repo: &Repo) -> bool {
+    !repo.git(&["rev-parse", "--verify", "-q", "HEAD"]).status.success()
+}
+
+#[test]
+fn browser_login_through_git_signs_a_commit_that_verifies() {
+    need("curl");
+    let sb = Sandbox::start();
+    // The opener follows the issuer's redirect to gitsign's loopback listener, as a browser would.
+    let repo = interactive_repo(&sb, "curl -s -o /dev/null -L {{.URL}}", &[]);
+    let out = detached(&repo, Path::new("git"), &["commit", "-q", "-S", "-m", "browser login"], b"");
+    assert!(out.status.success(), "git commit failed:\n{}", text(&out.stderr));
+    let v = repo.git(&["verify-commit", "HEAD"]);
+    assert!(v.status.success(), "verify-commit: {}", text(&v.stderr));
+    assert_eq!(repo.git_ok(&["log", "-1", "--format=%G?"]).trim(), "G");
+    assert_eq!(repo.git_ok(&["log", "-1", "--format=%GS"]).trim(), SANDBOX_USER);
+}
+
+#[test]
+fn browser_login_prints_url_and_identity_on_stderr_never_stdout() {
+    need("curl");
+    let sb = Sandbox::start();
+    let repo = interactive_repo(&sb, "curl -s -o /dev/null -L {{.URL}}", &[]);
+    let out = detached(&repo, &bin("gitsign"), &["--status-fd=2", "-bsau", SANDBOX_USER], b"payload\n");
+    let (stdout, stderr) = (text(&out.stdout), text(&out.stderr));
+    assert!(out.status.success(), "{stderr}");
+    assert!(stdout.starts_with("-----BEGIN SIGNED MESSAGE-----\n"), "{stdout}");
+    assert!(stdout.trim_end().ends_with("-----END SIGNED MESSAGE-----"), "stdout holds only the signature: {stdout}");
+    let issuer = sb.var("GITSIGN_OIDC_ISSUER");
+    assert!(stderr.contains("Your browser will now be opened to:\n"), "{stderr}");
+    assert!(stderr.contains("redirect_uri=http%3A%2F%2Flocalhost%3A"), "{stderr}");
+    assert!(stderr.contains("code_challenge_method=S256"), "{stderr}");
+    assert!(
+        stderr.contains(&format!("--certificate-identity={SANDBOX_USER} --certificate-oidc-issuer={issuer}")),
+        "the identity and issuer to verify with are printed: {stderr}"
+    );
+}
+
+/// Build a commit object from the index, sign it with `gitsign` given `sign`, store it and
+/// point `main` at it; returns its id.
+fn commit_signed_by(repo: &Repo, sign: impl FnOnce(&[u8]) -> String) -> String {
+    let tree = repo.git_ok(&["write-tree"]).trim().to_string();
+    let who = format!("Test User <{SANDBOX_USER}> 1790000000 +0000");
+    let payload = format!("tree {tree}\nauthor {who}\ncommitter {who}\n\ndevice login\n");
+    let sig = sign(payload.as_bytes());
+    let header = format!("gpgsig {}", sig.trim_end().replace('\n', "\n "));
+    let object = payload.replacen("\n\n", &format!("\n{header}\n\n"), 1);
+    let id = repo.hash_object("commit", object.as_bytes());
+    repo.git_ok(&["update-ref", "refs/heads/main", &id]);
+    id
+}
+
+#[test]
+fn device_flow_prompts_on_stderr_and_signs_a_commit_that_verifies() {
+    need("curl");
+    need("setsid");
+    let sb = Sandbox::start();
+    let repo = interactive_repo(&sb, "false {{.URL}}", &[("GITSIGN_TOKEN_PROVIDER", "device")]);
+    let id = commit_signed_by(&repo, |payload| {
+        let mut c = repo.cmd(Path::new("setsid"));
+        c.arg("-w").arg(bin("gitsign")).args(["--status-fd=2", "-bsau", SANDBOX_USER]);
+        let mut child = c.stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
+        child.stdin.take().unwrap().write_all(payload).unwrap();
+        let stderr = child.stderr.take().unwrap();
+        // The user: read the prompt, visit the verification URL (the sandbox approves there).
+        let user = std::thread::spawn(move || {
+            let mut seen = String::new();
+            for line in BufReader::new(stderr).lines() {
+                let Ok(line) = line else { break };
+                seen.push_str(&line);
+                seen.push('\n');
+                if let Some(at) = line.find("(or open ") {
+                    let url = line[at + 9..].trim_end_matches(')').to_string();
+                    let ok = Command::new("curl").args(["-s", "-f", "-o", "/dev/null", &url]).status().unwrap();
+                    assert!(ok.success(), "approving at {url} failed");
+                }
+            }
+            seen
+        });
+        let out = child.wait_with_output().unwrap();
+        let stderr = user.join().unwrap();
+        let stdout = text(&out.stdout);
+        assert!(out.status.success(), "gitsign failed: {stderr}");
+        assert!(stderr.contains("Enter the verification code "), "{stderr}");
+        assert!(stderr.contains("Code will be valid for 300 seconds"), "{stderr}");
+        assert!(!stdout.contains("verification"), "the prompt must not reach stdout: {stdout}");
+        assert!(stdout.starts_with("-----BEGIN SIGNED MESSAGE-----\n"), "{stdout}");
+        stdout
+    });
+    let v = repo.git(&["verify-commit", &id]);
+    assert!(v.status.success(), "verify-commit: {}", text(&v.stderr));
+    assert_eq!(repo.git_ok(&["log", "-1", "--format=%GS", &id]).trim(), SANDBOX_USER);
+}
+
+#[test]
+fn no_callback_and_no_terminal_fails_closed_without_a_commit() {
+    let sb = Sandbox::start();
+    // An opener that "opens" nothing: the callback never comes.
+    let repo = interactive_repo(&sb, "true {{.URL}}", &[("GITSIGN_OIDC_TIMEOUT", "2")]);
+    let t = std::time::Instant::now();
+    let out = detached(&repo, &bin("gitsign"), &["--status-fd=2", "-bsau", SANDBOX_USER], b"payload\n");
+    assert!(t.elapsed() < Duration::from_secs(20), "the wait is bounded");
+    assert_eq!(out.status.code(), Some(1));
+    assert!(out.stdout.is_empty(), "nothing on stdout: {}", text(&out.stdout));
+    let stderr = text(&out.stderr);
+    assert!(stderr.contains("no login came back within 2 s and there is no terminal"), "{stderr}");
+    assert!(stderr.contains("Your browser will now be opened to:"), "the URL is shown: {stderr}");
+
+    let out = detached(&repo, Path::new("git"), &["commit", "-q", "-S", "-m", "never signed"], b"");
+    assert!(!out.status.success());
+    assert!(text(&out.stderr).contains("no login came back within 2 s"), "{}", text(&out.stderr));
+    assert!(no_commit(&repo), "no commit was made");
+}
+
+#[test]
+fn identity_provider_down_fails_closed() {
+    let sb = Sandbox::start();
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let dead = format!("http://127.0.0.1:{port}/oauth2");
+    let repo = interactive_repo(&sb, "true {{.URL}}", &[("GITSIGN_OIDC_ISSUER", &dead)]);
+    let out = detached(&repo, &bin("gitsign"), &["--status-fd=2", "-bsau", SANDBOX_USER], b"payload\n");
+    assert_eq!(out.status.code(), Some(1));
+    assert!(out.stdout.is_empty());
+    let stderr = text(&out.stderr);
+    assert!(stderr.contains(&format!("cannot use the OIDC issuer {dead}")), "{stderr}");
+    assert!(stderr.contains("Connection refused"), "{stderr}");
+}
+
+#[test]
+fn forged_redirect_with_another_state_is_refused() {
+    need("curl");
+    let sb = Sandbox::start();
+    // The "browser" sends the listener a code with a state of its own making.
+    let forger = "sh -c 'r=$(printf %s \"$0\" | sed -n \"s/.*redirect_uri=\\([^&]*\\).*/\\1/p\" | sed \"s/%3A/:/g; s/%2F/\\//g\"); \
+                  curl -s -o /dev/null \"$r?code=stolen&state=forged\"' {{.URL}}";
+    let repo = interactive_repo(&sb, forger, &[("GITSIGN_OIDC_TIMEOUT", "20")]);
+    let out = detached(&repo, Path::new("git"), &["commit", "-q", "-S", "-m", "forged"], b"");
+    assert!(!out.status.success());
+    let stderr = text(&out.stderr);
+    assert!(stderr.contains("a state that does not belong to this login"), "{stderr}");
+    assert!(no_commit(&repo));
+}
+
+#[test]
+fn unknown_token_provider_is_an_error() {
+    let sb = Sandbox::start();
+    let repo = interactive_repo(&sb, "true {{.URL}}", &[("GITSIGN_TOKEN_PROVIDER", "carrier-pigeon")]);
+    let out = detached(&repo, &bin("gitsign"), &["--status-fd=2", "-bsau", SANDBOX_USER], b"payload\n");
+    assert_eq!(out.status.code(), Some(1));
+    assert!(text(&out.stderr).contains("unknown token provider \"carrier-pigeon\""), "{}", text(&out.stderr));
+}
+
+// ---------------------------------------------------------------------------------------
+// The real peer: npm oidc-provider + headless chromium through playwright-core.
+
+fn peers() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/peers")
+}
+
+/// A running `oidc-provider` (tests/peers/oidc-provider.mjs).
+struct OpenIdProvider {
+    child: std::process::Child,
+    issuer: String,
+}
+
+impl OpenIdProvider {
+    fn start() -> OpenIdProvider {
+        need("node");
+        assert!(
+            peers().join("node_modules/oidc-provider").is_dir() && peers().join("node_modules/playwright-core").is_dir(),
+            "the npm peers are not installed: run ./test.sh (it runs `npm ci` in tests/peers)"
+        );
+        let mut child = Command::new("node")
+            .arg(peers().join("oidc-provider.mjs"))
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start node");
+        let mut line = String::new();
+        BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
+        let v: serde_json::Value = serde_json::from_str(&line).unwrap_or_else(|e| panic!("oidc-provider said {line:?}: {e}"));
+        let issuer = v["issuer"].as_str().unwrap().to_string();
+        OpenIdProvider { child, issuer }
+    }
+}
+
+impl Drop for OpenIdProvider {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Records what the login flow shows; has no keyboard.
+#[derive(Default)]
+struct Screen(String);
+
+impl gitsign::oidc::flow::Terminal for Screen {
+    fn say(&mut self, t: &str) {
+        self.0.push_str(t);
+        self.0.push('\n');
+    }
+    fn can_ask(&self) -> bool {
+        false
+    }
+    fn ask(&mut self, _: &str) -> Option<std::io::Result<String>> {
+        None
+    }
+}
+
+fn chromium_login(op: &OpenIdProvider, action: &str, log: &Path) -> (Result<String, gitsign::oidc::OidcError>, String) {
+    need("chromium");
+    // The opener gets its settings through the environment it inherits.
+    let opener = format!(
+        "env PEER_LOG={} PEER_LOGIN=alice PEER_ACTION={action} node {} {{{{.URL}}}}",
+        log.display(),
+        peers().join("login.mjs").display()
+    );
+    let cfg = gitsign::config::Config {
+        issuer: op.issuer.clone(),
+        url_opener: Some(opener),
+        ..Default::default()
+    };
+    let http = gitsign::http::client(&Default::default()).unwrap();
+    let mut screen = Screen::default();
+    let opts = gitsign::oidc::browser::Options { timeout: Duration::from_secs(60) };
+    let r = gitsign::oidc::browser::login_with(&cfg, &http, &mut screen, &opts);
+    (r, screen.0)
+}
+
+#[test]
+fn real_provider_and_real_browser_give_a_verified_token() {
+    let op = OpenIdProvider::start();
+    let dir = TempDir::new("peer-login");
+    let log = dir.path().join("browser.log");
+    let (r, screen) = chromium_login(&op, "approve", &log);
+    let browser_log = std::fs::read_to_string(&log).unwrap_or_default();
+    let token = r.unwrap_or_else(|e| panic!("login failed: {e}\nscreen: {screen}\nbrowser: {browser_log}"));
+    // The token was verified inside login_with (RS256 signature over oidc-provider's JWKS,
+    // issuer, audience, expiry, nonce, at_hash); check what it says.
+    let claims = gitsign::oidc::Claims::parse(&token).unwrap();
+    assert_eq!(claims.iss, op.issuer);
+    assert_eq!(claims.sub, "alice");
+    assert_eq!(claims.challenge_subject().unwrap(), "alice@example.test");
+    let header: serde_json::Value = serde_json::from_slice(
+        &base64::Engine::decode(&base64::engine::general_purpose::URL_SAFE_NO_PAD, token.split('.').next().unwrap()).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(header["alg"], "RS256");
+    assert!(browser_log.contains("landed http://localhost:"), "{browser_log}");
+    assert!(browser_log.contains("Signed in"), "the success page was shown: {browser_log}");
+    assert!(screen.contains("Your browser will now be opened to:"), "{screen}");
+}
+
+#[test]
+fn real_provider_user_cancels_and_login_fails_closed() {
+    let op = OpenIdProvider::start();
+    let dir = TempDir::new("peer-deny");
+    let log = dir.path().join("browser.log");
+    let (r, _) = chromium_login(&op, "deny", &log);
+    let browser_log = std::fs::read_to_string(&log).unwrap_or_default();
+    match r {
+        Err(gitsign::oidc::OidcError::Denied { error, .. }) => assert_eq!(error, "access_denied", "{browser_log}"),
+        other => panic!("expected access_denied, got {other:?}\nbrowser: {browser_log}"),
+    }
+}
