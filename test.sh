@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Run the whole test suite (offline): unit tests, vectors from ../shared, and end-to-end
 # tests that drive real git against the local Sigstore stack (gitsign-sandbox), checked by
-# independent peers (openssl, sigstore-python).
+# independent peers (openssl, sigstore-python, npm oidc-provider driven by headless chromium).
 set -euo pipefail
 cd "$(dirname "$0")"
 
@@ -11,6 +11,14 @@ if [ ! -x "$venv/bin/sigstore" ] || ! "$venv/bin/sigstore" --version 2>/dev/null
   mkdir -p target/peers
   python3 -m venv "$venv"
   "$venv/bin/pip" install --quiet --disable-pip-version-check -r tests/peers/requirements.txt
+fi
+
+# Pinned npm peers for tests/login.rs (oidc-provider, playwright-core; the browser is Debian's
+# chromium): `npm ci` into tests/peers/node_modules, again only when package-lock.json changes.
+lock_sum=$(sha256sum tests/peers/package-lock.json | cut -d' ' -f1)
+if [ "$(cat tests/peers/node_modules/.gitsign-lock-sum 2>/dev/null)" != "$lock_sum" ]; then
+  (cd tests/peers && npm ci --no-audit --no-fund --loglevel=error)
+  echo "$lock_sum" > tests/peers/node_modules/.gitsign-lock-sum
 fi
 
 # The end-to-end tests run the built binaries (gitsign, gitsign-sandbox), so build them first.

@@ -72,5 +72,11 @@ pub fn error_chain(e: &dyn std::error::Error) -> String {
         }
         cur = src.source();
     }
+    if s.contains("UnknownIssuer") || s.contains("invalid peer certificate") {
+        s.push_str(
+            " (the server's TLS certificate is not trusted here: if it is a private deployment, add its CA \
+             certificate with gitsign.caBundle / GITSIGN_CA_BUNDLE)",
+        );
+    }
     s
 }

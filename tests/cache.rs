@@ -475,3 +475,42 @@ fn commit_ok(repo: &Repo) -> bool {
     repo.git_ok(&["add", "x"]);
     repo.git(&["commit", "-q", "-S", "-m", "x"]).status.success()
 }
+
+#[test]
+fn systemd_socket_activation() {
+    // Stand in for systemd: bind and listen, put the socket on fd 3, set LISTEN_PID to the
+    // process that execs the daemon, exactly as systemd's socket units do.
+    const ACTIVATE: &str = "import os, socket, sys
+s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+s.bind(sys.argv[1]); s.listen(16)
+os.dup2(s.fileno(), 3); os.set_inheritable(3, True)
+os.environ['LISTEN_PID'] = str(os.getpid()); os.environ['LISTEN_FDS'] = '1'
+os.execv(sys.argv[2], [sys.argv[2], '--systemd-socket-activation'])";
+    let tmp = TempDir::new("cache-systemd");
+    let socket = tmp.path().join("act.sock");
+    let Ok(mut child) = Command::new("python3")
+        .args(["-c", ACTIVATE])
+        .arg(&socket)
+        .arg(bin("gitsign-credential-cache"))
+        .stdout(Stdio::piped())
+        .spawn()
+    else {
+        eprintln!("skipped: no python3 to stand in for systemd");
+        return;
+    };
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
+    let listed = Client::connect(&socket, DIAL_TIMEOUT).and_then(|mut c| c.list());
+    let _ = child.kill();
+    let _ = child.wait();
+    assert_eq!(line.trim(), "gitsign-credential-cache: listening on the systemd-provided socket");
+    assert!(listed.unwrap().is_empty());
+    // Without systemd's variables the flag is an error, not a silent fallback.
+    let out = Command::new(bin("gitsign-credential-cache"))
+        .arg("--systemd-socket-activation")
+        .env_remove("LISTEN_PID")
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("LISTEN_PID is not set"), "{out:?}");
+}

@@ -301,3 +301,25 @@ fn real_gitsign_signatures_verify_through_git_with_the_production_root() {
     }
     assert_eq!(checked, 3);
 }
+
+#[test]
+fn sandbox_over_tls_with_its_own_ca() {
+    let sb = Sandbox::start_with(&["--tls"]);
+    assert!(sb.var("GITSIGN_FULCIO_URL").starts_with("https://"));
+    let ca = sb.stack_dir().join("tls-ca.pem");
+    // Only our own setting names the CA: no SSL_CERT_FILE.
+    let mut env: Vec<(String, String)> = sb.env.iter().filter(|(k, _)| k != "SSL_CERT_FILE").cloned().collect();
+    env.push(("SIGSTORE_ID_TOKEN".into(), sb.token(ALICE)));
+    let untrusting = Repo::with_env(env.clone(), ALICE);
+    std::fs::write(untrusting.path().join("a.txt"), "x\n").unwrap();
+    untrusting.git_ok(&["add", "a.txt"]);
+    let out = untrusting.cmd(std::path::Path::new("git")).env_remove("SSL_CERT_FILE").args(["commit", "-q", "-S", "-m", "tls"]).output().unwrap();
+    assert!(!out.status.success(), "TLS to an unknown CA must fail");
+    assert!(stderr(&out).contains("GITSIGN_CA_BUNDLE"), "{}", stderr(&out));
+
+    env.push(("GITSIGN_CA_BUNDLE".into(), ca.display().to_string()));
+    let repo = Repo::with_env(env, ALICE);
+    let id = repo.signed_commit("a.txt", "x\n", "signed over TLS");
+    let v = repo.git(&["verify-commit", &id]);
+    assert!(v.status.success(), "{}", stderr(&v));
+}

@@ -280,7 +280,7 @@ fn chromium_login(op: &OpenIdProvider, action: &str, log: &Path) -> (Result<Stri
     };
     let http = gitsign::http::client(&Default::default()).unwrap();
     let mut screen = Screen::default();
-    let opts = gitsign::oidc::browser::Options { timeout: Duration::from_secs(60) };
+    let opts = gitsign::oidc::browser::Options { timeout: Duration::from_secs(40) };
     let r = gitsign::oidc::browser::login_with(&cfg, &http, &mut screen, &opts);
     (r, screen.0)
 }
@@ -304,6 +304,15 @@ fn real_provider_and_real_browser_give_a_verified_token() {
     )
     .unwrap();
     assert_eq!(header["alg"], "RS256");
+    // The driver logs the landing page after gitsign has its answer: give it a moment.
+    let mut browser_log = browser_log;
+    for _ in 0..100 {
+        if browser_log.contains("page: ") {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+        browser_log = std::fs::read_to_string(&log).unwrap_or_default();
+    }
     assert!(browser_log.contains("landed http://localhost:"), "{browser_log}");
     assert!(browser_log.contains("Signed in"), "the success page was shown: {browser_log}");
     assert!(screen.contains("Your browser will now be opened to:"), "{screen}");
@@ -320,4 +329,107 @@ fn real_provider_user_cancels_and_login_fails_closed() {
         Err(gitsign::oidc::OidcError::Denied { error, .. }) => assert_eq!(error, "access_denied", "{browser_log}"),
         other => panic!("expected access_denied, got {other:?}\nbrowser: {browser_log}"),
     }
+}
+
+// ---------------------------------------------------------------------------------------
+// Ambient CI providers and their order.
+
+/// A loopback endpoint answering every request with `body`, recording what it was sent.
+struct FakeCi {
+    url: String,
+    seen: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
+    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
+}
+
+impl FakeCi {
+    fn start(body: String) -> FakeCi {
+        let server = tiny_http::Server::http("127.0.0.1:0").unwrap();
+        let url = format!("http://127.0.0.1:{}", server.server_addr().to_ip().unwrap().port());
+        let seen = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let (s, st) = (seen.clone(), stop.clone());
+        std::thread::spawn(move || {
+            while !st.load(std::sync::atomic::Ordering::SeqCst) {
+                let Ok(Some(mut req)) = server.recv_timeout(Duration::from_millis(50)) else { continue };
+                let auth = req
+                    .headers()
+                    .iter()
+                    .find(|h| h.field.equiv("Authorization"))
+                    .map(|h| h.value.to_string())
+                    .unwrap_or_default();
+                let mut b = String::new();
+                let _ = std::io::Read::read_to_string(req.as_reader(), &mut b);
+                s.lock().unwrap().push(format!("{} {} [{auth}] {b}", req.method(), req.url()));
+                let _ = req.respond(tiny_http::Response::from_string(body.clone()));
+            }
+        });
+        FakeCi { url, seen, stop }
+    }
+
+    fn seen(&self) -> Vec<String> {
+        self.seen.lock().unwrap().clone()
+    }
+}
+
+impl Drop for FakeCi {
+    fn drop(&mut self) {
+        self.stop.store(true, std::sync::atomic::Ordering::SeqCst);
+    }
+}
+
+fn signer(repo: &Repo, extra: &[(&str, &str)]) -> String {
+    let mut c = repo.cmd(Path::new("setsid"));
+    c.arg("-w").arg(bin("gitsign")).args(["--status-fd=2", "-bsau", "x"]);
+    for (k, v) in extra {
+        c.env(k, v);
+    }
+    let out = c.stdin(Stdio::null()).output().unwrap();
+    let stderr = text(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    stderr
+        .lines()
+        .find_map(|l| l.strip_prefix("gitsign: signed as ").and_then(|r| r.split(' ').next()).map(str::to_string))
+        .unwrap_or_else(|| panic!("no `signed as` line: {stderr}"))
+}
+
+#[test]
+fn ambient_providers_in_documented_order() {
+    need("setsid");
+    let sb = Sandbox::start();
+    let repo = interactive_repo(&sb, "false {{.URL}}", &[("GITSIGN_OIDC_TIMEOUT", "1")]);
+    let gh = FakeCi::start(serde_json::json!({ "value": sb.token("gh@example.test") }).to_string());
+    let bk = FakeCi::start(serde_json::json!({ "token": sb.token("bk@example.test") }).to_string());
+    let env_tok = sb.token("env@example.test");
+    let gh_url = format!("{}/_apis/token?api-version=2.0", gh.url);
+    let github = [("ACTIONS_ID_TOKEN_REQUEST_URL", gh_url.as_str()), ("ACTIONS_ID_TOKEN_REQUEST_TOKEN", "req-tok")];
+    let buildkite =
+        [("BUILDKITE_AGENT_ACCESS_TOKEN", "agent-tok"), ("BUILDKITE_AGENT_ENDPOINT", bk.url.as_str()), ("BUILDKITE_JOB_ID", "job-1")];
+    let all: Vec<(&str, &str)> =
+        [("SIGSTORE_ID_TOKEN", env_tok.as_str())].into_iter().chain(github).chain(buildkite).collect();
+
+    // 1. SIGSTORE_ID_TOKEN (GitLab's id_tokens too) first; the others are not asked.
+    assert_eq!(signer(&repo, &all), "env@example.test");
+    assert!(gh.seen().is_empty() && bk.seen().is_empty());
+    // 2. GitHub Actions: GET URL&audience=sigstore with a lower-case bearer header.
+    assert_eq!(signer(&repo, &all[1..]), "gh@example.test");
+    assert_eq!(gh.seen(), vec!["GET /_apis/token?api-version=2.0&audience=sigstore [bearer req-tok] ".to_string()]);
+    assert!(bk.seen().is_empty());
+    // 3. Buildkite: the agent API.
+    assert_eq!(signer(&repo, &all[3..]), "bk@example.test");
+    assert_eq!(bk.seen(), vec![r#"POST /jobs/job-1/oidc/tokens [Token agent-tok] {"audience":"sigstore"}"#.to_string()]);
+    // A named provider is used alone, even when an earlier one is enabled.
+    assert_eq!(signer(&repo, &[all.as_slice(), &[("GITSIGN_TOKEN_PROVIDER", "buildkite-agent")]].concat()), "bk@example.test");
+    assert_eq!(signer(&repo, &[all.as_slice(), &[("GITSIGN_TOKEN_PROVIDER", "github-actions")]].concat()), "gh@example.test");
+    // A named provider that is not enabled is an error, not a fallback to the browser.
+    let mut c = repo.cmd(Path::new("setsid"));
+    c.arg("-w").arg(bin("gitsign")).args(["--status-fd=2", "-bsau", "x"]).env("GITSIGN_TOKEN_PROVIDER", "github-actions");
+    let out = c.stdin(Stdio::null()).output().unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(text(&out.stderr).contains("no OIDC identity token is available from the github-actions provider"), "{}", text(&out.stderr));
+    // Nothing enabled: the browser login (here: no callback, no terminal).
+    let mut c = repo.cmd(Path::new("setsid"));
+    c.arg("-w").arg(bin("gitsign")).args(["--status-fd=2", "-bsau", "x"]);
+    let out = c.stdin(Stdio::null()).output().unwrap();
+    assert!(text(&out.stderr).contains("Your browser will now be opened to:"), "{}", text(&out.stderr));
+    assert!(text(&out.stderr).contains("cannot open a browser for the login and there is no terminal"), "{}", text(&out.stderr));
 }

@@ -26,7 +26,11 @@ const USAGE: &str = "usage: gitsign-credential-cache [--socket PATH] [--systemd-
 
 Keeps gitsign's signing key and certificate in memory until shortly before the certificate
 expires, so consecutive signatures need one login. Turn it on for gitsign with
-GITSIGN_CREDENTIAL_CACHE=<socket> or gitsign.credentialCacheMode=socket.";
+GITSIGN_CREDENTIAL_CACHE=<socket> or gitsign.credentialCacheMode=socket.
+
+The socket is --socket PATH, else $GITSIGN_CREDENTIAL_CACHE, else
+$XDG_RUNTIME_DIR/sigstore/gitsign/cache.sock, else <user cache dir>/sigstore/gitsign/cache.sock.
+--expiry-margin SECS: drop entries this long before the certificate expires (default 60).";
 
 /// What the command line asks for.
 #[derive(Debug)]
@@ -106,9 +110,16 @@ fn systemd_listener() -> Result<UnixListener, String> {
     if fds.trim().parse::<u32>().unwrap_or(0) < 1 {
         return Err(format!("LISTEN_FDS={fds:?}: systemd passed no socket"));
     }
+    // Make sure fd 3 is an open socket before taking ownership of it.
+    match std::fs::read_link("/proc/self/fd/3") {
+        Ok(target) if target.to_string_lossy().starts_with("socket:") => {}
+        Ok(target) => return Err(format!("fd 3 is {}, not the socket systemd should pass", target.display())),
+        Err(_) => return Err("fd 3 is not open: systemd passed no socket".into()),
+    }
     // SAFETY: systemd's socket-activation protocol hands this process ownership of fd 3
     // (SD_LISTEN_FDS_START) when LISTEN_PID names it, as checked above; nothing else in this
-    // process opens or owns fd 3 before this point, and it is taken exactly once.
+    // process opens or owns fd 3 before this point, it was just checked to be an open
+    // socket, and it is taken exactly once.
     #[allow(unsafe_code)]
     let fd = unsafe { OwnedFd::from_raw_fd(3) };
     let listener = UnixListener::from(fd);

@@ -85,7 +85,14 @@ impl Client {
     /// One request and its answer. The outer error means the connection is unusable; the
     /// inner one that the answer did not decode (an `Error` response is returned as is).
     pub fn call(&mut self, req: &Request) -> Result<Result<Response, ProtocolError>, TransportError> {
-        write_frame(&mut self.stream, &req.encode())?;
+        if let Err(e) = write_frame(&mut self.stream, &req.encode()) {
+            // A server that refuses us answers and closes at once, so our write may fail;
+            // its reason is still waiting to be read.
+            return match read_frame(&mut self.stream) {
+                Ok(p) => Ok(Response::decode(&p)),
+                Err(_) => Err(e),
+            };
+        }
         let payload = read_frame(&mut self.stream)?;
         Ok(Response::decode(&payload))
     }

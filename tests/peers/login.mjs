@@ -5,20 +5,16 @@
 // the browser lands on the loopback callback. gitsign detaches the opener's stdio, so progress
 // and the callback page's text go to the file named by PEER_LOG.
 import { chromium } from "playwright-core";
-import { appendFileSync, mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { appendFileSync } from "node:fs";
 
 const url = process.argv[2];
 const log = (msg) => process.env.PEER_LOG && appendFileSync(process.env.PEER_LOG, `${msg}\n`);
-const profile = mkdtempSync(join(tmpdir(), "gitsign-chromium-"));
 let browser;
 try {
   browser = await chromium.launch({
     executablePath: process.env.CHROMIUM || "/usr/bin/chromium",
     args: ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-           "--disable-background-networking", "--disable-component-update", "--disable-sync",
-           `--user-data-dir=${profile}`],
+           "--disable-background-networking", "--disable-component-update", "--disable-sync"],
   });
   const page = await browser.newPage();
   log(`goto ${url}`);
@@ -40,6 +36,6 @@ try {
   log(`error: ${e && e.stack ? e.stack : e}`);
   process.exitCode = 1;
 } finally {
+  // launch() made a fresh temporary profile, removed on close.
   if (browser) await browser.close();
-  rmSync(profile, { recursive: true, force: true });
 }
