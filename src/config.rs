@@ -103,6 +103,12 @@ pub struct Config {
     pub user_email: Option<String>,
     /// Repository object format (extensions.objectformat), "sha1" when unset.
     pub object_format: String,
+    /// Whole-request HTTP timeout in seconds (GITSIGN_HTTP_TIMEOUT / gitsign.httpTimeout);
+    /// 30 s when unset.
+    pub http_timeout: Option<u64>,
+    /// TCP/TLS connect timeout in seconds (GITSIGN_CONNECT_TIMEOUT / gitsign.connectTimeout);
+    /// 10 s when unset.
+    pub connect_timeout: Option<u64>,
 }
 
 impl Default for Config {
@@ -133,6 +139,8 @@ impl Default for Config {
             user_name: None,
             user_email: None,
             object_format: "sha1".into(),
+            http_timeout: None,
+            connect_timeout: None,
         }
     }
 }
@@ -235,6 +243,22 @@ impl Config {
         c.ca_bundle = both("CA_BUNDLE", "gitsign.cabundle");
         c.user_name = nonempty(g.get("user.name").cloned());
         c.user_email = nonempty(g.get("user.email").cloned());
+        let seconds = |env_key: &str, git_key: &str, shown: &str| -> Result<Option<u64>, ConfigError> {
+            let Some(v) = nonempty(env(env_key)).or_else(|| nonempty(g.get(git_key).cloned())) else {
+                return Ok(None);
+            };
+            match v.trim().parse::<u64>() {
+                Ok(n) if (1..=3600).contains(&n) => Ok(Some(n)),
+                _ => Err(ConfigError::Invalid {
+                    key: shown.into(),
+                    value: v,
+                    expected: "a whole number of seconds from 1 to 3600",
+                }),
+            }
+        };
+        c.http_timeout = seconds("GITSIGN_HTTP_TIMEOUT", "gitsign.httptimeout", "GITSIGN_HTTP_TIMEOUT / gitsign.httpTimeout")?;
+        c.connect_timeout =
+            seconds("GITSIGN_CONNECT_TIMEOUT", "gitsign.connecttimeout", "GITSIGN_CONNECT_TIMEOUT / gitsign.connectTimeout")?;
         if let Some(v) = nonempty(g.get("extensions.objectformat").cloned()) {
             c.object_format = v.to_ascii_lowercase();
         }
@@ -332,6 +356,15 @@ mod tests {
         let c = cfg(&[("gitsign.credentialcachemode", "system")], &[("GITSIGN_CREDENTIAL_CACHE_MODE", "socket")]).unwrap();
         assert_eq!(c.credential_cache_mode, Some(CredentialCacheMode::Socket));
         assert!(cfg(&[("gitsign.credentialCacheMode", "disk")], &[]).is_err());
+        // Timeouts: seconds, environment over git config, junk rejected.
+        let c = cfg(&[("gitsign.httpTimeout", "5")], &[("GITSIGN_CONNECT_TIMEOUT", "2")]).unwrap();
+        assert_eq!((c.http_timeout, c.connect_timeout), (Some(5), Some(2)));
+        let c = cfg(&[("gitsign.httpTimeout", "5")], &[("GITSIGN_HTTP_TIMEOUT", "7")]).unwrap();
+        assert_eq!(c.http_timeout, Some(7));
+        for bad in ["0", "-1", "1.5", "ten", "99999"] {
+            assert!(cfg(&[], &[("GITSIGN_HTTP_TIMEOUT", bad)]).is_err(), "{bad}");
+            assert!(cfg(&[("gitsign.connectTimeout", bad)], &[]).is_err(), "{bad}");
+        }
         let c = cfg(&[], &[("GITSIGN_CREDENTIAL_CACHE", "/run/x.sock")]).unwrap();
         assert_eq!(c.credential_cache.as_deref(), Some("/run/x.sock"));
     }

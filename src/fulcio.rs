@@ -46,6 +46,9 @@ pub struct CertChain {
     pub chain: Vec<Vec<u8>>,
 }
 
+/// Largest answer accepted from Fulcio (a certificate chain is a few KiB).
+const MAX_BODY: u64 = 1 << 20;
+
 /// A Fulcio client.
 #[derive(Debug, Clone)]
 pub struct FulcioClient {
@@ -112,6 +115,11 @@ impl FulcioClient {
     /// A client for the Fulcio at `base_url`.
     pub fn new(base_url: &str, http: reqwest::blocking::Client) -> Self {
         FulcioClient { base: base_url.trim_end_matches('/').to_string(), http }
+    }
+
+    /// The base URL.
+    pub fn base_url(&self) -> &str {
+        &self.base
     }
 
     /// Request a certificate for `spki_der`, proving possession with `proof` (a DER ECDSA
@@ -182,10 +190,13 @@ impl FulcioClient {
             .send()
             .map_err(|e| FulcioError::Unreachable { url: url.to_string(), reason: error_chain(&e) })?;
         let status = resp.status().as_u16();
-        let bytes = resp
-            .bytes()
-            .map_err(|e| FulcioError::Unreachable { url: url.to_string(), reason: error_chain(&e) })?;
-        Ok((status, bytes.to_vec()))
+        let bytes = crate::http::read_limited(resp, MAX_BODY).map_err(|e| match e {
+            crate::http::BodyError::TooLarge(limit) => {
+                FulcioError::Malformed { url: url.to_string(), reason: format!("answer larger than {limit} bytes") }
+            }
+            crate::http::BodyError::Read(reason) => FulcioError::Unreachable { url: url.to_string(), reason },
+        })?;
+        Ok((status, bytes))
     }
 }
 

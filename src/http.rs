@@ -28,6 +28,26 @@ pub struct HttpOptions {
     pub extra_ca_file: Option<String>,
     /// Per-request timeout; 30 s when unset.
     pub timeout: Option<Duration>,
+    /// Connect timeout; 10 s when unset.
+    pub connect_timeout: Option<Duration>,
+}
+
+/// Default whole-request timeout.
+pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);
+/// Default connect timeout.
+pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+
+impl HttpOptions {
+    /// The options the configuration asks for: `gitsign.caBundle`, and the timeouts
+    /// (`GITSIGN_HTTP_TIMEOUT` / `gitsign.httpTimeout`, `GITSIGN_CONNECT_TIMEOUT` /
+    /// `gitsign.connectTimeout`, in seconds).
+    pub fn from_config(cfg: &crate::config::Config) -> HttpOptions {
+        HttpOptions {
+            extra_ca_file: cfg.ca_bundle.clone(),
+            timeout: cfg.http_timeout.map(Duration::from_secs),
+            connect_timeout: cfg.connect_timeout.map(Duration::from_secs),
+        }
+    }
 }
 
 fn install_crypto_provider() {
@@ -41,8 +61,15 @@ pub fn client(opts: &HttpOptions) -> Result<reqwest::blocking::Client, HttpError
     let mut builder = reqwest::blocking::Client::builder()
         .user_agent(concat!("gitsign-rs/", env!("CARGO_PKG_VERSION")))
         .redirect(reqwest::redirect::Policy::none())
-        .timeout(opts.timeout.unwrap_or(Duration::from_secs(30)))
-        .connect_timeout(Duration::from_secs(10));
+        .timeout(opts.timeout.unwrap_or(DEFAULT_TIMEOUT))
+        .connect_timeout(opts.connect_timeout.unwrap_or(DEFAULT_CONNECT_TIMEOUT));
+    if !platform_store_present() {
+        // No system CA bundle (minimal containers): fall back to the bundled Mozilla roots.
+        let bundled = webpki_root_certs::TLS_SERVER_ROOT_CERTS
+            .iter()
+            .filter_map(|c| reqwest::Certificate::from_der(c.as_ref()).ok());
+        builder = builder.tls_certs_merge(bundled);
+    }
     if let Some(path) = &opts.extra_ca_file {
         let pem = std::fs::read(path).map_err(|e| HttpError::CaBundle {
             path: path.clone(),
@@ -58,6 +85,47 @@ pub fn client(opts: &HttpOptions) -> Result<reqwest::blocking::Client, HttpError
         builder = builder.tls_certs_merge(certs);
     }
     builder.build().map_err(|e| HttpError::Setup(error_chain(&e)))
+}
+
+/// Whether the platform has a CA bundle where rustls' platform verifier looks on Unix.
+fn platform_store_present() -> bool {
+    if std::env::var_os("SSL_CERT_FILE").is_some() || std::env::var_os("SSL_CERT_DIR").is_some() {
+        return true;
+    }
+    [
+        "/etc/ssl/certs/ca-certificates.crt",
+        "/etc/pki/tls/certs/ca-bundle.crt",
+        "/etc/ssl/ca-bundle.pem",
+        "/etc/pki/ca-trust/extracted/pem/tls-ca-bundle.pem",
+        "/etc/ssl/cert.pem",
+        "/etc/ssl/certs",
+    ]
+    .iter()
+    .any(|p| std::path::Path::new(p).exists())
+}
+
+/// Why a response body could not be read.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum BodyError {
+    /// The body is larger than the limit (bytes).
+    TooLarge(u64),
+    /// The connection failed or timed out while reading.
+    Read(String),
+}
+
+/// Read a response body, refusing more than `limit` bytes (a hostile or broken server cannot
+/// make the client buffer without bound).
+pub fn read_limited(resp: reqwest::blocking::Response, limit: u64) -> Result<Vec<u8>, BodyError> {
+    use std::io::Read;
+    if resp.content_length().is_some_and(|n| n > limit) {
+        return Err(BodyError::TooLarge(limit));
+    }
+    let mut buf = Vec::new();
+    resp.take(limit + 1).read_to_end(&mut buf).map_err(|e| BodyError::Read(error_chain(&e)))?;
+    if buf.len() as u64 > limit {
+        return Err(BodyError::TooLarge(limit));
+    }
+    Ok(buf)
 }
 
 /// Render an error with its sources, for messages that must say what actually failed.

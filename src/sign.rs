@@ -38,14 +38,27 @@ pub enum SignError {
     #[error(transparent)]
     Http(#[from] crate::http::HttpError),
     /// Fulcio returned a certificate for another key.
-    #[error("Fulcio returned a certificate for a different public key than the one we sent; refusing to sign")]
-    WrongKey,
+    #[error("Fulcio at {url} returned a certificate for a different public key than the one we sent; refusing to sign")]
+    WrongKey {
+        /// The Fulcio URL.
+        url: String,
+    },
     /// Rekor returned an entry that cannot be embedded.
-    #[error("Rekor's answer cannot be embedded in the signature: {0}")]
-    BadEntry(String),
+    #[error("Rekor at {url} answered with an entry that cannot be embedded in the signature: {reason}")]
+    BadEntry {
+        /// The Rekor URL.
+        url: String,
+        /// What is wrong.
+        reason: String,
+    },
     /// Rekor's answer does not verify with the trusted root.
-    #[error("Rekor's answer does not verify with the trusted root, so it was not embedded: {0}\n  (if you use a private Sigstore, point gitsign.trustedRoot / GITSIGN_TRUSTED_ROOT at its trusted_root.json)")]
-    UnverifiableEntry(String),
+    #[error("Rekor at {url} answered with an entry that does not verify with the trusted root, so nothing was signed: {reason}\n  (if you use a private Sigstore, point gitsign.trustedRoot / GITSIGN_TRUSTED_ROOT at its trusted_root.json)")]
+    UnverifiableEntry {
+        /// The Rekor URL.
+        url: String,
+        /// What failed.
+        reason: String,
+    },
     /// The payload is not a commit or tag (online mode needs to know which).
     #[error("online Rekor mode needs a commit or tag payload; this input is neither (use offline mode)")]
     NotAnObject,
@@ -58,6 +71,15 @@ pub enum SignError {
         email: String,
         /// user.name
         name: String,
+    },
+    /// Fulcio's certificate cannot be used: another identity, expired, or not chaining to a
+    /// trusted Fulcio CA. Nothing was signed.
+    #[error("Fulcio at {url} issued a certificate that cannot be used: {reason}; refusing to sign\n  (check gitsign.fulcio / GITSIGN_FULCIO_URL and the trusted root: gitsign.trustedRoot / GITSIGN_TRUSTED_ROOT)")]
+    BadCertificate {
+        /// The Fulcio URL.
+        url: String,
+        /// What is wrong.
+        reason: String,
     },
     /// The key could not be generated.
     #[error("cannot generate a signing key: {0}")]
@@ -110,7 +132,7 @@ pub struct Services {
 impl Services {
     /// Clients for the configured URLs.
     pub fn from_config(cfg: &Config) -> Result<Services, SignError> {
-        let http = crate::http::client(&crate::http::HttpOptions { extra_ca_file: cfg.ca_bundle.clone(), timeout: None })?;
+        let http = crate::http::client(&crate::http::HttpOptions::from_config(&cfg))?;
         Ok(Services {
             fulcio: FulcioClient::new(&cfg.fulcio, http.clone()),
             rekor: RekorClient::new(&cfg.rekor, http.clone()),
@@ -156,13 +178,47 @@ pub fn identity_from_token(token: &str, services: &Services, now: i64) -> Result
     let certs = services.fulcio.signing_cert(token, spki.as_bytes(), proof.as_bytes())?;
     // The certificate must be for our key.
     let leaf = <x509_cert::Certificate as der::Decode>::from_der(&certs.leaf)
-        .map_err(|e| SignError::BadEntry(format!("Fulcio's certificate does not parse: {e}")))?;
+        .map_err(|e| SignError::BadCertificate { url: services.fulcio.base_url().to_string(), reason: format!("it does not parse: {e}") })?;
     let leaf_spki = der::Encode::to_der(leaf.tbs_certificate().subject_public_key_info())
-        .map_err(|e| SignError::BadEntry(e.to_string()))?;
+        .map_err(|e| SignError::BadCertificate { url: services.fulcio.base_url().to_string(), reason: e.to_string() })?;
     if leaf_spki != spki.as_bytes() {
-        return Err(SignError::WrongKey);
+        return Err(SignError::WrongKey { url: services.fulcio.base_url().to_string() });
     }
     Ok(Identity { key, certs, claims })
+}
+
+/// How far the local clock may lag behind Fulcio's when checking a fresh certificate (seconds).
+pub const CLOCK_SKEW: i64 = 300;
+
+/// Check the certificate of an identity before signing with it, as a verifier will later: it is
+/// valid now (allowing [`CLOCK_SKEW`] for a local clock that lags), names the token's email when
+/// the token has one, chains to a Fulcio CA of the trusted root, and carries a valid SCT when the
+/// chain needs one. A signature made with a certificate failing any of these would never verify.
+pub fn check_certificate(cfg: &Config, identity: &Identity, trust: &TrustedRoot, now: i64) -> Result<(), SignError> {
+    let bad = |reason: String| SignError::BadCertificate { url: cfg.fulcio.clone(), reason };
+    let leaf = &identity.certs.leaf;
+    let info = crate::x509::CertInfo::parse(leaf).map_err(|e| bad(format!("it does not parse: {e}")))?;
+    if now > info.not_after {
+        return Err(bad(format!("it expired at {} (unix seconds; now {now})", info.not_after)));
+    }
+    if now.saturating_add(CLOCK_SKEW) < info.not_before {
+        return Err(bad(format!("it is not valid before {} (unix seconds; now {now})", info.not_before)));
+    }
+    if let Some(email) = identity.claims.email.as_deref().filter(|e| !e.is_empty()) {
+        let named = info.sans.iter().any(|s| matches!(s, crate::x509::San::Email(e) if e == email));
+        if !named {
+            let got = info.sans.iter().map(ToString::to_string).collect::<Vec<_>>().join(", ");
+            return Err(bad(format!("it is for {got:?}, not for the token's identity {email:?}")));
+        }
+    }
+    let t = now.clamp(info.not_before, info.not_after);
+    let chain = crate::x509::verify_chain(leaf, &identity.certs.chain, trust, t)
+        .map_err(|e| bad(format!("it does not chain to a Fulcio CA of the trusted root: {e}")))?;
+    if chain.sct_required() {
+        crate::x509::verify_sct(leaf, &chain.issuer_der, trust)
+            .map_err(|e| bad(format!("its certificate transparency proof (SCT) does not verify: {e}")))?;
+    }
+    Ok(())
 }
 
 /// OpenPGP hash id of the leaf certificate's signature algorithm (gitsign's SIG_CREATED rule).
@@ -207,11 +263,13 @@ pub fn sign_payload(
         RekorMode::Offline => {
             let hash = Sha256::digest(&pending.signed_attrs_der);
             let (_uuid, entry) = rekor.create_entry(&hashed_rekord(&hash, &pending.signature, leaf))?;
-            let tle = TransparencyLogEntry::from_api(&entry).map_err(|e| SignError::BadEntry(e.to_string()))?;
+            let tle = TransparencyLogEntry::from_api(&entry)
+                .map_err(|e| SignError::BadEntry { url: rekor.base_url().to_string(), reason: e.to_string() })?;
             // Never embed evidence that would not verify: check it as a verifier will, against
             // the body rebuilt from this signature and the trusted root's log key.
             let body = crate::rekor::body::hashedrekord_offline(&pending.signed_attrs_der, &pending.signature, leaf);
-            crate::rekor::verify::verify_entry(&tle, &body, trust).map_err(|e| SignError::UnverifiableEntry(e.to_string()))?;
+            crate::rekor::verify::verify_entry(&tle, &body, trust)
+                .map_err(|e| SignError::UnverifiableEntry { url: rekor.base_url().to_string(), reason: e.to_string() })?;
             // gitsign leaves the body out: the verifier rebuilds it from the signature.
             let value = octet_string_value(&tle.to_embedded().encode())?;
             let der = pending.finish(&[(crate::oids::REKOR_ENTRY, value)])?;
@@ -246,7 +304,8 @@ pub fn check_match_committer(cfg: &Config, identity: &Identity) -> Result<(), Si
     if !cfg.match_committer {
         return Ok(());
     }
-    let info = crate::x509::CertInfo::parse(&identity.certs.leaf).map_err(|e| SignError::BadEntry(e.to_string()))?;
+    let info = crate::x509::CertInfo::parse(&identity.certs.leaf)
+        .map_err(|e| SignError::BadCertificate { url: cfg.fulcio.clone(), reason: format!("it does not parse: {e}") })?;
     let email = cfg.user_email.clone().unwrap_or_default();
     let name = cfg.user_name.clone().unwrap_or_default();
     let ok = info.sans.iter().any(|san| match san {

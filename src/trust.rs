@@ -490,6 +490,13 @@ fn convert_log(raw: &RawLog, field: &str) -> Result<TransparencyLog, TrustError>
     if public_key_der.is_empty() {
         return Err(field_err(&key_field, "empty"));
     }
+    // A key declared ECDSA must be one: a broken key is reported here, naming the field, not
+    // later as a confusing verification failure.
+    if raw.public_key.key_details.starts_with("PKIX_ECDSA")
+        && let Err(e) = pubkey::curve_of(&public_key_der)
+    {
+        return Err(field_err(&key_field, format!("not a {} public key: {e}", raw.public_key.key_details)));
+    }
     let log_id = decode_b64(&format!("{field}.logId.keyId"), &raw.log_id.key_id)?;
     if log_id.is_empty() {
         return Err(field_err(format!("{field}.logId.keyId"), "empty"));

@@ -114,7 +114,9 @@ fn twenty_commits_and_a_rebase_need_one_login() {
 
     let sock = socket.to_str().unwrap();
     let mut repo = cached_repo(&sb, ALICE, &[("GITSIGN_CREDENTIAL_CACHE", sock)]);
+    let started = Instant::now();
     let first = commit(&repo, 0);
+    eprintln!("the first signature (login + Fulcio + Rekor) took {:?}", started.elapsed());
     drop_token(&mut repo);
     let started = Instant::now();
     for n in 1..20 {
@@ -168,7 +170,10 @@ fn an_expired_entry_means_a_new_login() {
     let left = entries[0].1 - gitsign::cache::server::unix_now();
     assert!((1..=10).contains(&left), "entry expires in {left} s");
     assert_eq!(commit(&repo, 1), first);
-    std::thread::sleep(Duration::from_secs(11).saturating_sub(t0.elapsed()));
+    // Wait until just past the entry's expiry (whole seconds, so one more).
+    let wait = entries[0].1 + 2 - gitsign::cache::server::unix_now();
+    std::thread::sleep(Duration::from_secs(u64::try_from(wait).unwrap_or(0)));
+    eprintln!("entry expired {:?} after the first commit started", t0.elapsed());
     // The sweeper dropped it...
     assert!(daemon.client().list().unwrap().is_empty());
     // ... and the next commit logs in again and caches the new credential.

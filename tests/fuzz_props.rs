@@ -6,7 +6,7 @@
 //! their embedded Rekor entries and checkpoints. Properties: nothing panics, every failure is a
 //! typed error, and round trips hold where a format has one.
 //!
-//! Cases per target: `GITSIGN_FUZZ_CASES` (default 1000, a few seconds each), e.g.
+//! Cases per target: `GITSIGN_FUZZ_CASES` (default 3000, about a second each), e.g.
 //! `GITSIGN_FUZZ_CASES=1000000 cargo test --release --test fuzz_props -- --test-threads=2`.
 use base64::Engine;
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
@@ -28,7 +28,7 @@ use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 
 fn cases() -> u32 {
-    std::env::var("GITSIGN_FUZZ_CASES").ok().and_then(|v| v.parse().ok()).unwrap_or(1000)
+    std::env::var("GITSIGN_FUZZ_CASES").ok().and_then(|v| v.parse().ok()).unwrap_or(3000)
 }
 
 /// Run `test` over `strategy` for the configured number of cases; report the figures.
@@ -669,6 +669,51 @@ fn fuzz_trusted_root_json() {
     let seeds = leak(vec![prod]);
     fuzz("trusted_root_json", mutated(seeds), |bytes| {
         let _ = TrustedRoot::from_json(&bytes);
+        Ok(())
+    });
+}
+
+#[cfg(unix)]
+#[test]
+fn fuzz_cache_frames() {
+    use gitsign::cache::protocol::{Request, Response, read_frame};
+    // Seeds: a frame of every request shape we can build without credentials, as the client
+    // sends them, plus arbitrary bytes.
+    let frame = |payload: &[u8]| {
+        let mut out = Vec::new();
+        gitsign::cache::protocol::write_frame(&mut out, payload).unwrap();
+        out
+    };
+    let messages: Vec<Vec<u8>> = vec![
+        Request::List.encode().to_vec(),
+        Request::Clear(None).encode().to_vec(),
+        Response::Stored(1_780_000_000).encode().to_vec(),
+        Response::Cleared(3).encode().to_vec(),
+        Response::Credential(None).encode().to_vec(),
+        Response::Entries(Vec::new()).encode().to_vec(),
+    ];
+    let mut seeds: Vec<Vec<u8>> = messages.iter().map(|m| frame(m)).collect();
+    seeds.push(messages.iter().flat_map(|m| frame(m)).collect());
+    let seeds = leak(seeds);
+    fuzz("cache_frames", mutated(seeds), |bytes| {
+        let mut r = &bytes[..];
+        // Every frame in the input, as a daemon or client would read them one after another.
+        for _ in 0..4 {
+            match read_frame(&mut r) {
+                Ok(payload) => {
+                    if let Ok(req) = Request::decode(&payload) {
+                        // Round trip where a decoding exists.
+                        prop_assert!(Request::decode(&req.encode()).is_ok());
+                    }
+                    if let Ok(resp) = Response::decode(&payload) {
+                        prop_assert!(Response::decode(&resp.encode()).is_ok());
+                    }
+                }
+                Err(_) => break,
+            }
+        }
+        let _ = Request::decode(&bytes);
+        let _ = Response::decode(&bytes);
         Ok(())
     });
 }

@@ -223,7 +223,8 @@ impl OpenIdProvider {
     fn start() -> OpenIdProvider {
         need("node");
         assert!(
-            peers().join("node_modules/oidc-provider").is_dir() && peers().join("node_modules/playwright-core").is_dir(),
+            peers().join("node_modules/oidc-provider").is_dir()
+                && peers().join("node_modules/playwright-core").is_dir(),
             "the npm peers are not installed: run ./test.sh (it runs `npm ci` in tests/peers)"
         );
         let mut child = Command::new("node")
@@ -235,7 +236,8 @@ impl OpenIdProvider {
             .expect("start node");
         let mut line = String::new();
         BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
-        let v: serde_json::Value = serde_json::from_str(&line).unwrap_or_else(|e| panic!("oidc-provider said {line:?}: {e}"));
+        let v: serde_json::Value =
+            serde_json::from_str(&line).unwrap_or_else(|e| panic!("oidc-provider said {line:?}: {e}"));
         let issuer = v["issuer"].as_str().unwrap().to_string();
         OpenIdProvider { child, issuer }
     }
@@ -273,11 +275,7 @@ fn chromium_login(op: &OpenIdProvider, action: &str, log: &Path) -> (Result<Stri
         log.display(),
         peers().join("login.mjs").display()
     );
-    let cfg = gitsign::config::Config {
-        issuer: op.issuer.clone(),
-        url_opener: Some(opener),
-        ..Default::default()
-    };
+    let cfg = gitsign::config::Config { issuer: op.issuer.clone(), url_opener: Some(opener), ..Default::default() };
     let http = gitsign::http::client(&Default::default()).unwrap();
     let mut screen = Screen::default();
     let opts = gitsign::oidc::browser::Options { timeout: Duration::from_secs(40) };
@@ -300,7 +298,8 @@ fn real_provider_and_real_browser_give_a_verified_token() {
     assert_eq!(claims.sub, "alice");
     assert_eq!(claims.challenge_subject().unwrap(), "alice@example.test");
     let header: serde_json::Value = serde_json::from_slice(
-        &base64::Engine::decode(&base64::engine::general_purpose::URL_SAFE_NO_PAD, token.split('.').next().unwrap()).unwrap(),
+        &base64::Engine::decode(&base64::engine::general_purpose::URL_SAFE_NO_PAD, token.split('.').next().unwrap())
+            .unwrap(),
     )
     .unwrap();
     assert_eq!(header["alg"], "RS256");
@@ -402,8 +401,11 @@ fn ambient_providers_in_documented_order() {
     let env_tok = sb.token("env@example.test");
     let gh_url = format!("{}/_apis/token?api-version=2.0", gh.url);
     let github = [("ACTIONS_ID_TOKEN_REQUEST_URL", gh_url.as_str()), ("ACTIONS_ID_TOKEN_REQUEST_TOKEN", "req-tok")];
-    let buildkite =
-        [("BUILDKITE_AGENT_ACCESS_TOKEN", "agent-tok"), ("BUILDKITE_AGENT_ENDPOINT", bk.url.as_str()), ("BUILDKITE_JOB_ID", "job-1")];
+    let buildkite = [
+        ("BUILDKITE_AGENT_ACCESS_TOKEN", "agent-tok"),
+        ("BUILDKITE_AGENT_ENDPOINT", bk.url.as_str()),
+        ("BUILDKITE_JOB_ID", "job-1"),
+    ];
     let all: Vec<(&str, &str)> =
         [("SIGSTORE_ID_TOKEN", env_tok.as_str())].into_iter().chain(github).chain(buildkite).collect();
 
@@ -416,20 +418,147 @@ fn ambient_providers_in_documented_order() {
     assert!(bk.seen().is_empty());
     // 3. Buildkite: the agent API.
     assert_eq!(signer(&repo, &all[3..]), "bk@example.test");
-    assert_eq!(bk.seen(), vec![r#"POST /jobs/job-1/oidc/tokens [Token agent-tok] {"audience":"sigstore"}"#.to_string()]);
+    assert_eq!(
+        bk.seen(),
+        vec![r#"POST /jobs/job-1/oidc/tokens [Token agent-tok] {"audience":"sigstore"}"#.to_string()]
+    );
     // A named provider is used alone, even when an earlier one is enabled.
-    assert_eq!(signer(&repo, &[all.as_slice(), &[("GITSIGN_TOKEN_PROVIDER", "buildkite-agent")]].concat()), "bk@example.test");
-    assert_eq!(signer(&repo, &[all.as_slice(), &[("GITSIGN_TOKEN_PROVIDER", "github-actions")]].concat()), "gh@example.test");
+    assert_eq!(
+        signer(&repo, &[all.as_slice(), &[("GITSIGN_TOKEN_PROVIDER", "buildkite-agent")]].concat()),
+        "bk@example.test"
+    );
+    assert_eq!(
+        signer(&repo, &[all.as_slice(), &[("GITSIGN_TOKEN_PROVIDER", "github-actions")]].concat()),
+        "gh@example.test"
+    );
     // A named provider that is not enabled is an error, not a fallback to the browser.
     let mut c = repo.cmd(Path::new("setsid"));
-    c.arg("-w").arg(bin("gitsign")).args(["--status-fd=2", "-bsau", "x"]).env("GITSIGN_TOKEN_PROVIDER", "github-actions");
+    c.arg("-w")
+        .arg(bin("gitsign"))
+        .args(["--status-fd=2", "-bsau", "x"])
+        .env("GITSIGN_TOKEN_PROVIDER", "github-actions");
     let out = c.stdin(Stdio::null()).output().unwrap();
     assert_eq!(out.status.code(), Some(1));
-    assert!(text(&out.stderr).contains("no OIDC identity token is available from the github-actions provider"), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stderr).contains("no OIDC identity token is available from the github-actions provider"),
+        "{}",
+        text(&out.stderr)
+    );
     // Nothing enabled: the browser login (here: no callback, no terminal).
     let mut c = repo.cmd(Path::new("setsid"));
     c.arg("-w").arg(bin("gitsign")).args(["--status-fd=2", "-bsau", "x"]);
     let out = c.stdin(Stdio::null()).output().unwrap();
     assert!(text(&out.stderr).contains("Your browser will now be opened to:"), "{}", text(&out.stderr));
-    assert!(text(&out.stderr).contains("cannot open a browser for the login and there is no terminal"), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stderr).contains("cannot open a browser for the login and there is no terminal"),
+        "{}",
+        text(&out.stderr)
+    );
+}
+
+#[test]
+fn real_provider_login_through_git_signs_a_commit_that_verifies() {
+    need("chromium");
+    let op = OpenIdProvider::start();
+    // The sandbox's Fulcio trusts oidc-provider as a real Fulcio trusts configured issuers.
+    let sb = Sandbox::start_with(&["--trust-issuer", &op.issuer]);
+    let dir = TempDir::new("peer-commit");
+    let log = dir.path().join("browser.log");
+    let opener = format!("node {} {{{{.URL}}}}", peers().join("login.mjs").display());
+    let log_s = log.display().to_string();
+    let repo = interactive_repo(
+        &sb,
+        &opener,
+        &[
+            ("GITSIGN_OIDC_ISSUER", &op.issuer),
+            ("PEER_LOG", &log_s),
+            ("PEER_LOGIN", "alice"),
+            ("GITSIGN_OIDC_TIMEOUT", "40"),
+        ],
+    );
+    repo.git_ok(&["config", "user.email", "alice@example.test"]);
+    let out = detached(&repo, Path::new("git"), &["commit", "-q", "-S", "-m", "signed after a real login"], b"");
+    let browser_log = std::fs::read_to_string(&log).unwrap_or_default();
+    assert!(out.status.success(), "git commit failed:\n{}\nbrowser: {browser_log}", text(&out.stderr));
+    let v = repo.git(&["verify-commit", "HEAD"]);
+    assert!(v.status.success(), "verify-commit: {}", text(&v.stderr));
+    assert_eq!(repo.git_ok(&["log", "-1", "--format=%GS"]).trim(), "alice@example.test");
+    let verify = repo
+        .cmd(&bin("gitsign"))
+        .args([
+            "verify",
+            "--certificate-identity=alice@example.test",
+            &format!("--certificate-oidc-issuer={}", op.issuer),
+            "HEAD",
+        ])
+        .output()
+        .unwrap();
+    assert!(verify.status.success(), "gitsign verify: {}{}", text(&verify.stdout), text(&verify.stderr));
+}
+
+#[test]
+fn out_of_band_code_pasted_on_the_terminal_after_the_timeout() {
+    need("script");
+    need("curl");
+    let sb = Sandbox::start();
+    // No callback comes (the opener opens nothing); after 1 s gitsign asks for a code on its
+    // terminal, here a pseudo-terminal made by script(1), and signs with it.
+    let repo = interactive_repo(&sb, "true {{.URL}}", &[("GITSIGN_OIDC_TIMEOUT", "1")]);
+    let payload = repo.path().join("payload.txt");
+    std::fs::write(&payload, "payload\n").unwrap();
+    let inner = format!("'{}' --status-fd=2 -bsau x '{}'", bin("gitsign").display(), payload.display());
+    let mut child = repo
+        .cmd(Path::new("script"))
+        .args(["-q", "-e", "-c", &inner, "/dev/null"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut keyboard = child.stdin.take().unwrap();
+    let mut screen = child.stdout.take().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel::<String>();
+    std::thread::spawn(move || {
+        let mut buf = [0u8; 4096];
+        let mut all = String::new();
+        while let Ok(n) = std::io::Read::read(&mut screen, &mut buf) {
+            if n == 0 {
+                break;
+            }
+            all.push_str(&String::from_utf8_lossy(&buf[..n]));
+            let _ = tx.send(all.clone());
+        }
+    });
+    let mut seen = String::new();
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    while !seen.contains("Enter verification code: ") {
+        assert!(std::time::Instant::now() < deadline, "no code prompt; terminal showed: {seen}");
+        if let Ok(s) = rx.recv_timeout(Duration::from_millis(200)) {
+            seen = s;
+        }
+    }
+    assert!(seen.contains("no login came back to this machine within 1 s"), "{seen}");
+    let url = seen
+        .split("Go to the following link in a browser:")
+        .nth(1)
+        .and_then(|r| r.split_whitespace().next())
+        .unwrap_or_else(|| panic!("no OOB link: {seen}"))
+        .to_string();
+    assert!(url.contains("redirect_uri=urn%3Aietf%3Awg%3Aoauth%3A2.0%3Aoob"), "{url}");
+    // The user opens the link; the issuer shows the code; the user types it in.
+    let page = Command::new("curl").args(["-s", "-f", &url]).output().unwrap();
+    let page = text(&page.stdout);
+    let code = page
+        .split("<pre id=\"code\">")
+        .nth(1)
+        .and_then(|r| r.split("</pre>").next())
+        .unwrap_or_else(|| panic!("{page}"));
+    writeln!(keyboard, "{code}").unwrap();
+    let status = child.wait().unwrap();
+    while let Ok(s) = rx.recv_timeout(Duration::from_millis(500)) {
+        seen = s;
+    }
+    assert!(status.success(), "gitsign failed; terminal showed: {seen}");
+    assert!(seen.contains("-----BEGIN SIGNED MESSAGE-----"), "{seen}");
+    assert!(seen.contains(&format!("signed as {SANDBOX_USER}")), "{seen}");
 }

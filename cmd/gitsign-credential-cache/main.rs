@@ -162,9 +162,10 @@ fn serve(socket: Option<PathBuf>, systemd: bool, margin: i64) -> Result<(), Stri
             std::process::exit(0);
         }
     });
-    println!("gitsign-credential-cache: listening on {shown}");
+    // Not println!: a closed stdout must not stop the daemon.
     use std::io::Write;
-    let _ = std::io::stdout().flush();
+    let mut out = std::io::stdout();
+    let _ = writeln!(out, "gitsign-credential-cache: listening on {shown}").and_then(|_| out.flush());
     server.serve().map_err(|e| e.to_string())
 }
 

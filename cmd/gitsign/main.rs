@@ -97,15 +97,32 @@ pub(crate) fn load_config() -> Result<Config, ExitCode> {
     })
 }
 
-fn read_input(positional: &[std::ffi::OsString]) -> std::io::Result<Vec<u8>> {
+/// Largest object accepted for signing or verification (git objects are KiBs; this bounds
+/// memory when something else is piped in by mistake).
+pub(crate) const MAX_INPUT: u64 = 100 << 20;
+
+/// Read all of `r`, refusing more than [`MAX_INPUT`] bytes.
+pub(crate) fn read_bounded(r: impl Read, what: &str) -> Result<Vec<u8>, String> {
     let mut buf = Vec::new();
-    match positional.first() {
-        Some(p) if p != "-" => buf = std::fs::read(p)?,
-        _ => {
-            std::io::stdin().lock().read_to_end(&mut buf)?;
-        }
+    r.take(MAX_INPUT + 1).read_to_end(&mut buf).map_err(|e| format!("cannot read {what}: {e}"))?;
+    if buf.len() as u64 > MAX_INPUT {
+        return Err(format!("{what} is larger than {} MiB; refusing it (git objects are far smaller)", MAX_INPUT >> 20));
     }
     Ok(buf)
+}
+
+/// Read a file (bounded); errors name it.
+pub(crate) fn read_file_bounded(path: &std::ffi::OsStr) -> Result<Vec<u8>, String> {
+    let shown = path.to_string_lossy();
+    let f = std::fs::File::open(path).map_err(|e| format!("cannot read {shown}: {e}"))?;
+    read_bounded(f, &shown)
+}
+
+fn read_input(positional: &[std::ffi::OsString]) -> Result<Vec<u8>, String> {
+    match positional.first() {
+        Some(p) if p != "-" => read_file_bounded(p),
+        _ => read_bounded(std::io::stdin().lock(), "stdin"),
+    }
 }
 
 fn now() -> i64 {
@@ -133,10 +150,18 @@ fn sign(a: &GpgArgs) -> ExitCode {
         Ok(s) => s,
         Err(e) => return fail(e.to_string()),
     };
+    // The trusted root first: a broken one fails before any login or network round trip.
+    let trust = match gitsign::setup::trusted_root_for(&cfg) {
+        Ok(t) => t,
+        Err(e) => return fail(e.to_string()),
+    };
     let identity = match gitsign::sign::obtain_identity(&cfg, &services, now()) {
         Ok(i) => i,
         Err(e) => return fail(e.to_string()),
     };
+    if let Err(e) = gitsign::sign::check_certificate(&cfg, &identity, &trust, now()) {
+        return fail(e.to_string());
+    }
     if let Err(e) = gitsign::sign::check_match_committer(&cfg, &identity) {
         return fail(e.to_string());
     }
@@ -144,10 +169,6 @@ fn sign(a: &GpgArgs) -> ExitCode {
     let payload = match read_input(&a.positional) {
         Ok(p) => p,
         Err(e) => return fail(format!("cannot read the data to sign: {e}")),
-    };
-    let trust = match gitsign::setup::trusted_root_for(&cfg) {
-        Ok(t) => t,
-        Err(e) => return fail(e.to_string()),
     };
     let out = match gitsign::sign::sign_payload(&cfg, &identity, &services.rekor, &trust, &payload, now()) {
         Ok(o) => o,

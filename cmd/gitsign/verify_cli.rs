@@ -165,7 +165,7 @@ pub fn run(argv: &[std::ffi::OsString], tags: bool) -> ExitCode {
     let rekor = if args.offline {
         None
     } else {
-        match gitsign::http::client(&gitsign::http::HttpOptions { extra_ca_file: cfg.ca_bundle.clone(), timeout: None }) {
+        match gitsign::http::client(&gitsign::http::HttpOptions::from_config(&cfg)) {
             Ok(h) => Some(gitsign::rekor::client::RekorClient::new(&cfg.rekor, h)),
             Err(e) => return fail(e.to_string()),
         }

@@ -3,7 +3,6 @@
 use gitsign::gpg::args::GpgArgs;
 use gitsign::gpg::status::{HASH_SHA256, Status, StatusWriter};
 use gitsign::verify::{TlogEvidence, VerifyOptions};
-use std::io::Read;
 use std::process::ExitCode;
 
 pub fn run(a: &GpgArgs) -> ExitCode {
@@ -33,7 +32,7 @@ pub fn run(a: &GpgArgs) -> ExitCode {
         Ok(t) => t,
         Err(e) => return errsig(&mut status, e.to_string()),
     };
-    let http = match gitsign::http::client(&gitsign::http::HttpOptions { extra_ca_file: cfg.ca_bundle.clone(), timeout: None }) {
+    let http = match gitsign::http::client(&gitsign::http::HttpOptions::from_config(&cfg)) {
         Ok(h) => h,
         Err(e) => return errsig(&mut status, e.to_string()),
     };
@@ -88,11 +87,8 @@ pub fn run(a: &GpgArgs) -> ExitCode {
 }
 
 fn read_inputs(pos: &[std::ffi::OsString]) -> Result<(Vec<u8>, Vec<u8>), String> {
-    let read_stdin = || {
-        let mut b = Vec::new();
-        std::io::stdin().lock().read_to_end(&mut b).map(|_| b).map_err(|e| format!("cannot read stdin: {e}"))
-    };
-    let read_file = |p: &std::ffi::OsString| std::fs::read(p).map_err(|e| format!("cannot read {}: {e}", p.to_string_lossy()));
+    let read_stdin = || crate::read_bounded(std::io::stdin().lock(), "stdin");
+    let read_file = |p: &std::ffi::OsString| crate::read_file_bounded(p);
     match pos {
         [] => Err("no signature given: usage is gitsign --verify SIGFILE [DATAFILE|-]".into()),
         [sig] => Ok((read_file(sig)?, read_stdin()?)),

@@ -10,6 +10,8 @@ pub enum Error {
     /// Persistent state under the directory is missing or unusable.
     State(String),
     Usage(String),
+    /// A `--trust-issuer` issuer is misconfigured.
+    Issuer(crate::issuers::IssuerError),
 }
 
 impl fmt::Display for Error {
@@ -20,6 +22,7 @@ impl fmt::Display for Error {
             Error::Json(e) => write!(f, "JSON error: {e}"),
             Error::State(m) => write!(f, "{m}"),
             Error::Usage(m) => write!(f, "{m}"),
+            Error::Issuer(e) => write!(f, "{e}"),
         }
     }
 }

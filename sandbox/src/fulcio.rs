@@ -2,6 +2,7 @@
 
 use crate::ca::{Ca, San};
 use crate::http::{Req, Resp};
+use crate::issuers::{self, TrustedIssuer};
 use crate::oidc::Oidc;
 use crate::{derw, jwt, keys, util};
 use der::Decode;
@@ -18,17 +19,73 @@ pub struct Identity {
     /// The string the proof of possession signs (email, else sub).
     pub subject: String,
     pub san: San,
+    /// The token's `iss`, recorded in the certificate's issuer extensions.
+    pub issuer: String,
 }
 
-/// Verify an ID token issued by our issuer and derive the identity (§4.1).
-pub fn verify_token(oidc: &Oidc, token: &str, now: i64) -> Result<Identity, String> {
-    let claims = jwt::verify(token, oidc.verifying_key(), oidc.kid()).map_err(|e| e.to_string())?;
+/// Why an ID token was refused (all answered with 401).
+#[derive(Debug)]
+pub enum TokenError {
+    Jwt(jwt::JwtError),
+    /// `iss` is neither the sandbox's issuer nor a `--trust-issuer`.
+    UntrustedIssuer(String),
+    /// A trusted issuer's keys could not be used.
+    Issuer(issuers::VerifyError),
+    /// A claim check failed (audience, times, identity).
+    Claims(String),
+}
+
+impl std::fmt::Display for TokenError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            TokenError::Jwt(e) => write!(f, "{e}"),
+            TokenError::UntrustedIssuer(i) => write!(
+                f,
+                "token issuer {i:?} is not the configured issuer nor a trusted issuer"
+            ),
+            TokenError::Issuer(e) => write!(f, "{e}"),
+            TokenError::Claims(m) => write!(f, "{m}"),
+        }
+    }
+}
+
+impl std::error::Error for TokenError {}
+
+impl From<jwt::JwtError> for TokenError {
+    fn from(e: jwt::JwtError) -> Self {
+        TokenError::Jwt(e)
+    }
+}
+
+/// Verify an ID token from our issuer or a trusted one and derive the identity (§4.1).
+///
+/// The unverified `iss` only selects the verifier: our own ES256 key, or the JWKS of
+/// the trusted issuer whose URL equals it exactly. The claim checks are the same for all.
+pub fn verify_token(
+    oidc: &Oidc,
+    trusted: &[TrustedIssuer],
+    token: &str,
+    now: i64,
+) -> Result<Identity, TokenError> {
+    let peek = jwt::unverified_claims(token)?;
+    let iss = peek.get("iss").and_then(Value::as_str).unwrap_or("");
+    let claims = if iss == oidc.issuer {
+        jwt::verify(token, oidc.verifying_key(), oidc.kid())?
+    } else if let Some(t) = trusted.iter().find(|t| t.url == iss) {
+        t.verify(token).map_err(TokenError::Issuer)?
+    } else {
+        return Err(TokenError::UntrustedIssuer(iss.to_string()));
+    };
+    check_claims(&claims, iss, now).map_err(TokenError::Claims)
+}
+
+/// Claim checks shared by all issuers, on signature-verified claims.
+fn check_claims(claims: &Value, issuer: &str, now: i64) -> Result<Identity, String> {
     let s = |k: &str| claims.get(k).and_then(Value::as_str);
-    if s("iss") != Some(oidc.issuer.as_str()) {
+    if s("iss") != Some(issuer) {
         return Err(format!(
-            "token issuer {:?} is not the configured issuer {}",
-            s("iss").unwrap_or(""),
-            oidc.issuer
+            "token issuer {:?} is not the expected issuer {issuer}",
+            s("iss").unwrap_or("")
         ));
     }
     let aud_ok = match claims.get("aud") {
@@ -55,6 +112,7 @@ pub fn verify_token(oidc: &Oidc, token: &str, now: i64) -> Result<Identity, Stri
     {
         return Err("token is not valid yet (nbf)".into());
     }
+    let issuer = issuer.to_string();
     match s("email").filter(|e| !e.is_empty()) {
         Some(email) => {
             if claims.get("email_verified").and_then(Value::as_bool) != Some(true) {
@@ -63,12 +121,14 @@ pub fn verify_token(oidc: &Oidc, token: &str, now: i64) -> Result<Identity, Stri
             Ok(Identity {
                 subject: email.to_string(),
                 san: San::Email(email.to_string()),
+                issuer,
             })
         }
         None => match s("sub").filter(|x| !x.is_empty()) {
             Some(sub) => Ok(Identity {
                 subject: sub.to_string(),
                 san: San::Uri(sub.to_string()),
+                issuer,
             }),
             None => Err("token has neither email nor sub".into()),
         },
@@ -138,10 +198,10 @@ enum KeyRequest {
     Csr(Vec<u8>),
 }
 
-pub fn handle(req: &Req, oidc: &Oidc, ca: &Ca) -> Resp {
+pub fn handle(req: &Req, oidc: &Oidc, trusted: &[TrustedIssuer], ca: &Ca) -> Resp {
     match (req.method.as_str(), req.path.as_str()) {
-        ("POST", "/api/v1/signingCert") => signing_cert(req, oidc, ca, false),
-        ("POST", "/api/v2/signingCert") => signing_cert(req, oidc, ca, true),
+        ("POST", "/api/v1/signingCert") => signing_cert(req, oidc, trusted, ca, false),
+        ("POST", "/api/v2/signingCert") => signing_cert(req, oidc, trusted, ca, true),
         ("GET", "/api/v2/trustBundle") => Resp::json(
             200,
             &json!({"chains": [{"certificates": [
@@ -149,14 +209,24 @@ pub fn handle(req: &Req, oidc: &Oidc, ca: &Ca) -> Resp {
                 util::pem_encode("CERTIFICATE", &ca.root_der),
             ]}]}),
         ),
-        ("GET", "/api/v2/configuration") => Resp::json(
-            200,
-            &json!({"issuers": [{
-                "issuerUrl": oidc.issuer,
-                "audience": AUDIENCE,
-                "challengeClaim": "email",
-            }]}),
-        ),
+        ("GET", "/api/v2/configuration") => {
+            let issuers: Vec<Value> = std::iter::once(oidc.issuer.as_str())
+                .chain(
+                    trusted
+                        .iter()
+                        .map(|t| t.url.as_str())
+                        .filter(|u| *u != oidc.issuer),
+                )
+                .map(|url| {
+                    json!({
+                        "issuerUrl": url,
+                        "audience": AUDIENCE,
+                        "challengeClaim": "email",
+                    })
+                })
+                .collect();
+            Resp::json(200, &json!({ "issuers": issuers }))
+        }
         ("GET", "/api/v1/rootCert") => Resp::text(
             200,
             "application/pem-certificate-chain",
@@ -170,7 +240,7 @@ pub fn handle(req: &Req, oidc: &Oidc, ca: &Ca) -> Resp {
     }
 }
 
-fn signing_cert(req: &Req, oidc: &Oidc, ca: &Ca, v2: bool) -> Resp {
+fn signing_cert(req: &Req, oidc: &Oidc, trusted: &[TrustedIssuer], ca: &Ca, v2: bool) -> Resp {
     let body = match serde_json::from_slice::<Value>(&req.body) {
         Ok(b) => b,
         Err(e) => return Resp::grpc_error(400, &format!("invalid JSON body: {e}")),
@@ -189,7 +259,7 @@ fn signing_cert(req: &Req, oidc: &Oidc, ca: &Ca, v2: bool) -> Resp {
             "missing identity token: send Authorization: Bearer <ID token>",
         );
     };
-    let identity = match verify_token(oidc, &token, util::now_unix()) {
+    let identity = match verify_token(oidc, trusted, &token, util::now_unix()) {
         Ok(i) => i,
         Err(e) => {
             return Resp::grpc_error(
@@ -223,7 +293,7 @@ fn signing_cert(req: &Req, oidc: &Oidc, ca: &Ca, v2: bool) -> Resp {
             spki
         }
     };
-    let leaf = ca.issue_leaf(&spki, &identity.san, &oidc.issuer);
+    let leaf = ca.issue_leaf(&spki, &identity.san, &identity.issuer);
     let pems = ca.chain_pems(&leaf);
     if v2 {
         // The v2 gRPC-gateway answers 200; only the legacy v1 handler forces 201.
@@ -331,7 +401,7 @@ mod tests {
             &[("Authorization", &auth)],
             body.to_string().as_bytes(),
         );
-        let r = handle(&req, &oidc, &ca);
+        let r = handle(&req, &oidc, &[], &ca);
         assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
         let v: Value = serde_json::from_slice(&r.body).unwrap();
         assert_eq!(
@@ -348,7 +418,7 @@ mod tests {
             &[("Authorization", &auth)],
             forged.to_string().as_bytes(),
         );
-        assert_eq!(handle(&req, &oidc, &ca).status, 400);
+        assert_eq!(handle(&req, &oidc, &[], &ca).status, 400);
         let _ = std::fs::remove_dir_all(dir);
     }
 
@@ -357,17 +427,19 @@ mod tests {
         let (oidc, _ca, dir) = setup();
         let now = util::now_unix();
         let tok = crate::oidc::mint_for_test(&oidc, "a@example.test");
-        let id = verify_token(&oidc, &tok, now).unwrap();
+        let id = verify_token(&oidc, &[], &tok, now).unwrap();
         assert_eq!(id.subject, "a@example.test");
         assert_eq!(id.san, San::Email("a@example.test".into()));
         assert!(
-            verify_token(&oidc, &tok, now + 4000)
+            verify_token(&oidc, &[], &tok, now + 4000)
                 .unwrap_err()
+                .to_string()
                 .contains("expired")
         );
         assert!(
-            verify_token(&oidc, &tok, now - 3600)
+            verify_token(&oidc, &[], &tok, now - 3600)
                 .unwrap_err()
+                .to_string()
                 .contains("future")
         );
         let _ = std::fs::remove_dir_all(dir);

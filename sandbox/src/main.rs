@@ -8,6 +8,8 @@ mod derw;
 mod error;
 mod fulcio;
 mod http;
+mod httpc;
+mod issuers;
 mod jwt;
 mod keys;
 mod merkle;
@@ -27,9 +29,21 @@ use std::path::PathBuf;
 
 const USAGE: &str = "usage:
   gitsign-sandbox serve --dir DIR [--addr 127.0.0.1:0] [--identity EMAIL] [--login-form] [--tls]
+                        [--trust-issuer URL]...
   gitsign-sandbox env   --dir DIR
   gitsign-sandbox token --dir DIR [--email EMAIL | --sub SUB] [--ttl SECS]
-                        [--expired] [--aud AUD] [--no-email-verified]";
+                        [--expired] [--aud AUD] [--no-email-verified]
+
+serve options:
+  --dir DIR            state directory (keys, CA, log database); created if missing
+  --addr ADDR          loopback listen address (default 127.0.0.1:0: any free port)
+  --identity EMAIL     identity the built-in issuer approves (default sandbox-user@example.test)
+  --login-form         serve a login form at /oauth2/auth instead of auto-approving
+  --tls                serve HTTPS with a CA of its own (tls-ca.pem)
+  --trust-issuer URL   also accept at Fulcio ID tokens whose iss is exactly URL, verified
+                       with the RS256/ES256 keys that issuer publishes (discovery at
+                       URL/.well-known/openid-configuration, then jwks_uri). Plain http://
+                       on a loopback host only. Repeatable.";
 
 /// Minimal flag parser: `--name value` and boolean `--name`.
 struct Args {
@@ -49,6 +63,15 @@ impl Args {
             }
             None => Ok(None),
         }
+    }
+
+    /// All values of a repeatable `--name value`, in order.
+    fn values(&mut self, name: &str) -> Result<Vec<String>, Error> {
+        let mut out = Vec::new();
+        while let Some(v) = self.value(name)? {
+            out.push(v);
+        }
+        Ok(out)
     }
 
     fn flag(&mut self, name: &str) -> bool {
@@ -172,6 +195,7 @@ fn cmd_serve(mut args: Args) -> Result<(), Error> {
         .unwrap_or_else(|| server::DEFAULT_IDENTITY.into());
     let login_form = args.flag("--login-form");
     let tls = args.flag("--tls");
+    let trust_issuers = args.values("--trust-issuer")?;
     args.finish()?;
     let host = addr.rsplit_once(':').map(|(h, _)| h).unwrap_or("");
     if !matches!(host, "127.0.0.1" | "localhost" | "[::1]") {
@@ -185,6 +209,7 @@ fn cmd_serve(mut args: Args) -> Result<(), Error> {
         identity,
         login_form,
         tls,
+        trust_issuers,
     })
 }
 
@@ -195,6 +220,10 @@ fn run() -> Result<(), Error> {
         return Ok(());
     }
     let cmd = argv.remove(0);
+    if argv.iter().any(|a| a == "--help" || a == "-h") {
+        println!("{USAGE}");
+        return Ok(());
+    }
     let args = Args { rest: argv };
     match cmd.as_str() {
         "serve" => cmd_serve(args),

@@ -3,6 +3,7 @@
 use crate::ca::Ca;
 use crate::error::Error;
 use crate::http::{Req, Resp};
+use crate::issuers::TrustedIssuer;
 use crate::oidc::{self, Oidc};
 use crate::rekor::Rekor;
 use crate::{fulcio, keys, signals, tls, trust_root, util};
@@ -23,10 +24,13 @@ pub struct Options {
     pub identity: String,
     pub login_form: bool,
     pub tls: bool,
+    /// `--trust-issuer` URLs: extra OIDC issuers whose tokens Fulcio accepts.
+    pub trust_issuers: Vec<String>,
 }
 
 struct Stack {
     oidc: Oidc,
+    trusted: Vec<TrustedIssuer>,
     ca: Ca,
     rekor: Rekor,
     base_url: String,
@@ -71,7 +75,7 @@ fn route(stack: &Stack, req: &Req) -> Resp {
         return stack.oidc.handle(req, rest);
     }
     if p == "/api/v1/signingCert" || p == "/api/v1/rootCert" || p.starts_with("/api/v2/") {
-        return fulcio::handle(req, &stack.oidc, &stack.ca);
+        return fulcio::handle(req, &stack.oidc, &stack.trusted, &stack.ca);
     }
     if p.starts_with("/api/v1/log") || p.starts_with("/api/v1/index/") {
         return stack.rekor.handle(req);
@@ -91,7 +95,31 @@ fn route(stack: &Stack, req: &Req) -> Resp {
     }
 }
 
+/// Check the `--trust-issuer` URLs and fetch each issuer's keys once. An issuer that
+/// answers wrongly (other `issuer`, no usable key, HTTP error) stops start-up; one that
+/// does not answer yet is only reported, and its keys are fetched when a token arrives.
+fn trusted_issuers(urls: &[String]) -> Result<Vec<TrustedIssuer>, Error> {
+    let mut out: Vec<TrustedIssuer> = Vec::new();
+    for url in urls {
+        if out.iter().any(|t| &t.url == url) {
+            continue;
+        }
+        let t = TrustedIssuer::new(url).map_err(|e| Error::Usage(e.to_string()))?;
+        match t.refresh() {
+            Ok(_) => {}
+            Err(e) if e.is_misconfiguration() => return Err(Error::Issuer(e)),
+            Err(e) => eprintln!(
+                "gitsign-sandbox: warning: trusted issuer {url} is not reachable yet ({e}); \
+                 its keys will be fetched when a token arrives"
+            ),
+        }
+        out.push(t);
+    }
+    Ok(out)
+}
+
 pub fn serve(opts: Options) -> Result<(), Error> {
+    let trusted = trusted_issuers(&opts.trust_issuers)?;
     std::fs::create_dir_all(&opts.dir)?;
     let dir = std::fs::canonicalize(&opts.dir)?;
     let created = created(&dir)?;
@@ -142,6 +170,10 @@ pub fn serve(opts: Options) -> Result<(), Error> {
     if opts.tls {
         info["tls_ca"] = json!(tls_ca.to_string_lossy());
     }
+    if !trusted.is_empty() {
+        let urls: Vec<&str> = trusted.iter().map(|t| t.url.as_str()).collect();
+        info["trusted_issuers"] = json!(urls);
+    }
     write_atomic(
         &dir.join(SANDBOX_JSON),
         serde_json::to_string_pretty(&info)?.as_bytes(),
@@ -154,6 +186,7 @@ pub fn serve(opts: Options) -> Result<(), Error> {
             opts.identity.clone(),
             opts.login_form,
         ),
+        trusted,
         ca,
         rekor,
         base_url: base_url.clone(),
@@ -167,6 +200,9 @@ pub fn serve(opts: Options) -> Result<(), Error> {
         writeln!(out, "trusted_root {}", tr_path.display())?;
         if opts.tls {
             writeln!(out, "tls_ca {}", tls_ca.display())?;
+        }
+        for t in &stack.trusted {
+            writeln!(out, "trusted_issuer {}", t.url)?;
         }
         writeln!(out, "ready")?;
         out.flush()?;

@@ -38,7 +38,7 @@ pub const MAX_FRAME: usize = 64 * 1024;
 /// Length of a cache key id (SHA-256).
 pub const KEY_ID_LEN: usize = 32;
 
-/// A cache key id: SHA-256 of the signing-identity configuration (see `CacheKey`).
+/// A cache key id: SHA-256 of the signing-identity configuration (see [`super::key_id`]).
 pub type KeyId = [u8; KEY_ID_LEN];
 
 const T_GET: u8 = 0x01;
@@ -256,6 +256,9 @@ impl Enc {
         self.raw(b);
     }
     fn credential(&mut self, c: &Credential) {
+        // Reserve everything first: a reallocation after the key is written would leave a
+        // copy of it in freed memory.
+        self.0.reserve(encoded_len(c));
         self.bytes(&c.private_key_pkcs8);
         self.bytes(&c.leaf);
         self.u32(u32::try_from(c.chain.len()).unwrap_or(u32::MAX));
@@ -277,6 +280,18 @@ impl Enc {
             None => 2,
         });
     }
+}
+
+/// Exact size of a credential's encoding.
+fn encoded_len(c: &Credential) -> usize {
+    4 * (5 + c.chain.len())
+        + c.private_key_pkcs8.len()
+        + c.leaf.len()
+        + c.chain.iter().map(Vec::len).sum::<usize>()
+        + c.issuer.len()
+        + c.subject.len()
+        + c.email.as_ref().map_or(0, |e| 4 + e.len())
+        + 2
 }
 
 struct Dec<'a>(&'a [u8]);
@@ -578,6 +593,17 @@ mod tests {
         ] {
             assert_eq!(Response::decode(&r.encode()).unwrap(), r);
         }
+    }
+
+    #[test]
+    fn key_buffers_are_reserved_up_front() {
+        let mut c = cred();
+        c.chain = vec![vec![7; 20_000]; 2];
+        let store = Request::Store([1; 32], Box::new(c.clone())).encode();
+        assert_eq!(store.len(), 2 + 32 + encoded_len(&c));
+        c.email = None;
+        let resp = Response::Credential(Some((5, Box::new(c.clone())))).encode();
+        assert_eq!(resp.len(), 2 + 1 + 8 + encoded_len(&c));
     }
 
     #[test]

@@ -123,7 +123,8 @@ pub fn prepare_dir(dir: &Path) -> Result<(), ServerError> {
 
 /// Bind the daemon's socket at `path`: a safe directory ([`prepare_dir`]), a stale socket
 /// replaced (a live one is an error), and the bind done under umask 0177 so the socket is
-/// created 0600.
+/// created 0600. The umask is process-wide: call this before starting other threads that
+/// create files.
 pub fn bind(path: &Path) -> Result<UnixListener, ServerError> {
     let dir = match path.parent() {
         Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),

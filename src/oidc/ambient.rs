@@ -51,7 +51,9 @@ impl Provider {
     /// A token, `None` when this provider is not enabled here.
     pub fn fetch(self, audience: &str, http: &reqwest::blocking::Client) -> Result<Option<String>, OidcError> {
         match self {
-            Provider::EnvVar => Ok(std::env::var("SIGSTORE_ID_TOKEN").ok().map(|t| t.trim().to_string()).filter(|t| !t.is_empty())),
+            Provider::EnvVar => {
+                Ok(std::env::var("SIGSTORE_ID_TOKEN").ok().map(|t| t.trim().to_string()).filter(|t| !t.is_empty()))
+            }
             Provider::Filesystem => match std::fs::read_to_string(FILESYSTEM_TOKEN) {
                 Ok(t) if !t.trim().is_empty() => Ok(Some(t.trim().to_string())),
                 _ => Ok(None),
@@ -72,17 +74,23 @@ impl Provider {
                     .ok()
                     .filter(|e| !e.is_empty())
                     .unwrap_or_else(|| BUILDKITE_DEFAULT_ENDPOINT.to_string());
-                let job = std::env::var("BUILDKITE_JOB_ID").ok().filter(|j| !j.is_empty()).ok_or(OidcError::Provider {
-                    provider: "buildkite-agent",
-                    reason: "BUILDKITE_AGENT_ACCESS_TOKEN is set but BUILDKITE_JOB_ID is not".into(),
-                })?;
+                let job =
+                    std::env::var("BUILDKITE_JOB_ID").ok().filter(|j| !j.is_empty()).ok_or(OidcError::Provider {
+                        provider: "buildkite-agent",
+                        reason: "BUILDKITE_AGENT_ACCESS_TOKEN is set but BUILDKITE_JOB_ID is not".into(),
+                    })?;
                 buildkite(&endpoint, &job, &tok, audience, http).map(Some)
             }
         }
     }
 }
 
-fn github_actions(url: &str, bearer: &str, audience: &str, http: &reqwest::blocking::Client) -> Result<String, OidcError> {
+fn github_actions(
+    url: &str,
+    bearer: &str,
+    audience: &str,
+    http: &reqwest::blocking::Client,
+) -> Result<String, OidcError> {
     #[derive(serde::Deserialize)]
     struct Resp {
         value: String,

@@ -34,16 +34,21 @@ pub const OOB: &str = "urn:ietf:wg:oauth:2.0:oob";
 
 /// The wait for the callback, from [`TIMEOUT_ENV`] or the default.
 pub fn timeout_from_env() -> Result<Duration, OidcError> {
-    match std::env::var(TIMEOUT_ENV) {
-        Ok(v) if !v.trim().is_empty() => match v.trim().parse::<u64>() {
+    parse_timeout(std::env::var(TIMEOUT_ENV).ok().as_deref())
+}
+
+/// Parse a [`TIMEOUT_ENV`] value (unset or empty: the default).
+pub fn parse_timeout(value: Option<&str>) -> Result<Duration, OidcError> {
+    match value.map(str::trim).filter(|v| !v.is_empty()) {
+        None => Ok(DEFAULT_TIMEOUT),
+        Some(v) => match v.parse::<u64>() {
             Ok(n) if (1..=3600).contains(&n) => Ok(Duration::from_secs(n)),
             _ => Err(OidcError::BadSetting {
                 key: TIMEOUT_ENV,
-                value: v,
+                value: v.to_string(),
                 expected: "whole seconds between 1 and 3600",
             }),
         },
-        _ => Ok(DEFAULT_TIMEOUT),
     }
 }
 
@@ -98,7 +103,11 @@ fn page(title: &str, body: &str, autoclose: Option<u32>) -> String {
 impl Handler {
     fn respond(req: tiny_http::Request, status: u16, html: String) {
         let mut resp = tiny_http::Response::from_string(html).with_status_code(status);
-        for (k, v) in [("Content-Type", "text/html; charset=utf-8"), ("Cache-Control", "no-store"), ("Referrer-Policy", "no-referrer")] {
+        for (k, v) in [
+            ("Content-Type", "text/html; charset=utf-8"),
+            ("Cache-Control", "no-store"),
+            ("Referrer-Policy", "no-referrer"),
+        ] {
             if let Ok(h) = tiny_http::Header::from_bytes(k.as_bytes(), v.as_bytes()) {
                 resp.add_header(h);
             }
@@ -117,7 +126,11 @@ impl Handler {
             return Self::respond(
                 req,
                 409,
-                page("Login already handled", "gitsign already received a login on this address; this request was ignored.", None),
+                page(
+                    "Login already handled",
+                    "gitsign already received a login on this address; this request was ignored.",
+                    None,
+                ),
             );
         }
         let get = |k: &str| url.query_pairs().find(|(n, _)| n == k).map(|(_, v)| v.into_owned());
@@ -137,19 +150,30 @@ impl Handler {
         let (status, html) = match &outcome {
             Callback::Code(_) => (
                 200,
-                page("Signed in", "gitsign received your login. You can close this window and return to the terminal.", self.autoclose),
+                page(
+                    "Signed in",
+                    "gitsign received your login. You can close this window and return to the terminal.",
+                    self.autoclose,
+                ),
             ),
             Callback::Denied { error, description } => {
                 (400, page("Login failed", &format!("The identity provider reported {error}: {description}"), None))
             }
             Callback::StateMismatch => (
                 400,
-                page("Login refused", "The state parameter does not match this login (a stale or forged link); gitsign stopped.", None),
+                page(
+                    "Login refused",
+                    "The state parameter does not match this login (a stale or forged link); gitsign stopped.",
+                    None,
+                ),
             ),
-            Callback::WrongIssuer(_) => {
-                (400, page("Login refused", "The response comes from another identity provider; gitsign stopped.", None))
+            Callback::WrongIssuer(_) => (
+                400,
+                page("Login refused", "The response comes from another identity provider; gitsign stopped.", None),
+            ),
+            Callback::Malformed => {
+                (400, page("Login failed", "The redirect carried neither a code nor an error.", None))
             }
-            Callback::Malformed => (400, page("Login failed", "The redirect carried neither a code nor an error.", None)),
         };
         Self::respond(req, status, html);
         if let Ok(tx) = self.tx.lock() {
@@ -201,8 +225,8 @@ impl Listener {
                 (format!("http://localhost:{port}/auth/callback"), "/auth/callback".to_string())
             }
             Some(u) => {
-                let url = reqwest::Url::parse(u)
-                    .map_err(|e| fail(format!("gitsign.redirectURL {u:?} is not a URL: {e}")))?;
+                let url =
+                    reqwest::Url::parse(u).map_err(|e| fail(format!("gitsign.redirectURL {u:?} is not a URL: {e}")))?;
                 if url.scheme() != "http" {
                     return Err(fail(format!("gitsign.redirectURL {u:?} must be an http:// URL served by gitsign")));
                 }
@@ -405,6 +429,7 @@ fn out_of_band(
 mod tests {
     use super::*;
     use std::io::{Read, Write};
+    use std::process::Command;
 
     fn get(port: u16, path: &str) -> (u16, String) {
         let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
@@ -431,6 +456,16 @@ mod tests {
             .parse()
             .unwrap();
         (l, port)
+    }
+
+    #[test]
+    fn timeout_setting() {
+        assert_eq!(parse_timeout(None).unwrap(), Duration::from_secs(120));
+        assert_eq!(parse_timeout(Some(" ")).unwrap(), Duration::from_secs(120));
+        assert_eq!(parse_timeout(Some("5")).unwrap(), Duration::from_secs(5));
+        for bad in ["0", "-1", "abc", "3601", "1.5"] {
+            assert!(matches!(parse_timeout(Some(bad)), Err(OidcError::BadSetting { .. })), "{bad}");
+        }
     }
 
     #[test]
@@ -496,9 +531,123 @@ mod tests {
         assert!(!body.contains("window.close"));
         assert_eq!(l.wait(Duration::from_secs(2)), Some(Callback::Code("c".into())));
         assert!(matches!(
-            Listener::bind(ListenerOptions { redirect_url: Some("https://x/cb".into()), state: "s".into(), issuer: "i".into(), autoclose: None }),
+            Listener::bind(ListenerOptions {
+                redirect_url: Some("https://x/cb".into()),
+                state: "s".into(),
+                issuer: "i".into(),
+                autoclose: None
+            }),
             Err(OidcError::Listener { .. })
         ));
+    }
+
+    /// A loopback issuer for whole-flow tests: its authorization endpoint redirects straight
+    /// back, its token endpoint mints a token spoiled according to `mode`.
+    struct FakeIssuer {
+        url: String,
+        stop: Arc<AtomicBool>,
+    }
+
+    impl Drop for FakeIssuer {
+        fn drop(&mut self) {
+            self.stop.store(true, Ordering::SeqCst);
+        }
+    }
+
+    fn fake_issuer(mode: &'static str) -> FakeIssuer {
+        use crate::oidc::jwt::tests::TestKey;
+        use serde_json::json;
+        let (key, stranger) = (TestKey::new("k"), TestKey::new("k2"));
+        let server = tiny_http::Server::http("127.0.0.1:0").unwrap();
+        let url = format!("http://127.0.0.1:{}", server.server_addr().to_ip().unwrap().port());
+        let stop = Arc::new(AtomicBool::new(false));
+        let (u, st) = (url.clone(), stop.clone());
+        std::thread::spawn(move || {
+            let mut nonce = String::new();
+            while !st.load(Ordering::SeqCst) {
+                let Ok(Some(req)) = server.recv_timeout(Duration::from_millis(50)) else { continue };
+                let full = reqwest::Url::parse(&format!("http://x{}", req.url())).unwrap();
+                let q =
+                    |k: &str| full.query_pairs().find(|(n, _)| n == k).map(|(_, v)| v.into_owned()).unwrap_or_default();
+                let (status, body, location) = match full.path() {
+                    "/.well-known/openid-configuration" => {
+                        let iss = if mode == "wrong-issuer" { format!("{u}/other") } else { u.clone() };
+                        let d = json!({"issuer": iss, "authorization_endpoint": format!("{u}/auth"),
+                            "token_endpoint": format!("{u}/token"), "jwks_uri": format!("{u}/keys"),
+                            "code_challenge_methods_supported": if mode == "no-pkce" { json!(["plain"]) } else { json!(["S256"]) }});
+                        (200, d.to_string(), None)
+                    }
+                    "/keys" => (200, json!({"keys": [key.jwk()]}).to_string(), None),
+                    "/auth" => {
+                        nonce = q("nonce");
+                        let state = if mode == "bad-state" { "forged".to_string() } else { q("state") };
+                        let loc = if mode == "deny" {
+                            format!("{}?error=access_denied&error_description=no&state={state}", q("redirect_uri"))
+                        } else {
+                            format!("{}?code=C&state={state}", q("redirect_uri"))
+                        };
+                        (302, String::new(), Some(loc))
+                    }
+                    "/token" => {
+                        let mut c =
+                            json!({"iss": u, "sub": "s", "aud": "sigstore", "exp": flow::now() + 600, "nonce": nonce});
+                        match mode {
+                            "wrong-nonce" => c["nonce"] = json!("not-the-nonce"),
+                            "wrong-aud" => c["aud"] = json!("someone-else"),
+                            "expired" => c["exp"] = json!(flow::now() - 3600),
+                            _ => {}
+                        }
+                        let tok = if mode == "unknown-key" { stranger.sign(&c) } else { key.sign(&c) };
+                        (200, json!({"id_token": tok, "access_token": "at"}).to_string(), None)
+                    }
+                    _ => (404, String::new(), None),
+                };
+                let mut resp = tiny_http::Response::from_string(body).with_status_code(status);
+                if let Some(l) = location {
+                    resp.add_header(tiny_http::Header::from_bytes("Location", l.as_bytes()).unwrap());
+                }
+                let _ = req.respond(resp);
+            }
+        });
+        FakeIssuer { url, stop }
+    }
+
+    struct NoTty;
+    impl Terminal for NoTty {
+        fn say(&mut self, _: &str) {}
+        fn can_ask(&self) -> bool {
+            false
+        }
+        fn ask(&mut self, _: &str) -> Option<std::io::Result<String>> {
+            None
+        }
+    }
+
+    fn run_flow(mode: &'static str) -> Result<String, OidcError> {
+        let iss = fake_issuer(mode);
+        let cfg = Config {
+            issuer: iss.url.clone(),
+            url_opener: Some("curl -s -o /dev/null -L {{.URL}}".into()),
+            ..Config::default()
+        };
+        let http = crate::http::client(&Default::default()).unwrap();
+        login_with(&cfg, &http, &mut NoTty, &Options { timeout: Duration::from_secs(10) })
+    }
+
+    #[test]
+    fn whole_flow_verifies_and_fails_closed() {
+        assert!(Command::new("curl").arg("--version").output().is_ok(), "curl is required by this test");
+        let tok = run_flow("good").unwrap();
+        assert_eq!(crate::oidc::Claims::parse(&tok).unwrap().sub, "s");
+        use crate::oidc::jwt::VerifyError as V;
+        assert!(matches!(run_flow("wrong-nonce"), Err(OidcError::Verify(V::Nonce))));
+        assert!(matches!(run_flow("wrong-aud"), Err(OidcError::Verify(V::Audience { .. }))));
+        assert!(matches!(run_flow("expired"), Err(OidcError::Verify(V::Expired { .. }))));
+        assert!(matches!(run_flow("unknown-key"), Err(OidcError::Verify(V::UnknownKey { .. }))));
+        assert!(matches!(run_flow("bad-state"), Err(OidcError::StateMismatch)));
+        assert!(matches!(run_flow("deny"), Err(OidcError::Denied { .. })));
+        assert!(matches!(run_flow("wrong-issuer"), Err(OidcError::IssuerMismatch { .. })));
+        assert!(matches!(run_flow("no-pkce"), Err(OidcError::NoPkce { .. })));
     }
 
     #[test]

@@ -129,12 +129,14 @@ fn authorize(
     if !(200..300).contains(&status) {
         let e: flow::TokenResponse = serde_json::from_value(v).unwrap_or_default();
         return Err(OidcError::Device {
-            reason: format!("the device authorization endpoint refused the request (HTTP {status}): {}", e.error_text()),
+            reason: format!(
+                "the device authorization endpoint refused the request (HTTP {status}): {}",
+                e.error_text()
+            ),
         });
     }
-    let auth: DeviceAuthorization = serde_json::from_value(v).map_err(|e| OidcError::Device {
-        reason: format!("the device authorization answer cannot be read: {e}"),
-    })?;
+    let auth: DeviceAuthorization = serde_json::from_value(v)
+        .map_err(|e| OidcError::Device { reason: format!("the device authorization answer cannot be read: {e}") })?;
     Ok((auth, pkce))
 }
 
@@ -224,8 +226,11 @@ mod tests {
                 let mut body = String::new();
                 let _ = std::io::Read::read_to_string(req.as_reader(), &mut body);
                 let (status, v) = match req.url() {
-                    "/.well-known/openid-configuration" => (200, json!({"issuer": u, "token_endpoint": format!("{u}/token"),
-                        "jwks_uri": format!("{u}/keys"), "device_authorization_endpoint": format!("{u}/device")})),
+                    "/.well-known/openid-configuration" => (
+                        200,
+                        json!({"issuer": u, "token_endpoint": format!("{u}/token"),
+                        "jwks_uri": format!("{u}/keys"), "device_authorization_endpoint": format!("{u}/device")}),
+                    ),
                     "/keys" => (200, jwks.clone()),
                     "/device" => {
                         assert!(body.contains("code_challenge_method=S256"), "{body}");
@@ -279,7 +284,10 @@ mod tests {
         }
     }
 
-    fn run(script: Vec<serde_json::Value>, extra: serde_json::Value) -> (Result<String, OidcError>, Vec<u64>, String, Vec<String>) {
+    fn run(
+        script: Vec<serde_json::Value>,
+        extra: serde_json::Value,
+    ) -> (Result<String, OidcError>, Vec<u64>, String, Vec<String>) {
         let (iss, _key) = issuer(script, extra);
         let cfg = Config { issuer: iss.url.clone(), ..Config::default() };
         let http = crate::http::client(&Default::default()).unwrap();
@@ -291,12 +299,17 @@ mod tests {
 
     #[test]
     fn pending_slow_down_then_token() {
-        let (r, sleeps, screen, polls) =
-            run(vec![json!("authorization_pending"), json!("slow_down"), json!("authorization_pending"), json!(null)], json!({"interval": 2}));
+        let (r, sleeps, screen, polls) = run(
+            vec![json!("authorization_pending"), json!("slow_down"), json!("authorization_pending"), json!(null)],
+            json!({"interval": 2}),
+        );
         let tok = r.unwrap();
         assert_eq!(crate::oidc::Claims::parse(&tok).unwrap().sub, "dev-user");
         assert_eq!(sleeps, vec![2, 2, 7, 7]);
-        assert!(screen.contains("Enter the verification code ABCD-EFGH in your browser at: http://127.0.0.1:"), "{screen}");
+        assert!(
+            screen.contains("Enter the verification code ABCD-EFGH in your browser at: http://127.0.0.1:"),
+            "{screen}"
+        );
         assert!(screen.contains("Code will be valid for 30 seconds"));
         assert_eq!(polls.len(), 4);
         assert!(polls[0].contains("grant_type=urn%3Aietf%3Aparams%3Aoauth%3Agrant-type%3Adevice_code"), "{}", polls[0]);

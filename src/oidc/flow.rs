@@ -46,7 +46,8 @@ pub fn discover(issuer: &str, http: &reqwest::blocking::Client) -> Result<Metada
     if !status.is_success() {
         return Err(fail(format!("GET {url} answered HTTP {}", status.as_u16())));
     }
-    let md: Metadata = resp.json().map_err(|e| fail(format!("{url} is not a discovery document: {}", error_chain(&e))))?;
+    let md: Metadata =
+        resp.json().map_err(|e| fail(format!("{url} is not a discovery document: {}", error_chain(&e))))?;
     if md.issuer != issuer {
         return Err(OidcError::IssuerMismatch { configured: issuer.to_string(), discovered: md.issuer });
     }
@@ -61,11 +62,7 @@ impl Metadata {
         let azure = ["https://login.microsoftonline.com/", "https://login.microsoftonline.us/"]
             .iter()
             .any(|p| self.issuer.starts_with(p));
-        if listed || azure {
-            Ok(())
-        } else {
-            Err(OidcError::NoPkce { issuer: self.issuer.clone() })
-        }
+        if listed || azure { Ok(()) } else { Err(OidcError::NoPkce { issuer: self.issuer.clone() }) }
     }
 
     /// Fetch the issuer's key set.
@@ -137,7 +134,8 @@ fn form_escape(s: &str, out: &mut String) {
 /// The client's secret, read from `gitsign.clientSecretFile` (trimmed).
 pub fn client_secret(cfg: &crate::config::Config) -> Result<Option<String>, OidcError> {
     let Some(path) = &cfg.client_secret_file else { return Ok(None) };
-    let bytes = std::fs::read(path).map_err(|e| OidcError::ClientSecret { path: path.clone(), reason: e.to_string() })?;
+    let bytes =
+        std::fs::read(path).map_err(|e| OidcError::ClientSecret { path: path.clone(), reason: e.to_string() })?;
     let s = String::from_utf8(bytes)
         .map_err(|_| OidcError::ClientSecret { path: path.clone(), reason: "not UTF-8".into() })?;
     Ok(Some(s.trim().to_string()).filter(|s| !s.is_empty()))
@@ -172,10 +170,8 @@ pub fn post_form_json(
     secret: Option<&str>,
 ) -> Result<(u16, serde_json::Value), OidcError> {
     let mut pairs = pairs.to_vec();
-    let mut req = http
-        .post(url)
-        .header("Content-Type", "application/x-www-form-urlencoded")
-        .header("Accept", "application/json");
+    let mut req =
+        http.post(url).header("Content-Type", "application/x-www-form-urlencoded").header("Accept", "application/json");
     if let Some(secret) = secret {
         // client_secret_basic unless the issuer only lists client_secret_post.
         let methods = md.token_endpoint_auth_methods_supported.as_deref().unwrap_or(&[]);
@@ -211,9 +207,8 @@ pub fn post_token(
     secret: Option<&str>,
 ) -> Result<TokenResponse, OidcError> {
     let (status, v) = post_form_json(http, md, &md.token_endpoint, pairs, client_id, secret)?;
-    let t: TokenResponse = serde_json::from_value(v).map_err(|e| OidcError::Exchange {
-        reason: format!("the token endpoint's answer cannot be read: {e}"),
-    })?;
+    let t: TokenResponse = serde_json::from_value(v)
+        .map_err(|e| OidcError::Exchange { reason: format!("the token endpoint's answer cannot be read: {e}") })?;
     if (200..300).contains(&status) || t.error.is_some() {
         Ok(t)
     } else {
@@ -249,7 +244,8 @@ pub fn verified_id_token(
         return Err(OidcError::Exchange { reason: resp.error_text() });
     };
     let jwks = md.jwks(http)?;
-    let expect = Expect { issuer: &md.issuer, client_id, nonce, access_token: resp.access_token.as_deref(), now: now() };
+    let expect =
+        Expect { issuer: &md.issuer, client_id, nonce, access_token: resp.access_token.as_deref(), now: now() };
     jwt::verify(&id_token, &jwks, &expect)?;
     Ok(id_token)
 }

@@ -249,11 +249,8 @@ fn check_signature(alg: Alg, k: &Jwk, msg: &[u8], sig: &[u8]) -> Result<bool, Ve
         }
         Alg::Es256 | Alg::Es384 => {
             let (x, y) = (need(&k.x, "x")?, need(&k.y, "y")?);
-            let (len, params): (usize, &'static rs::EcdsaVerificationAlgorithm) = if alg == Alg::Es256 {
-                (32, &rs::ECDSA_P256_SHA256_FIXED)
-            } else {
-                (48, &rs::ECDSA_P384_SHA384_FIXED)
-            };
+            let (len, params): (usize, &'static rs::EcdsaVerificationAlgorithm) =
+                if alg == Alg::Es256 { (32, &rs::ECDSA_P256_SHA256_FIXED) } else { (48, &rs::ECDSA_P384_SHA384_FIXED) };
             if x.len() != len || y.len() != len {
                 return Err(VerifyError::BadJwks(format!("EC key coordinates are not {len} bytes")));
             }
@@ -416,7 +413,13 @@ pub(crate) mod tests {
     }
 
     fn expect() -> Expect<'static> {
-        Expect { issuer: "https://issuer.test", client_id: "sigstore", nonce: Some("n0nce"), access_token: None, now: NOW }
+        Expect {
+            issuer: "https://issuer.test",
+            client_id: "sigstore",
+            nonce: Some("n0nce"),
+            access_token: None,
+            now: NOW,
+        }
     }
 
     #[test]
@@ -470,7 +473,10 @@ pub(crate) mod tests {
         let other = TestKey::new("k1");
         // same kid, different key: signature fails
         let tok = other.sign(&claims());
-        assert_eq!(verify(&tok, &k.jwks(), &expect()).unwrap_err(), VerifyError::BadSignature { kid: Some("k1".into()) });
+        assert_eq!(
+            verify(&tok, &k.jwks(), &expect()).unwrap_err(),
+            VerifyError::BadSignature { kid: Some("k1".into()) }
+        );
         // unknown kid
         let stranger = TestKey::new("k9");
         assert!(matches!(verify(&stranger.sign(&claims()), &k.jwks(), &expect()), Err(VerifyError::UnknownKey { .. })));
@@ -478,7 +484,10 @@ pub(crate) mod tests {
         let p = URL_SAFE_NO_PAD.encode(claims().to_string());
         for alg in ["none", "HS256"] {
             let h = URL_SAFE_NO_PAD.encode(json!({"alg": alg, "kid": "k1"}).to_string());
-            assert_eq!(verify(&format!("{h}.{p}."), &k.jwks(), &expect()).unwrap_err(), VerifyError::Algorithm(alg.into()));
+            assert_eq!(
+                verify(&format!("{h}.{p}."), &k.jwks(), &expect()).unwrap_err(),
+                VerifyError::Algorithm(alg.into())
+            );
         }
         // tampered payload
         let good = k.sign(&claims());

@@ -113,7 +113,10 @@ impl RekorClient {
         }
         let (got, entry) = single_entry(&url, &body)?;
         let want_leaf = &uuid[uuid.len() - 64..];
-        if !got.eq_ignore_ascii_case(uuid) && !got[got.len().saturating_sub(64)..].eq_ignore_ascii_case(want_leaf) {
+        // `got` is the server's text: compare bytes, never slice it as a str (a multi-byte
+        // character across the cut would panic).
+        let got_leaf = &got.as_bytes()[got.len().saturating_sub(64)..];
+        if !got.eq_ignore_ascii_case(uuid) && !got_leaf.eq_ignore_ascii_case(want_leaf.as_bytes()) {
             return Err(RekorError::Malformed { url, reason: format!("asked for entry {uuid}, got {got}") });
         }
         let body_bytes = STANDARD
@@ -159,15 +162,12 @@ fn super_leaf_hash(body: &[u8]) -> [u8; 32] {
 }
 
 fn read_body(resp: reqwest::blocking::Response, url: &str) -> Result<Vec<u8>, RekorError> {
-    use std::io::Read;
-    let mut buf = Vec::new();
-    resp.take(MAX_BODY + 1)
-        .read_to_end(&mut buf)
-        .map_err(|e| RekorError::Unreachable { url: url.to_string(), reason: e.to_string() })?;
-    if buf.len() as u64 > MAX_BODY {
-        return Err(RekorError::Malformed { url: url.to_string(), reason: "answer too large".into() });
-    }
-    Ok(buf)
+    crate::http::read_limited(resp, MAX_BODY).map_err(|e| match e {
+        crate::http::BodyError::TooLarge(limit) => {
+            RekorError::Malformed { url: url.to_string(), reason: format!("answer larger than {limit} bytes") }
+        }
+        crate::http::BodyError::Read(reason) => RekorError::Unreachable { url: url.to_string(), reason },
+    })
 }
 
 fn single_entry(url: &str, body: &[u8]) -> Result<(String, LogEntry), RekorError> {
@@ -179,7 +179,7 @@ fn single_entry(url: &str, body: &[u8]) -> Result<(String, LogEntry), RekorError
             reason: format!("expected one entry, got {}", entries.len()),
         });
     }
-    Ok(entries.into_iter().next().expect("one entry"))
+    entries.into_iter().next().ok_or_else(|| RekorError::Malformed { url: url.to_string(), reason: "no entry".into() })
 }
 
 /// Extract `message` from a JSON error body, else the body text (truncated).

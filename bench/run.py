@@ -1,0 +1,213 @@
+#!/usr/bin/env python3
+"""Benchmark harness: gitsign-rs side by side with SSH and OpenPGP signing, in one run.
+
+Builds release binaries, starts the local Sigstore stack, and measures (median, min, max of
+repeated runs):
+  1. signing N commits with `git commit -S` (gitsign with the credential cache when available,
+     ssh-keygen, gpg with an unprotected key) against an unsigned baseline: per-commit overhead;
+  2. `git log --show-signature` over those N commits, per commit;
+  3. `gitsign verify A..B` over M commits in one process, commits/s, against the crypto bound
+     from `openssl speed` (one P-384 and four P-256 verifications per commit);
+  4. start-up (`gitsign --version`) and peak RSS of signing and verifying.
+Prints a table and writes bench/results.json.
+
+Usage: python3 bench/run.py [--commits N] [--range M] [--repeat R] [--no-build]
+"""
+import argparse, json, os, re, shutil, signal, statistics, subprocess, sys, tempfile, time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+REL = os.path.join(ROOT, "target", "release")
+
+
+def sh(cmd, **kw):
+    return subprocess.run(cmd, check=True, capture_output=True, text=True, **kw)
+
+
+def stats(xs):
+    return {"median": statistics.median(xs), "min": min(xs), "max": max(xs), "runs": len(xs)}
+
+
+class Stack:
+    def __init__(self, tmp):
+        self.dir = os.path.join(tmp, "stack")
+        self.proc = subprocess.Popen([os.path.join(REL, "gitsign-sandbox"), "serve", "--dir", self.dir,
+                                      "--addr", "127.0.0.1:0"], stdout=subprocess.PIPE, text=True)
+        for line in self.proc.stdout:
+            if line.strip() == "ready":
+                break
+        env = sh([os.path.join(REL, "gitsign-sandbox"), "env", "--dir", self.dir]).stdout
+        self.env = dict(re.findall(r"^export (\w+)='([^']*)'", env, re.M))
+
+    def token(self, email):
+        return sh([os.path.join(REL, "gitsign-sandbox"), "token", "--dir", self.dir, "--email", email]).stdout.strip()
+
+    def stop(self):
+        self.proc.send_signal(signal.SIGTERM)
+        self.proc.wait(timeout=10)
+
+
+def new_repo(tmp, name, env, config):
+    path = os.path.join(tmp, name)
+    os.makedirs(path)
+    sh(["git", "init", "-q", "-b", "main", path], env=env)
+    for k, v in [("user.name", "Bench"), ("user.email", "bench@example.test")] + config:
+        sh(["git", "-C", path, "config", k, v], env=env)
+    return path
+
+
+def commit_loop(path, n, env, sign):
+    args = ["git", "-C", path, "commit", "-q", "--allow-empty", "-m"]
+    if sign:
+        args.insert(4, "-S")
+    t0 = time.perf_counter()
+    for i in range(n):
+        subprocess.run(args + [f"commit {i}"], check=True, env=env, capture_output=True)
+    return (time.perf_counter() - t0) / n
+
+
+def log_verify(path, n, env):
+    t0 = time.perf_counter()
+    out = subprocess.run(["git", "-C", path, "log", "--show-signature", f"-{n}", "--format=%G?"],
+                         check=True, env=env, capture_output=True, text=True).stdout
+    dt = (time.perf_counter() - t0) / n
+    good = sum(1 for l in out.splitlines() if l.strip() == "G")
+    return dt, good
+
+
+def peak_rss_kb(cmd, env, stdin=None, cwd=None):
+    r = subprocess.run(["/usr/bin/time", "-f", "%M"] + cmd, env=env, input=stdin, capture_output=True, cwd=cwd)
+    return int(r.stderr.decode().strip().splitlines()[-1])
+
+
+def crypto_bound():
+    out = sh(["openssl", "speed", "-seconds", "1", "ecdsap256", "ecdsap384"]).stdout
+    v = {}
+    for line in out.splitlines():
+        m = re.search(r"(256|384) bits ecdsa \(nistp\d+\)\s+\S+s\s+\S+s\s+(\S+)\s+(\S+)", line)
+        if m:
+            v[m.group(1)] = float(m.group(3))
+    per_commit = 1 / v["384"] + 4 / v["256"]
+    cores = os.cpu_count() or 1
+    return {"p256_verify_per_s": v["256"], "p384_verify_per_s": v["384"], "cores": cores,
+            "commits_per_s_one_core": 1 / per_commit, "commits_per_s_all_cores": cores / per_commit}
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--commits", type=int, default=100)
+    ap.add_argument("--range", type=int, default=1000)
+    ap.add_argument("--repeat", type=int, default=3)
+    ap.add_argument("--no-build", action="store_true")
+    a = ap.parse_args()
+    if not a.no_build:
+        subprocess.run(["cargo", "build", "--release", "--workspace", "--bins"], check=True, cwd=ROOT)
+    tmp = tempfile.mkdtemp(prefix="gitsign-bench-")
+    base_env = dict(os.environ, HOME=tmp, GIT_CONFIG_NOSYSTEM="1", GIT_CONFIG_GLOBAL=os.path.join(tmp, "gitconfig"))
+    stack = Stack(tmp)
+    res = {"commits": a.commits, "range_commits": a.range}
+    try:
+        gs_env = dict(base_env, **stack.env, SIGSTORE_ID_TOKEN=stack.token("bench@example.test"))
+        cache_sock = os.path.join(tmp, "cache", "cache.sock")
+        cache = None
+        cache_bin = os.path.join(REL, "gitsign-credential-cache")
+        try:
+            cache = subprocess.Popen([cache_bin, "--socket", cache_sock], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+            time.sleep(0.5)
+            if cache.poll() is None:
+                gs_env["GITSIGN_CREDENTIAL_CACHE"] = cache_sock
+            else:
+                cache = None
+        except OSError:
+            cache = None
+        res["credential_cache"] = cache is not None
+
+        # SSH key and GPG key (unprotected)
+        ssh_key = os.path.join(tmp, "id_ed25519")
+        sh(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", ssh_key])
+        gnupg = os.path.join(tmp, "gnupg")
+        os.makedirs(gnupg, mode=0o700)
+        gpg_env = dict(base_env, GNUPGHOME=gnupg)
+        sh(["gpg", "--batch", "--passphrase", "", "--quick-gen-key", "bench@example.test", "ed25519", "sign", "never"], env=gpg_env)
+        allowed = os.path.join(tmp, "allowed_signers")
+        with open(allowed, "w") as f:
+            f.write("bench@example.test " + open(ssh_key + ".pub").read())
+
+        setups = {
+            "unsigned": (base_env, [], False),
+            "ssh": (base_env, [("gpg.format", "ssh"), ("user.signingkey", ssh_key), ("gpg.ssh.allowedSignersFile", allowed)], True),
+            "gpg": (gpg_env, [("gpg.format", "openpgp"), ("user.signingkey", "bench@example.test")], True),
+            "gitsign": (gs_env, [("gpg.format", "x509"), ("gpg.x509.program", os.path.join(REL, "gitsign"))], True),
+        }
+        sign_t, verify_t = {}, {}
+        for name, (env, cfg, signed) in setups.items():
+            st, vt = [], []
+            for r in range(a.repeat):
+                path = new_repo(tmp, f"{name}-{r}", env, cfg)
+                st.append(commit_loop(path, a.commits, env, signed))
+                if signed:
+                    dt, good = log_verify(path, a.commits, env)
+                    if good != a.commits:
+                        raise SystemExit(f"{name}: only {good} of {a.commits} commits show G")
+                    vt.append(dt)
+            sign_t[name] = stats(st)
+            if vt:
+                verify_t[name] = stats(vt)
+        base = sign_t["unsigned"]["median"]
+        res["sign_per_commit_s"] = sign_t
+        res["sign_overhead_per_commit_s"] = {k: v["median"] - base for k, v in sign_t.items() if k != "unsigned"}
+        res["verify_via_git_per_commit_s"] = verify_t
+
+        # range verification in one process over M commits
+        rpath = new_repo(tmp, "range", gs_env, setups["gitsign"][1])
+        commit_loop(rpath, a.range, gs_env, True)
+        first = sh(["git", "-C", rpath, "rev-list", "--max-parents=0", "HEAD"], env=gs_env).stdout.strip()
+        vcmd = [os.path.join(REL, "gitsign"), "verify", f"{first}..HEAD", "--offline",
+                "--certificate-identity", "bench@example.test", "--certificate-oidc-issuer", stack.env["GITSIGN_OIDC_ISSUER"]]
+        rt = []
+        for _ in range(a.repeat):
+            t0 = time.perf_counter()
+            subprocess.run(vcmd, check=True, env=gs_env, cwd=rpath, capture_output=True)
+            rt.append((a.range - 1) / (time.perf_counter() - t0))
+        res["range_verify_commits_per_s"] = stats(rt)
+        res["crypto_bound"] = crypto_bound()
+
+        # start-up and RSS
+        su = []
+        for _ in range(5):
+            t0 = time.perf_counter()
+            for _ in range(50):
+                subprocess.run([os.path.join(REL, "gitsign"), "--version"], check=True, capture_output=True)
+            su.append((time.perf_counter() - t0) / 50)
+        res["startup_s"] = stats(su)
+        payload = b"tree 4b825dc642cb6eb9a060e54bf8d69288fbee4904\nauthor B <b@x> 1 +0000\ncommitter B <b@x> 1 +0000\n\nm\n"
+        res["peak_rss_kb"] = {
+            "sign": peak_rss_kb([os.path.join(REL, "gitsign"), "--status-fd=2", "-bsau", "x"], gs_env, payload),
+            "verify_range": peak_rss_kb(vcmd, gs_env, cwd=rpath),
+        }
+        if cache:
+            cache.terminate()
+    finally:
+        stack.stop()
+        shutil.rmtree(tmp, ignore_errors=True)
+
+    ms = lambda s: f"{s * 1000:8.2f} ms"
+    print(f"\n{'signing, per commit':32} {'median':>11} {'min':>11} {'max':>11}  overhead vs unsigned")
+    for k, v in res["sign_per_commit_s"].items():
+        ov = res["sign_overhead_per_commit_s"].get(k)
+        print(f"  {k:30} {ms(v['median'])} {ms(v['min'])} {ms(v['max'])}  {'' if ov is None else ms(ov)}")
+    print(f"{'git log --show-signature, per commit':32}")
+    for k, v in res["verify_via_git_per_commit_s"].items():
+        print(f"  {k:30} {ms(v['median'])} {ms(v['min'])} {ms(v['max'])}")
+    rv, cb = res["range_verify_commits_per_s"], res["crypto_bound"]
+    print(f"gitsign verify A..B ({a.range} commits): {rv['median']:.0f} commits/s (min {rv['min']:.0f}, max {rv['max']:.0f}); "
+          f"crypto bound {cb['commits_per_s_all_cores']:.0f}/s on {cb['cores']} cores "
+          f"({100 * rv['median'] / cb['commits_per_s_all_cores']:.0f} %)")
+    print(f"start-up (gitsign --version): {ms(res['startup_s']['median'])}; peak RSS sign {res['peak_rss_kb']['sign'] / 1024:.1f} MB, "
+          f"verify range {res['peak_rss_kb']['verify_range'] / 1024:.1f} MB; credential cache: {res['credential_cache']}")
+    with open(os.path.join(ROOT, "bench", "results.json"), "w") as f:
+        json.dump(res, f, indent=2)
+    print("wrote bench/results.json")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,571 @@
+//! `serve --trust-issuer URL`: Fulcio accepts RS256 ID tokens from an external OIDC
+//! issuer. The issuer here is a tiny fake served from a std TcpListener thread inside
+//! the test (discovery + JWKS with an RSA key), like npm oidc-provider on loopback.
+
+use base64::Engine;
+use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
+use p256::ecdsa::signature::Signer;
+use p256::ecdsa::{DerSignature, SigningKey};
+use p256::pkcs8::EncodePublicKey;
+use rsa::rand_core::{Infallible, TryCryptoRng, TryRng};
+use rsa::signature::SignatureEncoding;
+use rsa::traits::PublicKeyParts;
+use serde_json::{Value, json};
+use sha2::Sha256;
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+
+const BIN: &str = env!("CARGO_BIN_EXE_gitsign-sandbox");
+const EMAIL: &str = "external-user@example.test";
+
+// ---------------------------------------------------------------- harness
+
+struct TempDir(PathBuf);
+
+impl TempDir {
+    fn new(tag: &str) -> TempDir {
+        let mut r = [0u8; 6];
+        getrandom::fill(&mut r).unwrap();
+        let p = std::env::temp_dir().join(format!("gitsign-sandbox-{tag}-{}", hex::encode(r)));
+        std::fs::create_dir_all(&p).unwrap();
+        TempDir(p)
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+struct Sandbox {
+    child: Child,
+    base: String,
+    lines: Vec<String>,
+}
+
+impl Sandbox {
+    fn start(dir: &Path, extra: &[&str]) -> Sandbox {
+        let mut child = Command::new(BIN)
+            .args(["serve", "--dir"])
+            .arg(dir)
+            .args(["--addr", "127.0.0.1:0"])
+            .args(extra)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("spawn gitsign-sandbox");
+        let mut base = None;
+        let mut lines = Vec::new();
+        for line in BufReader::new(child.stdout.take().unwrap()).lines() {
+            let line = line.expect("read stdout");
+            if let Some(b) = line.strip_prefix("base_url ") {
+                base = Some(b.to_string());
+            }
+            if line == "ready" {
+                break;
+            }
+            lines.push(line);
+        }
+        Sandbox {
+            child,
+            base: base.expect("no base_url line before ready"),
+            lines,
+        }
+    }
+}
+
+impl Drop for Sandbox {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+struct HttpResp {
+    status: u16,
+    body: Vec<u8>,
+}
+
+impl HttpResp {
+    fn json(&self) -> Value {
+        serde_json::from_slice(&self.body)
+            .unwrap_or_else(|e| panic!("not JSON ({e}): {}", self.text()))
+    }
+    fn text(&self) -> String {
+        String::from_utf8_lossy(&self.body).into_owned()
+    }
+}
+
+/// HTTP/1.1 request with `Connection: close`; the sandbox answers with Content-Length.
+fn http(method: &str, url: &str, body: &[u8]) -> HttpResp {
+    let rest = url.strip_prefix("http://").expect("http URL");
+    let (hostport, path) = match rest.find('/') {
+        Some(i) => (&rest[..i], &rest[i..]),
+        None => (rest, "/"),
+    };
+    let mut s = TcpStream::connect(hostport).expect("connect");
+    let req = format!(
+        "{method} {path} HTTP/1.1\r\nHost: {hostport}\r\nConnection: close\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n",
+        body.len()
+    );
+    s.write_all(req.as_bytes()).unwrap();
+    s.write_all(body).unwrap();
+    let mut raw = Vec::new();
+    s.read_to_end(&mut raw).unwrap();
+    let split = raw
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .expect("header end");
+    let head = String::from_utf8_lossy(&raw[..split]).into_owned();
+    let status = head
+        .split(' ')
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .expect("status");
+    HttpResp {
+        status,
+        body: raw[split + 4..].to_vec(),
+    }
+}
+
+// ---------------------------------------------------------------- RSA and tokens
+
+struct OsRng;
+
+impl TryRng for OsRng {
+    type Error = Infallible;
+    fn try_next_u32(&mut self) -> Result<u32, Infallible> {
+        let mut b = [0u8; 4];
+        self.try_fill_bytes(&mut b)?;
+        Ok(u32::from_le_bytes(b))
+    }
+    fn try_next_u64(&mut self) -> Result<u64, Infallible> {
+        let mut b = [0u8; 8];
+        self.try_fill_bytes(&mut b)?;
+        Ok(u64::from_le_bytes(b))
+    }
+    fn try_fill_bytes(&mut self, dst: &mut [u8]) -> Result<(), Infallible> {
+        getrandom::fill(dst).expect("getrandom");
+        Ok(())
+    }
+}
+
+impl TryCryptoRng for OsRng {}
+
+fn rsa_key() -> rsa::RsaPrivateKey {
+    rsa::RsaPrivateKey::new(&mut OsRng, 2048).expect("RSA key generation")
+}
+
+fn b64url(b: &[u8]) -> String {
+    URL_SAFE_NO_PAD.encode(b)
+}
+
+fn rsa_jwk(key: &rsa::RsaPrivateKey, kid: &str) -> Value {
+    json!({
+        "kty": "RSA", "use": "sig", "alg": "RS256", "kid": kid,
+        "n": b64url(&key.n().to_be_bytes()),
+        "e": b64url(&key.e().to_be_bytes()),
+    })
+}
+
+fn now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64
+}
+
+/// An ID token as oidc-provider would issue it, RS256.
+fn rs256_token(key: &rsa::RsaPrivateKey, kid: &str, claims: &Value) -> String {
+    let header = json!({"alg": "RS256", "typ": "JWT", "kid": kid});
+    let input = format!(
+        "{}.{}",
+        b64url(header.to_string().as_bytes()),
+        b64url(claims.to_string().as_bytes())
+    );
+    let sk = rsa::pkcs1v15::SigningKey::<Sha256>::new(key.clone());
+    let sig = rsa::signature::Signer::sign(&sk, input.as_bytes());
+    format!("{input}.{}", b64url(&sig.to_vec()))
+}
+
+fn claims(iss: &str, email: &str) -> Value {
+    let t = now();
+    json!({
+        "iss": iss, "sub": "user-1234", "aud": "sigstore",
+        "email": email, "email_verified": true,
+        "iat": t, "nbf": t, "exp": t + 600, "auth_time": t,
+    })
+}
+
+// ---------------------------------------------------------------- fake issuer
+
+/// A fake OIDC issuer on loopback: discovery (Content-Length) and JWKS (chunked).
+struct FakeIssuer {
+    url: String,
+    discovery_hits: Arc<AtomicUsize>,
+    jwks_hits: Arc<AtomicUsize>,
+}
+
+fn respond(s: &mut TcpStream, status: &str, body: &str, chunked: bool) {
+    let mut out = format!(
+        "HTTP/1.1 {status}\r\nContent-Type: application/json; charset=utf-8\r\nConnection: close\r\n"
+    );
+    if chunked {
+        out.push_str("Transfer-Encoding: chunked\r\n\r\n");
+        for part in body.as_bytes().chunks(100) {
+            out.push_str(&format!("{:x}\r\n", part.len()));
+            out.push_str(std::str::from_utf8(part).unwrap_or(""));
+            out.push_str("\r\n");
+        }
+        out.push_str("0\r\n\r\n");
+    } else {
+        out.push_str(&format!("Content-Length: {}\r\n\r\n{body}", body.len()));
+    }
+    let _ = s.write_all(out.as_bytes());
+}
+
+impl FakeIssuer {
+    fn start(jwks: Value) -> FakeIssuer {
+        let l = TcpListener::bind("127.0.0.1:0").unwrap();
+        let url = format!("http://{}", l.local_addr().unwrap());
+        let discovery_hits = Arc::new(AtomicUsize::new(0));
+        let jwks_hits = Arc::new(AtomicUsize::new(0));
+        let (d, j, base) = (
+            Arc::clone(&discovery_hits),
+            Arc::clone(&jwks_hits),
+            url.clone(),
+        );
+        let jwks = Mutex::new(jwks.to_string());
+        std::thread::spawn(move || {
+            for s in l.incoming() {
+                let Ok(mut s) = s else { return };
+                let mut head = Vec::new();
+                let mut buf = [0u8; 1024];
+                while !head.windows(4).any(|w| w == b"\r\n\r\n") {
+                    match s.read(&mut buf) {
+                        Ok(0) | Err(_) => break,
+                        Ok(n) => head.extend_from_slice(&buf[..n]),
+                    }
+                }
+                let head = String::from_utf8_lossy(&head).into_owned();
+                let mut rl = head.split(' ');
+                let (method, path) = (rl.next().unwrap_or(""), rl.next().unwrap_or(""));
+                match (method, path) {
+                    ("GET", "/.well-known/openid-configuration") => {
+                        d.fetch_add(1, Ordering::SeqCst);
+                        let doc = json!({
+                            "issuer": base,
+                            "authorization_endpoint": format!("{base}/auth"),
+                            "token_endpoint": format!("{base}/token"),
+                            "jwks_uri": format!("{base}/jwks"),
+                            "response_types_supported": ["code"],
+                            "subject_types_supported": ["public"],
+                            "id_token_signing_alg_values_supported": ["RS256"],
+                        });
+                        respond(&mut s, "200 OK", &doc.to_string(), false);
+                    }
+                    ("GET", "/jwks") => {
+                        j.fetch_add(1, Ordering::SeqCst);
+                        let body = jwks.lock().map(|b| b.clone()).unwrap_or_default();
+                        respond(&mut s, "200 OK", &body, true);
+                    }
+                    _ => respond(&mut s, "404 Not Found", "{\"error\":\"not found\"}", false),
+                }
+            }
+        });
+        FakeIssuer {
+            url,
+            discovery_hits,
+            jwks_hits,
+        }
+    }
+}
+
+// ---------------------------------------------------------------- Fulcio
+
+fn new_p256() -> SigningKey {
+    loop {
+        let mut r = [0u8; 32];
+        getrandom::fill(&mut r).unwrap();
+        if let Ok(k) = SigningKey::from_slice(&r) {
+            return k;
+        }
+    }
+}
+
+fn fulcio_v2(base: &str, tok: &str, k: &SigningKey, subject: &str) -> HttpResp {
+    let spki = k.verifying_key().to_public_key_der().unwrap();
+    let pop: DerSignature = k.sign(subject.as_bytes());
+    let body = json!({
+        "credentials": {"oidcIdentityToken": tok},
+        "publicKeyRequest": {
+            "publicKey": {"algorithm": "ECDSA", "content": STANDARD.encode(spki.as_bytes())},
+            "proofOfPossession": STANDARD.encode(pop.as_bytes()),
+        },
+    });
+    http(
+        "POST",
+        &format!("{base}/api/v2/signingCert"),
+        body.to_string().as_bytes(),
+    )
+}
+
+fn pem_der(pem: &str) -> Vec<u8> {
+    let b: String = pem
+        .lines()
+        .filter(|l| !l.starts_with("-----"))
+        .map(str::trim)
+        .collect();
+    STANDARD.decode(b).unwrap()
+}
+
+fn assert_unauthenticated(r: &HttpResp, needle: &str) {
+    assert_eq!(r.status, 401, "{}", r.text());
+    let v = r.json();
+    assert_eq!(v["code"], 16, "gRPC Unauthenticated: {v}");
+    let m = v["message"].as_str().unwrap_or("");
+    assert!(m.contains(needle), "message {m:?} lacks {needle:?}");
+}
+
+// ---------------------------------------------------------------- tests
+
+#[test]
+fn certificate_for_a_trusted_issuers_rs256_token() {
+    let key = rsa_key();
+    let other = rsa_key();
+    let issuer = FakeIssuer::start(json!({"keys": [rsa_jwk(&key, "issuer-key-1")]}));
+    let d = TempDir::new("trust");
+    let sb = Sandbox::start(&d.0, &["--trust-issuer", &issuer.url]);
+    let base = sb.base.clone();
+    assert!(
+        sb.lines.contains(&format!("trusted_issuer {}", issuer.url)),
+        "{:?}",
+        sb.lines
+    );
+    // Keys were fetched at start-up: discovery, then jwks_uri.
+    assert_eq!(issuer.discovery_hits.load(Ordering::SeqCst), 1);
+    assert_eq!(issuer.jwks_hits.load(Ordering::SeqCst), 1);
+
+    // Configuration lists the built-in issuer and the trusted one.
+    let conf = http("GET", &format!("{base}/api/v2/configuration"), b"").json();
+    let urls: Vec<&str> = conf["issuers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| i["issuerUrl"].as_str().unwrap())
+        .collect();
+    assert_eq!(urls, [format!("{base}/oauth2"), issuer.url.clone()]);
+    let info: Value =
+        serde_json::from_str(&std::fs::read_to_string(d.0.join("sandbox.json")).unwrap()).unwrap();
+    assert_eq!(info["trusted_issuers"], json!([issuer.url]));
+
+    // A token signed by the trusted issuer: a certificate naming that issuer.
+    let k = new_p256();
+    let tok = rs256_token(&key, "issuer-key-1", &claims(&issuer.url, EMAIL));
+    let r = fulcio_v2(&base, &tok, &k, EMAIL);
+    assert_eq!(r.status, 200, "{}", r.text());
+    let certs = r.json()["signedCertificateEmbeddedSct"]["chain"]["certificates"].clone();
+    let certs = certs.as_array().unwrap();
+    assert_eq!(certs.len(), 3);
+    {
+        use der::{Decode, Encode};
+        let leaf = x509_cert::Certificate::from_der(&pem_der(certs[0].as_str().unwrap())).unwrap();
+        let exts = leaf.tbs_certificate().extensions().unwrap();
+        let ext = |oid: &str| {
+            exts.iter()
+                .find(|e| e.extn_id.to_string() == oid)
+                .unwrap_or_else(|| panic!("no extension {oid}"))
+                .extn_value
+                .as_bytes()
+                .to_vec()
+        };
+        assert_eq!(ext("1.3.6.1.4.1.57264.1.1"), issuer.url.as_bytes());
+        let v2 = ext("1.3.6.1.4.1.57264.1.8");
+        let utf8 = der::asn1::Utf8StringRef::from_der(&v2).unwrap();
+        assert_eq!(utf8.as_str(), issuer.url);
+        let san = ext("2.5.29.17");
+        assert!(
+            san.windows(EMAIL.len()).any(|w| w == EMAIL.as_bytes()),
+            "SAN carries the email"
+        );
+        assert_eq!(
+            leaf.tbs_certificate()
+                .subject_public_key_info()
+                .to_der()
+                .unwrap(),
+            k.verifying_key().to_public_key_der().unwrap().as_bytes()
+        );
+    }
+    // v1 with a Bearer header works too.
+    let k1 = new_p256();
+    let spki = k1.verifying_key().to_public_key_der().unwrap();
+    let pop: DerSignature = k1.sign(EMAIL.as_bytes());
+    let v1 = {
+        let body = json!({"publicKey": {"content": STANDARD.encode(spki.as_bytes()), "algorithm": "ecdsa"},
+                          "signedEmailAddress": STANDARD.encode(pop.as_bytes())})
+        .to_string();
+        let rest = base.strip_prefix("http://").unwrap();
+        let mut s = TcpStream::connect(rest).unwrap();
+        write!(
+            s,
+            "POST /api/v1/signingCert HTTP/1.1\r\nHost: {rest}\r\nConnection: close\r\nAuthorization: Bearer {tok}\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+            body.len()
+        )
+        .unwrap();
+        let mut raw = String::new();
+        s.read_to_string(&mut raw).unwrap();
+        raw
+    };
+    assert!(v1.starts_with("HTTP/1.1 201"), "{v1}");
+
+    // A sub-only token: the subject is the sub.
+    let mut c = claims(&issuer.url, EMAIL);
+    let obj = c.as_object_mut().unwrap();
+    obj.remove("email");
+    obj.remove("email_verified");
+    let sub_tok = rs256_token(&key, "issuer-key-1", &c);
+    let r = fulcio_v2(&base, &sub_tok, &new_p256(), "user-1234");
+    assert_eq!(r.status, 200, "{}", r.text());
+
+    // Signed by another key under the issuer's kid: bad signature.
+    let forged = rs256_token(&other, "issuer-key-1", &claims(&issuer.url, EMAIL));
+    assert_unauthenticated(&fulcio_v2(&base, &forged, &k, EMAIL), "signature");
+    // Signed by another key with an unknown kid: one JWKS refresh at most per 30 s, and
+    // the key is still unknown.
+    let unknown = rs256_token(&other, "rotated-key", &claims(&issuer.url, EMAIL));
+    assert_unauthenticated(&fulcio_v2(&base, &unknown, &k, EMAIL), "kid");
+    assert_unauthenticated(&fulcio_v2(&base, &unknown, &k, EMAIL), "kid");
+    assert!(issuer.jwks_hits.load(Ordering::SeqCst) <= 2);
+    // The issuer's key, but an issuer that is not trusted.
+    let untrusted = rs256_token(&key, "issuer-key-1", &claims("http://127.0.0.1:1", EMAIL));
+    assert_unauthenticated(&fulcio_v2(&base, &untrusted, &k, EMAIL), "trusted");
+    // The same claim checks as for the built-in issuer.
+    let mut c = claims(&issuer.url, EMAIL);
+    c["aud"] = json!("other");
+    let wrong_aud = rs256_token(&key, "issuer-key-1", &c);
+    assert_unauthenticated(&fulcio_v2(&base, &wrong_aud, &k, EMAIL), "audience");
+    let mut c = claims(&issuer.url, EMAIL);
+    c["exp"] = json!(now() - 10);
+    let expired = rs256_token(&key, "issuer-key-1", &c);
+    assert_unauthenticated(&fulcio_v2(&base, &expired, &k, EMAIL), "expired");
+    let mut c = claims(&issuer.url, EMAIL);
+    c["email_verified"] = json!(false);
+    let unverified = rs256_token(&key, "issuer-key-1", &c);
+    assert_unauthenticated(&fulcio_v2(&base, &unverified, &k, EMAIL), "email_verified");
+    // Proof of possession must sign the token's subject.
+    assert_eq!(fulcio_v2(&base, &tok, &k, "someone@else.test").status, 400);
+    // The built-in issuer still works alongside.
+    let own = Command::new(BIN)
+        .args(["token", "--dir"])
+        .arg(&d.0)
+        .output()
+        .unwrap();
+    assert!(own.status.success());
+    let own = String::from_utf8(own.stdout).unwrap();
+    let r = fulcio_v2(&base, own.trim(), &k, "sandbox-user@example.test");
+    assert_eq!(r.status, 200, "{}", r.text());
+}
+
+#[test]
+fn bad_trust_issuer_urls_fail_at_start_up() {
+    let d = TempDir::new("trust-bad");
+    let run = |url: &str| {
+        let o = Command::new(BIN)
+            .args(["serve", "--dir"])
+            .arg(&d.0)
+            .args(["--addr", "127.0.0.1:0", "--trust-issuer", url])
+            .stdout(Stdio::null())
+            .output()
+            .unwrap();
+        (
+            o.status.code(),
+            String::from_utf8_lossy(&o.stderr).into_owned(),
+        )
+    };
+    let (rc, err) = run("https://127.0.0.1:8443");
+    assert_eq!(rc, Some(2), "{err}");
+    assert!(err.contains("https"), "{err}");
+    let (rc, err) = run("http://accounts.example.com");
+    assert_eq!(rc, Some(2), "{err}");
+    assert!(err.contains("loopback"), "{err}");
+
+    // Discovery names another issuer (a trailing slash is a different identifier).
+    let key = rsa_key();
+    let issuer = FakeIssuer::start(json!({"keys": [rsa_jwk(&key, "k")]}));
+    let (rc, err) = run(&format!("{}/", issuer.url));
+    assert_eq!(rc, Some(1), "{err}");
+    assert!(err.contains("must be equal exactly"), "{err}");
+
+    // serve --help documents the option.
+    let o = Command::new(BIN)
+        .args(["serve", "--help"])
+        .output()
+        .unwrap();
+    assert!(o.status.success());
+    assert!(String::from_utf8_lossy(&o.stdout).contains("--trust-issuer URL"));
+}
+
+#[test]
+fn issuer_not_up_yet_is_fetched_when_a_token_arrives() {
+    // Reserve a port, start the sandbox trusting it while nothing listens there.
+    let l = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = l.local_addr().unwrap();
+    drop(l);
+    let url = format!("http://{addr}");
+    let d = TempDir::new("trust-late");
+    let sb = Sandbox::start(&d.0, &["--trust-issuer", &url]);
+    let key = rsa_key();
+    let k = new_p256();
+    let tok = rs256_token(&key, "late", &claims(&url, EMAIL));
+    // Still down: 401 naming the issuer's keys.
+    assert_unauthenticated(&fulcio_v2(&sb.base, &tok, &k, EMAIL), "unavailable");
+    // Bring the issuer up on that port (retry: the port may be briefly unavailable).
+    let l = (0..50)
+        .find_map(|_| {
+            TcpListener::bind(addr).ok().or_else(|| {
+                std::thread::sleep(std::time::Duration::from_millis(100));
+                None
+            })
+        })
+        .expect("rebind the issuer port");
+    let jwks = json!({"keys": [rsa_jwk(&key, "late")]}).to_string();
+    let base = url.clone();
+    std::thread::spawn(move || {
+        for s in l.incoming() {
+            let Ok(mut s) = s else { return };
+            let mut head = Vec::new();
+            let mut buf = [0u8; 1024];
+            while !head.windows(4).any(|w| w == b"\r\n\r\n") {
+                match s.read(&mut buf) {
+                    Ok(0) | Err(_) => break,
+                    Ok(n) => head.extend_from_slice(&buf[..n]),
+                }
+            }
+            let head = String::from_utf8_lossy(&head).into_owned();
+            if head.starts_with("GET /.well-known/openid-configuration ") {
+                let doc = json!({"issuer": base, "jwks_uri": format!("{base}/jwks")});
+                respond(&mut s, "200 OK", &doc.to_string(), false);
+            } else if head.starts_with("GET /jwks ") {
+                respond(&mut s, "200 OK", &jwks, false);
+            } else {
+                respond(&mut s, "404 Not Found", "{}", false);
+            }
+        }
+    });
+    // Retries while the issuer has never answered are spaced by a few seconds.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(15);
+    loop {
+        let r = fulcio_v2(&sb.base, &tok, &k, EMAIL);
+        if r.status == 200 {
+            break;
+        }
+        assert_eq!(r.status, 401, "{}", r.text());
+        assert!(std::time::Instant::now() < deadline, "{}", r.text());
+        std::thread::sleep(std::time::Duration::from_millis(500));
+    }
+}
