@@ -59,6 +59,72 @@ pub struct RawObject {
     pub content: Vec<u8>,
 }
 
+/// Reads many objects through one `git cat-file --batch` process (one process for a whole
+/// range instead of several per object).
+pub struct BatchReader {
+    child: std::process::Child,
+    stdin: std::process::ChildStdin,
+    stdout: std::io::BufReader<std::process::ChildStdout>,
+}
+
+impl BatchReader {
+    /// Start `git cat-file --batch` in the current repository.
+    pub fn new() -> Result<BatchReader, RepoError> {
+        let mut child = Command::new("git")
+            .args(["cat-file", "--batch"])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .map_err(|e| RepoError::Spawn(e.to_string()))?;
+        let stdin = child.stdin.take().ok_or_else(|| RepoError::Spawn("no stdin".into()))?;
+        let stdout = std::io::BufReader::new(child.stdout.take().ok_or_else(|| RepoError::Spawn("no stdout".into()))?);
+        Ok(BatchReader { child, stdin, stdout })
+    }
+
+    /// Read one object by full id.
+    pub fn read(&mut self, id: &str) -> Result<RawObject, RepoError> {
+        use std::io::{BufRead, Read, Write};
+        let broken = |e: std::io::Error| RepoError::Git { args: "cat-file --batch".into(), message: e.to_string() };
+        if id.contains(['\n', ' ']) {
+            return Err(RepoError::Git { args: "cat-file --batch".into(), message: format!("bad object id {id:?}") });
+        }
+        writeln!(self.stdin, "{id}").and_then(|_| self.stdin.flush()).map_err(broken)?;
+        let mut header = String::new();
+        self.stdout.read_line(&mut header).map_err(broken)?;
+        let parts: Vec<&str> = header.split_whitespace().collect();
+        let [oid, kind_name, size] = parts.as_slice() else {
+            return Err(RepoError::Git { args: "cat-file --batch".into(), message: format!("{id}: {}", header.trim()) });
+        };
+        let size: usize = size
+            .parse()
+            .map_err(|_| RepoError::Git { args: "cat-file --batch".into(), message: format!("bad size in {header:?}") })?;
+        let mut content = vec![0u8; size];
+        self.stdout.read_exact(&mut content).map_err(broken)?;
+        let mut nl = [0u8; 1];
+        self.stdout.read_exact(&mut nl).map_err(broken)?;
+        let kind = match *kind_name {
+            "commit" => ObjectKind::Commit,
+            "tag" => ObjectKind::Tag,
+            other => return Err(RepoError::NotSignable { rev: id.to_string(), kind: other.to_string() }),
+        };
+        Ok(RawObject { id: oid.to_string(), kind, content })
+    }
+}
+
+impl Drop for BatchReader {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// The commits of a range (`git rev-list RANGE`), newest first.
+pub fn rev_list(range: &str) -> Result<Vec<String>, RepoError> {
+    let out = git(&["rev-list", "--end-of-options", range])?;
+    Ok(String::from_utf8_lossy(&out).lines().map(str::to_string).collect())
+}
+
 /// Resolve `rev` (a commit-ish, or a tag name for an annotated tag) and read it raw.
 pub fn read_object(rev: &str) -> Result<RawObject, RepoError> {
     // `--end-of-options` keeps a rev that starts with '-' from being taken as an option.

@@ -31,3 +31,48 @@ pub fn object_id_from_parts(payload: &[u8], signature_text: &[u8], object_format
     let object = git::rebuild_object(kind, payload, signature_text, algo);
     Some(git::object_id(kind, &object, algo))
 }
+
+/// A Rekor client built on first use: verifying signatures with embedded entries never pays
+/// for HTTPS set-up (loading the platform's CA store).
+pub struct LazyRekor {
+    url: String,
+    options: crate::http::HttpOptions,
+    client: std::sync::OnceLock<Result<crate::rekor::client::RekorClient, String>>,
+}
+
+impl LazyRekor {
+    /// A lazy client for the configured Rekor.
+    pub fn new(cfg: &Config) -> LazyRekor {
+        LazyRekor {
+            url: cfg.rekor.clone(),
+            options: crate::http::HttpOptions::from_config(cfg),
+            client: std::sync::OnceLock::new(),
+        }
+    }
+
+    fn get(&self) -> Result<&crate::rekor::client::RekorClient, crate::rekor::client::RekorError> {
+        self.client
+            .get_or_init(|| {
+                crate::http::client(&self.options)
+                    .map(|h| crate::rekor::client::RekorClient::new(&self.url, h))
+                    .map_err(|e| e.to_string())
+            })
+            .as_ref()
+            .map_err(|reason| crate::rekor::client::RekorError::Unreachable { url: self.url.clone(), reason: reason.clone() })
+    }
+}
+
+impl crate::verify::RekorLookup for LazyRekor {
+    fn search_by_certificate(&self, cert_pem: &str) -> Result<Vec<String>, crate::rekor::client::RekorError> {
+        self.get()?.search_by_certificate(cert_pem)
+    }
+    fn get_entry(
+        &self,
+        uuid: &str,
+    ) -> Result<(String, crate::rekor::types::LogEntry), crate::rekor::client::RekorError> {
+        self.get()?.get_entry(uuid)
+    }
+    fn base_url(&self) -> &str {
+        &self.url
+    }
+}

@@ -132,7 +132,7 @@ pub struct Services {
 impl Services {
     /// Clients for the configured URLs.
     pub fn from_config(cfg: &Config) -> Result<Services, SignError> {
-        let http = crate::http::client(&crate::http::HttpOptions::from_config(&cfg))?;
+        let http = crate::http::client(&crate::http::HttpOptions::from_config(cfg))?;
         Ok(Services {
             fulcio: FulcioClient::new(&cfg.fulcio, http.clone()),
             rekor: RekorClient::new(&cfg.rekor, http.clone()),
@@ -152,8 +152,15 @@ pub fn obtain_identity(cfg: &Config, services: &Services, now: i64) -> Result<Id
     }
     let token = oidc::get_token(cfg, &services.http)?;
     let identity = identity_from_token(&token, services, now)?;
+    // Cache only what the signing path will accept: a cached credential wins over every
+    // token source, so a certificate for the wrong identity would otherwise stick.
     #[cfg(unix)]
-    crate::cache::remember(cfg, &identity, now);
+    if crate::cache::enabled(cfg)
+        && check_match_committer(cfg, &identity).is_ok()
+        && crate::setup::trusted_root_for(cfg).is_ok_and(|t| check_certificate(cfg, &identity, &t, now).is_ok())
+    {
+        crate::cache::remember(cfg, &identity, now);
+    }
     Ok(identity)
 }
 

@@ -519,3 +519,42 @@ os.execv(sys.argv[2], [sys.argv[2], '--systemd-socket-activation'])";
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("LISTEN_PID is not set"), "{out:?}");
 }
+
+#[test]
+fn a_hung_daemon_is_a_miss_after_a_timeout() {
+    let sb = Sandbox::start();
+    let tmp = TempDir::new("cache-hung");
+    let socket = tmp.path().join("hung.sock");
+    // Listens (so connecting succeeds) but never accepts or answers.
+    let _listener = std::os::unix::net::UnixListener::bind(&socket).unwrap();
+    let repo = cached_repo(&sb, ALICE, &[("GITSIGN_CREDENTIAL_CACHE", socket.to_str().unwrap())]);
+    let started = Instant::now();
+    let (ok, err) = gitsign_direct(&repo);
+    let took = started.elapsed();
+    assert!(ok, "{err}");
+    assert!(err.contains("warning: credential cache: connection to the cache failed: timed out"), "{err}");
+    // One bounded wait (the look-up; the store is not tried again), not a hang.
+    assert!(took < Duration::from_secs(10), "took {took:?}");
+    assert_eq!(err.matches("warning: credential cache").count(), 1, "{err}");
+    eprintln!("signing past a hung daemon took {took:?}");
+}
+
+#[test]
+fn a_certificate_the_signer_refuses_is_not_cached() {
+    let sb = Sandbox::start();
+    let tmp = TempDir::new("cache-refused");
+    let daemon = Daemon::start(&tmp.path().join("d/cache.sock"), &[]);
+    let sock = daemon.socket.to_str().unwrap().to_string();
+    // A token for bob in alice's repository with gitsign.matchCommitter: refused, not cached.
+    let mut repo = cached_repo(&sb, ALICE, &[("GITSIGN_CREDENTIAL_CACHE", &sock)]);
+    repo.env.retain(|(k, _)| k != "SIGSTORE_ID_TOKEN");
+    repo.env.push(("SIGSTORE_ID_TOKEN".into(), sb.token("bob@example.test")));
+    repo.git_ok(&["config", "gitsign.matchCommitter", "true"]);
+    assert!(!commit_ok(&repo), "signed with a certificate for another committer");
+    assert!(daemon.client().list().unwrap().is_empty(), "a refused certificate was cached");
+    // With the right token the next commit logs in and caches as usual.
+    repo.env.retain(|(k, _)| k != "SIGSTORE_ID_TOKEN");
+    repo.env.push(("SIGSTORE_ID_TOKEN".into(), sb.token(ALICE)));
+    assert!(commit_ok(&repo));
+    assert_eq!(daemon.client().list().unwrap().len(), 1);
+}

@@ -130,7 +130,6 @@ fn acknowledged_entries_survive_kill_9() {
     })
     .unwrap();
     let acked: Arc<Mutex<Vec<Acked>>> = Arc::default();
-    let mut counter = 0u64;
     let mut kills = 0;
     for round in 0..rounds {
         let mut server = start(&dir);
@@ -145,7 +144,7 @@ fn acknowledged_entries_survive_kill_9() {
         for w in 0..2u64 {
             let (url, acked, stop, key, pem, http) =
                 (server.url.clone(), acked.clone(), stop.clone(), key.clone(), pem.clone(), http.clone());
-            let base = counter + w * 1_000_000 + (round as u64) * 10_000_000;
+            let base = w * 1_000_000 + (round as u64) * 10_000_000;
             writers.push(std::thread::spawn(move || {
                 let mut n = base;
                 while !stop.load(Ordering::SeqCst) {
@@ -163,7 +162,6 @@ fn acknowledged_entries_survive_kill_9() {
                 }
             }));
         }
-        counter += 1;
         // Kill at a varying moment, while the writers are busy.
         std::thread::sleep(Duration::from_millis(150 + (round as u64 * 137) % 400));
         server.child.kill().unwrap(); // SIGKILL

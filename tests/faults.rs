@@ -188,8 +188,7 @@ fn forward(upstream: &str, req: &Request) -> Response {
 
 fn dechunk(mut b: &[u8]) -> Vec<u8> {
     let mut out = Vec::new();
-    loop {
-        let Some(eol) = b.windows(2).position(|w| w == b"\r\n") else { break };
+    while let Some(eol) = b.windows(2).position(|w| w == b"\r\n") {
         let size_text = String::from_utf8_lossy(&b[..eol]).to_string();
         let size = usize::from_str_radix(size_text.split(';').next().unwrap().trim(), 16).unwrap_or(0);
         if size == 0 {
@@ -969,4 +968,51 @@ fn write_matrix(name: &str, command: &str, rows: &[(String, String, Duration)]) 
         out.push_str(&format!("{command}\t{fault}\t{:.1}s\t{}\n", t.as_secs_f64(), observed.replace('\t', " ")));
     }
     let _ = std::fs::write(dir.join(format!("{name}.tsv")), out);
+}
+
+#[test]
+fn cache_faults_degrade_to_a_warning() {
+    // The credential cache is an optimisation: when it is down, silent or talks nonsense, the
+    // commit is still signed (with a fresh certificate), the delay is bounded, and stdout stays
+    // clean (the signature verifies).
+    use std::os::unix::net::UnixListener;
+    let sb = Sandbox::start();
+    let dir = common::TempDir::new("cachefault");
+    let mut matrix = Vec::new();
+    let silent = dir.path().join("silent.sock");
+    let l = UnixListener::bind(&silent).unwrap();
+    std::thread::spawn(move || {
+        let mut held = Vec::new();
+        for c in l.incoming() {
+            held.push(c); // accept, never answer
+        }
+    });
+    let garbage = dir.path().join("garbage.sock");
+    let l = UnixListener::bind(&garbage).unwrap();
+    std::thread::spawn(move || {
+        for c in l.incoming().flatten() {
+            let mut c = c;
+            let _ = c.write_all(&[0xff; 64]);
+        }
+    });
+    let missing = dir.path().join("missing.sock");
+    for (what, path) in [("socket missing", &missing), ("accepts, never answers", &silent), ("answers garbage", &garbage)] {
+        let repo = repo_with(&sb, &[("GITSIGN_CREDENTIAL_CACHE", path.to_str().unwrap())]);
+        let t = Instant::now();
+        let out = repo.git(&["commit", "-S", "-m", MSG]);
+        let elapsed = t.elapsed();
+        let stderr = text(&out.stderr);
+        assert!(out.status.success(), "cache {what}: the commit failed\n{stderr}");
+        assert!(elapsed < Duration::from_secs(30), "cache {what}: took {elapsed:?}");
+        let v = repo.git(&["verify-commit", "HEAD"]);
+        assert!(v.status.success(), "cache {what}: the signature does not verify\n{}", text(&v.stderr));
+        let direct = gitsign_sign(&repo);
+        assert!(direct.status.success(), "cache {what}: {}", text(&direct.stderr));
+        let sig = text(&direct.stdout);
+        assert!(sig.starts_with("-----BEGIN SIGNED MESSAGE-----\n") && sig.ends_with("-----END SIGNED MESSAGE-----\n"), "cache {what}: stdout is not just the signature: {sig:?}");
+        let warning = text(&direct.stderr).lines().find(|l| l.to_lowercase().contains("cache")).unwrap_or("(no warning)").to_string();
+        eprintln!("--- cache {what} ({elapsed:.1?}): {warning}");
+        matrix.push((what.to_string(), format!("commit signed; {warning}"), elapsed));
+    }
+    write_matrix("cache", "git commit -S (credential cache)", &matrix);
 }

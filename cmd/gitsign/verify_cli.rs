@@ -89,15 +89,10 @@ fn targets(args: &VerifyArgs, tags: bool) -> Result<Vec<Target>, String> {
     let mut out = Vec::new();
     for rev in revs {
         if !tags && rev.contains("..") {
-            let ids = std::process::Command::new("git")
-                .args(["rev-list", "--end-of-options", &rev])
-                .output()
-                .map_err(|e| format!("cannot run git: {e}"))?;
-            if !ids.status.success() {
-                return Err(format!("git rev-list {rev}: {}", String::from_utf8_lossy(&ids.stderr).trim()));
-            }
-            for id in String::from_utf8_lossy(&ids.stdout).lines() {
-                let o = gitsign::repo::read_object(id).map_err(|e| e.to_string())?;
+            let ids = gitsign::repo::rev_list(&rev).map_err(|e| e.to_string())?;
+            let mut reader = gitsign::repo::BatchReader::new().map_err(|e| e.to_string())?;
+            for id in ids {
+                let o = reader.read(&id).map_err(|e| e.to_string())?;
                 out.push(Target { id: o.id, kind: o.kind, content: o.content });
             }
             continue;
@@ -165,10 +160,7 @@ pub fn run(argv: &[std::ffi::OsString], tags: bool) -> ExitCode {
     let rekor = if args.offline {
         None
     } else {
-        match gitsign::http::client(&gitsign::http::HttpOptions::from_config(&cfg)) {
-            Ok(h) => Some(gitsign::rekor::client::RekorClient::new(&cfg.rekor, h)),
-            Err(e) => return fail(e.to_string()),
-        }
+        Some(gitsign::setup::LazyRekor::new(&cfg))
     };
     let targets = match targets(&args, tags) {
         Ok(t) => t,

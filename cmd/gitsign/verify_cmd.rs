@@ -32,11 +32,7 @@ pub fn run(a: &GpgArgs) -> ExitCode {
         Ok(t) => t,
         Err(e) => return errsig(&mut status, e.to_string()),
     };
-    let http = match gitsign::http::client(&gitsign::http::HttpOptions::from_config(&cfg)) {
-        Ok(h) => h,
-        Err(e) => return errsig(&mut status, e.to_string()),
-    };
-    let rekor = gitsign::rekor::client::RekorClient::new(&cfg.rekor, http);
+    let rekor = gitsign::setup::LazyRekor::new(&cfg);
     let object_id = gitsign::setup::object_id_from_parts(&data, &sig, &cfg.object_format);
     let opts = VerifyOptions {
         trust: &trust,

@@ -21,6 +21,7 @@ use crate::oidc::Claims;
 use crate::sign::Identity;
 use sha2::{Digest, Sha256};
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
 use zeroize::Zeroizing;
 
 pub mod client;
@@ -75,6 +76,11 @@ pub fn default_socket_path() -> Option<PathBuf> {
     dirs::runtime_dir()
         .or_else(dirs::cache_dir)
         .map(|d| d.join("sigstore").join("gitsign").join("cache.sock"))
+}
+
+/// Whether `cfg` turns the cache on at all (cheap; no I/O, no warnings).
+pub fn enabled(cfg: &Config) -> bool {
+    cfg.credential_cache_mode.is_some() || cfg.credential_cache.is_some()
 }
 
 /// Which back end `cfg` selects, if any:
@@ -191,6 +197,10 @@ pub fn warn(msg: &str) {
     eprintln!("gitsign: warning: credential cache: {msg} (continuing without the cache)");
 }
 
+/// Set when this process's look-up could not reach the cache, so that [`remember`] does not
+/// wait on (and warn about) the same broken cache a second time.
+static UNREACHABLE: AtomicBool = AtomicBool::new(false);
+
 /// Look for a live cached identity for `cfg`. Every failure is a miss with a warning.
 pub fn lookup(cfg: &Config, now: i64) -> Option<Identity> {
     let backend = backend(cfg)?;
@@ -205,6 +215,7 @@ pub fn lookup(cfg: &Config, now: i64) -> Option<Identity> {
         Ok(Some(hit)) => hit,
         Ok(None) => return None,
         Err(e) => {
+            UNREACHABLE.store(true, Ordering::Relaxed);
             warn(&e);
             return None;
         }
@@ -219,8 +230,12 @@ pub fn lookup(cfg: &Config, now: i64) -> Option<Identity> {
     }
 }
 
-/// Store a freshly obtained identity for `cfg`. Every failure is a warning.
+/// Store a freshly obtained identity for `cfg`. Every failure is a warning. Nothing is tried
+/// if this process's [`lookup`] already found the cache unreachable.
 pub fn remember(cfg: &Config, identity: &Identity, now: i64) {
+    if UNREACHABLE.load(Ordering::Relaxed) {
+        return;
+    }
     let Some(backend) = backend(cfg) else { return };
     let key = key_id(cfg, &hostname());
     let cred = match credential_from_identity(identity) {

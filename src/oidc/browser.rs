@@ -9,7 +9,10 @@
 //!    path decides: its `state` must match (constant-time), an `error` ends the login, a
 //!    `code` is taken; every later request gets an error page and changes nothing.
 //! 4. The URL is printed on the terminal (or stderr) and opened with `gitsign.urlOpener` or
-//!    the platform opener (see [`super::opener`]).
+//!    the platform opener (see [`super::opener`]). The success page closes itself after
+//!    `gitsign.autocloseTimeout` seconds when `gitsign.autoclose` is on (gitsign also wants a
+//!    connector id, because Dex's chooser makes `window.close()` fail; a failed close is
+//!    harmless, so we always try).
 //! 5. Bounded wait: 120 s, or `GITSIGN_OIDC_TIMEOUT` seconds. Then (or at once when the
 //!    browser cannot be opened) the out-of-band fallback: the user opens a URL with
 //!    `redirect_uri=urn:ietf:wg:oauth:2.0:oob` and pastes the code on the terminal. Without
@@ -362,10 +365,12 @@ pub fn login_with(
     term.say(&format!("Your browser will now be opened to:\n{url}"));
     let opened = opener.open(&url, Duration::from_secs(1));
     if let Err(e) = &opened {
-        term.say(&format!("gitsign: could not open a browser ({e}); open the URL above by hand."));
+        term.say(&format!("gitsign: could not open a browser ({e})."));
     }
 
-    let got = if opened.is_err() && term.can_ask() { None } else { listener.wait(opts.timeout) };
+    // Without a browser the callback cannot come: go to the code prompt (or fail) at once.
+    // (Without a terminal nobody sees the URL either: git shows our stderr only afterwards.)
+    let got = if opened.is_err() { None } else { listener.wait(opts.timeout) };
     let (code, redirect_uri) = match got {
         Some(Callback::Code(code)) => (code, listener.redirect_uri.clone()),
         Some(Callback::StateMismatch) => return Err(OidcError::StateMismatch),
