@@ -292,6 +292,13 @@ pub fn sign_payload(
             let sig: p256::ecdsa::DerSignature = identity.key.sign(oid.as_bytes());
             let hash = Sha256::digest(oid.as_bytes());
             let (_uuid, entry) = rekor.create_entry(&hashed_rekord(&hash, sig.as_bytes(), leaf))?;
+            // The entry lives only in the log: check now, as a verifier will look it up, that the
+            // log vouched for this very entry (a lying log must not leave an unverifiable commit).
+            let tle = TransparencyLogEntry::from_api(&entry)
+                .map_err(|e| SignError::BadEntry { url: rekor.base_url().to_string(), reason: e.to_string() })?;
+            let body = crate::rekor::body::hashedrekord_online(&oid, sig.as_bytes(), leaf);
+            crate::rekor::verify::verify_entry(&tle, &body, trust)
+                .map_err(|e| SignError::UnverifiableEntry { url: rekor.base_url().to_string(), reason: e.to_string() })?;
             (armored, entry.log_index)
         }
     };

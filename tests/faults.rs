@@ -570,6 +570,25 @@ fn rekor_faults_keep_the_commit_unmade() {
         seed.signed_commit("s.txt", &format!("{i}\n"), &format!("seed {i}"));
     }
 
+    // The same lie in online mode (the entry is not embedded, but is checked before signing).
+    let up = upstream.clone();
+    let h = Hostile::start(move |req| {
+        let resp = forward(&up, req);
+        if !(req.method == "POST" && req.path.ends_with("/api/v1/log/entries")) {
+            return Reply::Http(resp);
+        }
+        Reply::Http(edit_entry(resp, |e| {
+            let other = p256::ecdsa::SigningKey::from_slice(&[8u8; 32]).unwrap();
+            let sig: p256::ecdsa::DerSignature = other.sign(b"anything");
+            e["verification"]["signedEntryTimestamp"] = STANDARD.encode(sig.as_bytes()).into();
+        }))
+    });
+    {
+        let repo = repo_with(&sb, &[("GITSIGN_REKOR_URL", h.url.as_str()), ("GITSIGN_REKOR_MODE", "online")]);
+        let f = commit_must_fail(&repo, "Rekor (online mode): SET by another key", "Rekor", &h.url, &["signed entry timestamp"]);
+        matrix.push(("online mode: SET signed by another key".into(), first_error_line(&f.stderr), f.elapsed));
+    }
+
     let mut lying = |what: &str, h: Hostile, causes: &[&str]| {
         let repo = repo_with(&sb, &[("GITSIGN_REKOR_URL", h.url.as_str())]);
         let f = commit_must_fail(&repo, &format!("Rekor: {what}"), "Rekor", &h.url, causes);
