@@ -145,23 +145,10 @@ impl FulcioClient {
         if status != 200 && status != 201 {
             return Err(FulcioError::Refused { url, status, message: crate::rekor::client::api_message(&bytes) });
         }
-        let resp: V2Response = serde_json::from_slice(&bytes)
-            .map_err(|e| FulcioError::Malformed { url: url.clone(), reason: e.to_string() })?;
-        let certs = resp
-            .signed_certificate_embedded_sct
-            .or(resp.signed_certificate_detached_sct)
-            .ok_or_else(|| FulcioError::Malformed { url: url.clone(), reason: "no certificate chain in the answer".into() })?
-            .chain
-            .certificates;
-        let mut ders = Vec::new();
-        for pem in &certs {
-            let mut one = pem_certificates(pem).map_err(|reason| FulcioError::Malformed { url: url.clone(), reason })?;
-            if one.len() != 1 {
-                return Err(FulcioError::Malformed { url, reason: "each chain entry must hold one certificate".into() });
-            }
-            ders.push(one.remove(0));
+        match v2_chain(&bytes) {
+            Ok(ders) => split_chain(url, ders),
+            Err(reason) => Err(FulcioError::Malformed { url, reason }),
         }
-        split_chain(url, ders)
     }
 
     /// The legacy v1 API gitsign uses.
@@ -198,6 +185,27 @@ impl FulcioClient {
         })?;
         Ok((status, bytes))
     }
+}
+
+/// The certificate chain (DER, leaf first) of a v2 `signingCert` answer (JSON, embedded or
+/// detached SCT form; one PEM certificate per chain entry).
+pub fn v2_chain(body: &[u8]) -> Result<Vec<Vec<u8>>, String> {
+    let resp: V2Response = serde_json::from_slice(body).map_err(|e| e.to_string())?;
+    let certs = resp
+        .signed_certificate_embedded_sct
+        .or(resp.signed_certificate_detached_sct)
+        .ok_or("no certificate chain in the answer")?
+        .chain
+        .certificates;
+    let mut ders = Vec::new();
+    for pem in &certs {
+        let mut one = pem_certificates(pem)?;
+        if one.len() != 1 {
+            return Err("each chain entry must hold one certificate".into());
+        }
+        ders.push(one.remove(0));
+    }
+    Ok(ders)
 }
 
 fn split_chain(url: String, mut ders: Vec<Vec<u8>>) -> Result<CertChain, FulcioError> {

@@ -6,7 +6,7 @@ use crate::trust::{TrustError, TrustedRoot};
 
 /// The trusted root for verification: `gitsign.trustedRoot` / `GITSIGN_TRUSTED_ROOT` when
 /// set, else the embedded production root; then gitsign's legacy overrides
-/// (`gitsign.fulcioRoot` PEM roots, `SIGSTORE_REKOR_PUBLIC_KEY`).
+/// (`gitsign.fulcioRoot` PEM roots, `SIGSTORE_REKOR_PUBLIC_KEY`, `gitsign.timestampCertChain`).
 pub fn trusted_root_for(cfg: &Config) -> Result<TrustedRoot, TrustError> {
     let mut root = match &cfg.trusted_root {
         Some(path) => TrustedRoot::from_file(path)?,
@@ -20,6 +20,8 @@ pub fn trusted_root_for(cfg: &Config) -> Result<TrustedRoot, TrustError> {
         let pem = std::fs::read(path).map_err(|e| TrustError::Read { path: path.clone(), reason: e.to_string() })?;
         root = root.with_rekor_public_key_pem(&pem)?;
     }
+    // gitsign.timestampCertChain: the only trusted RFC 3161 authority when set.
+    root = crate::tsa::with_configured_chain(root, cfg)?;
     Ok(root)
 }
 
@@ -74,5 +76,122 @@ impl crate::verify::RekorLookup for LazyRekor {
     }
     fn base_url(&self) -> &str {
         &self.url
+    }
+}
+
+type Slot<T> = std::sync::Arc<std::sync::Mutex<Option<T>>>;
+
+/// A [`crate::verify::RekorLookup`] that remembers answers for the life of one run: range
+/// verification of online-mode signatures searches once per certificate and fetches each entry
+/// once, however many commits share them (the credential cache reuses one certificate for many
+/// commits). Concurrent callers asking the same question wait for one request. Errors are not
+/// remembered.
+pub struct CachingRekor<L> {
+    inner: L,
+    searches: std::sync::Mutex<std::collections::HashMap<String, Slot<Vec<String>>>>,
+    entries: std::sync::Mutex<std::collections::HashMap<String, Slot<(String, crate::rekor::types::LogEntry)>>>,
+}
+
+impl<L: crate::verify::RekorLookup> CachingRekor<L> {
+    /// Wrap a lookup.
+    pub fn new(inner: L) -> CachingRekor<L> {
+        CachingRekor { inner, searches: Default::default(), entries: Default::default() }
+    }
+
+    fn cached<T: Clone>(
+        map: &std::sync::Mutex<std::collections::HashMap<String, Slot<T>>>,
+        key: &str,
+        fetch: impl FnOnce() -> Result<T, crate::rekor::client::RekorError>,
+    ) -> Result<T, crate::rekor::client::RekorError> {
+        let slot = {
+            let mut m = map.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+            m.entry(key.to_string()).or_default().clone()
+        };
+        let mut guard = slot.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        if let Some(v) = guard.as_ref() {
+            return Ok(v.clone());
+        }
+        let v = fetch()?;
+        *guard = Some(v.clone());
+        Ok(v)
+    }
+}
+
+impl<L: crate::verify::RekorLookup> crate::verify::RekorLookup for CachingRekor<L> {
+    fn search_by_certificate(&self, cert_pem: &str) -> Result<Vec<String>, crate::rekor::client::RekorError> {
+        Self::cached(&self.searches, cert_pem, || self.inner.search_by_certificate(cert_pem))
+    }
+    fn get_entry(
+        &self,
+        uuid: &str,
+    ) -> Result<(String, crate::rekor::types::LogEntry), crate::rekor::client::RekorError> {
+        Self::cached(&self.entries, uuid, || self.inner.get_entry(uuid))
+    }
+    fn base_url(&self) -> &str {
+        self.inner.base_url()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::rekor::client::RekorError;
+    use crate::rekor::types::LogEntry;
+    use crate::verify::RekorLookup;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    /// Counts calls; `fail_first` makes the first search fail (errors must not be cached).
+    #[derive(Default)]
+    struct Counting {
+        searches: AtomicUsize,
+        gets: AtomicUsize,
+        fail_first: bool,
+    }
+
+    impl RekorLookup for Counting {
+        fn search_by_certificate(&self, cert_pem: &str) -> Result<Vec<String>, RekorError> {
+            let n = self.searches.fetch_add(1, Ordering::SeqCst);
+            if self.fail_first && n == 0 {
+                return Err(RekorError::Unreachable { url: "x".into(), reason: "down".into() });
+            }
+            std::thread::sleep(std::time::Duration::from_millis(5));
+            Ok(vec![format!("{cert_pem}-1"), format!("{cert_pem}-2")])
+        }
+        fn get_entry(&self, uuid: &str) -> Result<(String, LogEntry), RekorError> {
+            self.gets.fetch_add(1, Ordering::SeqCst);
+            let e = LogEntry { body: String::new(), integrated_time: 1, log_id: String::new(), log_index: 7, verification: None };
+            Ok((uuid.to_string(), e))
+        }
+        fn base_url(&self) -> &str {
+            "https://rekor.test"
+        }
+    }
+
+    #[test]
+    fn each_question_is_asked_once_per_run() {
+        let c = CachingRekor::new(Counting::default());
+        std::thread::scope(|s| {
+            for _ in 0..4 {
+                s.spawn(|| {
+                    for cert in ["A", "B", "A"] {
+                        for uuid in c.search_by_certificate(cert).unwrap() {
+                            assert_eq!(c.get_entry(&uuid).unwrap().0, uuid);
+                        }
+                    }
+                });
+            }
+        });
+        assert_eq!(c.inner.searches.load(Ordering::SeqCst), 2, "one search per certificate");
+        assert_eq!(c.inner.gets.load(Ordering::SeqCst), 4, "one fetch per uuid");
+        assert_eq!(c.base_url(), "https://rekor.test");
+    }
+
+    #[test]
+    fn errors_are_not_remembered() {
+        let c = CachingRekor::new(Counting { fail_first: true, ..Default::default() });
+        assert!(c.search_by_certificate("A").is_err());
+        assert_eq!(c.search_by_certificate("A").unwrap().len(), 2);
+        assert_eq!(c.search_by_certificate("A").unwrap().len(), 2);
+        assert_eq!(c.inner.searches.load(Ordering::SeqCst), 2);
     }
 }

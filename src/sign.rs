@@ -84,6 +84,9 @@ pub enum SignError {
     /// The key could not be generated.
     #[error("cannot generate a signing key: {0}")]
     Key(String),
+    /// The RFC 3161 timestamp could not be obtained (gitsign.timestampServerURL).
+    #[error(transparent)]
+    Timestamp(#[from] crate::tsa::TsaError),
 }
 
 /// A key and the certificate Fulcio issued for it.
@@ -266,6 +269,12 @@ pub fn sign_payload(
 ) -> Result<SignOutput, SignError> {
     let leaf = &identity.certs.leaf;
     let pending: PendingSignature = sign_detached(payload, leaf, &identity.key, now)?;
+    // RFC 3161 (gitsign.timestampServerURL): fetched before anything is logged, so a TSA
+    // failure leaves no Rekor entry behind; stored as id-aa-timeStampToken.
+    let timestamp: Vec<_> = crate::tsa::token_for_signature(cfg, trust, &pending.signature)?
+        .map(|token| (crate::oids::TIMESTAMP_TOKEN, token))
+        .into_iter()
+        .collect();
     let (armored, log_index) = match cfg.rekor_mode {
         RekorMode::Offline => {
             let hash = Sha256::digest(&pending.signed_attrs_der);
@@ -279,11 +288,11 @@ pub fn sign_payload(
                 .map_err(|e| SignError::UnverifiableEntry { url: rekor.base_url().to_string(), reason: e.to_string() })?;
             // gitsign leaves the body out: the verifier rebuilds it from the signature.
             let value = octet_string_value(&tle.to_embedded().encode())?;
-            let der = pending.finish(&[(crate::oids::REKOR_ENTRY, value)])?;
+            let der = pending.finish(&[&[(crate::oids::REKOR_ENTRY, value)][..], &timestamp].concat())?;
             (crate::armor::encode(&der), entry.log_index)
         }
         RekorMode::Online => {
-            let der = pending.finish(&[])?;
+            let der = pending.finish(&timestamp)?;
             let armored = crate::armor::encode(&der);
             let kind = ObjectKind::from_payload(payload).ok_or(SignError::NotAnObject)?;
             let algo = if cfg.object_format == "sha256" { HashAlgo::Sha256 } else { HashAlgo::Sha1 };

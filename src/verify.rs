@@ -120,6 +120,8 @@ pub struct Verified {
     pub sct_verified: bool,
     /// Transparency log evidence.
     pub tlog: TlogEvidence,
+    /// The verified RFC 3161 genTime (unix seconds), when the signature carries a timestamp.
+    pub timestamp: Option<i64>,
 }
 
 /// GnuPG status class of a failure.
@@ -249,6 +251,29 @@ pub enum VerifyError {
         #[source]
         source: ChainError,
     },
+    /// The RFC 3161 timestamp token does not verify (or no TSA is trusted: fail closed).
+    #[error("the RFC 3161 timestamp in the signature does not verify: {source}")]
+    Timestamp {
+        /// Signer fingerprint.
+        fingerprint: String,
+        /// What failed.
+        #[source]
+        source: crate::tsa::TsaError,
+    },
+    /// The timestamp's time is outside the certificate validity.
+    #[error(
+        "the signature was timestamped at {t} (unix seconds), outside the certificate validity {not_before}..{not_after}: the certificate had expired or was not yet valid at that time"
+    )]
+    NotValidAtTimestamp {
+        /// Signer fingerprint.
+        fingerprint: String,
+        /// Verified genTime.
+        t: i64,
+        /// Certificate notBefore.
+        not_before: i64,
+        /// Certificate notAfter.
+        not_after: i64,
+    },
     /// The SCT check failed.
     #[error(
         "certificate transparency check failed for {fingerprint}: {source}; check the CT log keys of the trusted root (or --insecure-ignore-sct)"
@@ -277,7 +302,9 @@ impl VerifyError {
             | VerifyError::UnknownObjectKind { fingerprint }
             | VerifyError::NotValidAtLogTime { fingerprint, .. }
             | VerifyError::Chain { fingerprint, .. }
-            | VerifyError::Sct { fingerprint, .. } => Some(fingerprint),
+            | VerifyError::Sct { fingerprint, .. }
+            | VerifyError::Timestamp { fingerprint, .. }
+            | VerifyError::NotValidAtTimestamp { fingerprint, .. } => Some(fingerprint),
         }
     }
 }
@@ -355,6 +382,15 @@ pub fn verify(payload: &[u8], signature_text: &[u8], opts: &VerifyOptions<'_>) -
         }
     };
 
+    // RFC 3161 timestamp (§10): verified whenever present (no trusted TSA fails closed); its
+    // genTime is a verification time as well. With log evidence both must pass; without (an
+    // unchecked online signature) it replaces the weak notBefore + 60 s.
+    let timestamp = verified_timestamp(&sig, &leaf, opts.trust)?;
+    let t = match (&tlog, timestamp) {
+        (TlogEvidence::NotChecked, Some(gen_time)) => gen_time,
+        _ => t,
+    };
+
     if !leaf.valid_at(t) {
         return Err(VerifyError::NotValidAtLogTime {
             fingerprint,
@@ -365,6 +401,10 @@ pub fn verify(payload: &[u8], signature_text: &[u8], opts: &VerifyOptions<'_>) -
     }
     let chain = x509::verify_chain(&sig.signer_cert_der, &sig.other_certs_der, opts.trust, t)
         .map_err(|source| VerifyError::Chain { fingerprint: fingerprint.clone(), source })?;
+    if let Some(gen_time) = timestamp.filter(|&g| g != t) {
+        x509::verify_chain(&sig.signer_cert_der, &sig.other_certs_der, opts.trust, gen_time)
+            .map_err(|source| VerifyError::Chain { fingerprint: fingerprint.clone(), source })?;
+    }
     let sct_verified = if chain.sct_required() && !opts.insecure_ignore_sct {
         x509::verify_sct(&sig.signer_cert_der, &chain.issuer_der, opts.trust)
             .map_err(|source| VerifyError::Sct { fingerprint: fingerprint.clone(), source })?;
@@ -385,7 +425,34 @@ pub fn verify(payload: &[u8], signature_text: &[u8], opts: &VerifyOptions<'_>) -
         verified_at: t,
         sct_verified,
         tlog,
+        timestamp,
     })
+}
+
+/// The signature's RFC 3161 timestamp (attribute id-aa-timeStampToken), verified against the
+/// trusted timestamp authorities and bound to this signature; its genTime must fall inside the
+/// signer certificate's validity. `None` when the signature carries none.
+pub fn verified_timestamp(sig: &ParsedSignature, leaf: &CertInfo, trust: &TrustedRoot) -> Result<Option<i64>, VerifyError> {
+    let fingerprint = || leaf.fingerprint.clone();
+    let token = match sig.unsigned_attr(&oids::TIMESTAMP_TOKEN).as_slice() {
+        [] => return Ok(None),
+        [token] => token.to_vec(),
+        more => {
+            let source = crate::tsa::TsaError::Ambiguous(more.len());
+            return Err(VerifyError::Timestamp { fingerprint: fingerprint(), source });
+        }
+    };
+    let v = crate::tsa::verify_token(&token, &sig.signature, trust)
+        .map_err(|source| VerifyError::Timestamp { fingerprint: fingerprint(), source })?;
+    if !leaf.valid_at(v.gen_time) {
+        return Err(VerifyError::NotValidAtTimestamp {
+            fingerprint: fingerprint(),
+            t: v.gen_time,
+            not_before: leaf.not_before,
+            not_after: leaf.not_after,
+        });
+    }
+    Ok(Some(v.gen_time))
 }
 
 /// The embedded Rekor entry: attribute 3.1 holding an OCTET STRING (protobuf), or the
@@ -778,6 +845,74 @@ mod tests {
         let e = verify(PAYLOAD, &sig_text, &opts).unwrap_err();
         assert!(matches!(e, VerifyError::RekorUnavailable { .. }));
         assert_eq!(error_status_kind(&e), ErrorStatus::ErrSig);
+    }
+
+    /// An offline-mode signature carrying an RFC 3161 token from `tsa` at `gen_time`.
+    fn timestamped_signature(w: &World, tsa: &crate::tsa::testtsa::TestTsa, gen_time: i64, online: bool) -> Vec<u8> {
+        use crate::tsa::testtsa::{Spec, token};
+        let pending = crate::cms::sign::sign_detached(PAYLOAD, &w.leaf, &w.leaf_key, T0).unwrap();
+        let imprint = Sha256::digest(&pending.signature).to_vec();
+        let tok = token(tsa, &Spec { version: 1, imprint, nonce: Some(vec![5]), gen_time, with_certs: true });
+        if online {
+            return armor::encode(&pending.finish(&[(oids::TIMESTAMP_TOKEN, tok)]).unwrap()).into_bytes();
+        }
+        let body = body::hashedrekord_offline(&pending.signed_attrs_der, &pending.signature, &w.leaf);
+        let entry = TransparencyLogEntry {
+            log_index: 42,
+            log_id: w.log_id.clone(),
+            kind: "hashedrekord".into(),
+            version: "0.0.1".into(),
+            integrated_time: T0 + 1,
+            signed_entry_timestamp: set_for(w, &body, T0 + 1, 42),
+            inclusion_proof: None,
+            canonicalized_body: Vec::new(),
+        };
+        let value = crate::cms::sign::octet_string_value(&entry.encode()).unwrap();
+        let der = pending.finish(&[(oids::REKOR_ENTRY, value), (oids::TIMESTAMP_TOKEN, tok)]).unwrap();
+        armor::encode(&der).into_bytes()
+    }
+
+    #[test]
+    fn rfc3161_timestamp_is_verified_and_fails_closed() {
+        use crate::tsa::TsaError;
+        use crate::tsa::testtsa::{authority, tsa};
+        let w = world();
+        let t = tsa(61, T0 - 1000, T0 + 1000, true);
+        let mut trust = w.trust.clone();
+        trust.timestamp_authorities = vec![authority(&t)];
+        let opts = VerifyOptions::new(&trust);
+        // Rekor entry and token: both verified.
+        let v = verify(PAYLOAD, &timestamped_signature(&w, &t, T0 + 2, false), &opts).unwrap();
+        assert_eq!(v.timestamp, Some(T0 + 2));
+        assert_eq!(v.verified_at, T0 + 1);
+        assert!(matches!(v.tlog, TlogEvidence::Embedded { .. }));
+        // No TSA trusted: fail closed even though the Rekor entry is fine.
+        let e = verify(PAYLOAD, &timestamped_signature(&w, &t, T0 + 2, false), &VerifyOptions::new(&w.trust)).unwrap_err();
+        assert!(matches!(e, VerifyError::Timestamp { source: TsaError::NoTrustedTsa, .. }), "{e}");
+        assert_eq!(error_status_kind(&e), ErrorStatus::BadSig);
+        assert!(e.to_string().contains("timestampCertChain"), "{e}");
+        // Another TSA trusted.
+        let other = tsa(63, T0 - 1000, T0 + 1000, true);
+        let mut wrong = w.trust.clone();
+        wrong.timestamp_authorities = vec![authority(&other)];
+        let e = verify(PAYLOAD, &timestamped_signature(&w, &t, T0 + 2, false), &VerifyOptions::new(&wrong)).unwrap_err();
+        assert!(matches!(e, VerifyError::Timestamp { source: TsaError::Untrusted { .. }, .. }), "{e}");
+        // genTime outside the signer certificate's validity.
+        let e = verify(PAYLOAD, &timestamped_signature(&w, &t, T0 + 601, false), &opts).unwrap_err();
+        assert!(matches!(e, VerifyError::NotValidAtTimestamp { t: tt, .. } if tt == T0 + 601), "{e}");
+        // A token for another signature (moved onto a second signature of the same payload).
+        let a = cms::parse(&armor::decode(&timestamped_signature(&w, &t, T0 + 2, false)).unwrap()).unwrap();
+        let token_a = a.unsigned_attr(&oids::TIMESTAMP_TOKEN)[0].to_vec();
+        // (ECDSA here is deterministic: another signing time gives another signature.)
+        let pending = crate::cms::sign::sign_detached(PAYLOAD, &w.leaf, &w.leaf_key, T0 + 1).unwrap();
+        let swapped = armor::encode(&pending.finish(&[(oids::TIMESTAMP_TOKEN, token_a)]).unwrap()).into_bytes();
+        let e = verify(PAYLOAD, &swapped, &VerifyOptions { insecure_ignore_tlog: true, ..VerifyOptions::new(&trust) })
+            .unwrap_err();
+        assert!(matches!(e, VerifyError::Timestamp { source: TsaError::ImprintMismatch, .. }), "{e}");
+        // Online-mode signature with a token, log not checked: genTime is the verification time.
+        let opts = VerifyOptions { insecure_ignore_tlog: true, ..VerifyOptions::new(&trust) };
+        let v = verify(PAYLOAD, &timestamped_signature(&w, &t, T0 + 5, true), &opts).unwrap();
+        assert_eq!((v.verified_at, v.timestamp, v.tlog), (T0 + 5, Some(T0 + 5), TlogEvidence::NotChecked));
     }
 
     #[test]

@@ -828,6 +828,59 @@ pub fn verify_chain(
     Err(ChainError::Untrusted { t, reasons: reasons.join("; ") })
 }
 
+/// Verify that `leaf` chains, at unix time `t`, to one of `authorities` whose validity window
+/// contains `t` (used for timestamp authorities: no EKU or SCT rules here, the caller checks
+/// the leaf's purpose). `extra` may supply intermediates but never anchors. Returns the index
+/// of the authority.
+pub fn verify_chain_to_authorities(
+    leaf: &CertInfo,
+    extra: &[Vec<u8>],
+    authorities: &[crate::trust::CertificateAuthority],
+    t: i64,
+) -> Result<usize, ChainError> {
+    if !leaf.valid_at(t) {
+        return Err(ChainError::LeafNotValidAt { t, not_before: leaf.not_before, not_after: leaf.not_after });
+    }
+    check_critical(leaf)?;
+    let extra: Vec<CertInfo> = extra
+        .iter()
+        .filter(|d| d.as_slice() != leaf.der)
+        .take(MAX_CMS_INTERMEDIATES)
+        .filter_map(|d| CertInfo::parse(d).ok())
+        .collect();
+    let mut reasons = Vec::new();
+    let mut any = false;
+    for (index, ca) in authorities.iter().enumerate() {
+        if !ca.valid_for.contains(t) {
+            continue;
+        }
+        any = true;
+        let Some(anchor_der) = ca.chain_der.last() else {
+            continue;
+        };
+        let ca_certs: Vec<CertInfo> = match ca.chain_der.iter().map(|d| CertInfo::parse(d)).collect() {
+            Ok(v) => v,
+            Err(e) => {
+                reasons.push(format!("authority #{index}: {e}"));
+                continue;
+            }
+        };
+        // The leaf itself may be listed in the authority's chain (trusted roots list it first).
+        let mut pool: Vec<&CertInfo> = ca_certs.iter().filter(|c| c.der != leaf.der).collect();
+        pool.extend(extra.iter());
+        let mut path = vec![leaf];
+        let mut budget = MAX_SIGNATURE_CHECKS;
+        match build(&mut path, &pool, anchor_der, t, &mut budget) {
+            Ok(()) => return Ok(index),
+            Err(e) => reasons.push(format!("authority #{index}: {e}")),
+        }
+    }
+    if !any {
+        return Err(ChainError::NoCaAtTime(t));
+    }
+    Err(ChainError::Untrusted { t, reasons: reasons.join("; ") })
+}
+
 /// Depth-first path building from `path.last()` to the anchor.
 fn build<'a>(
     path: &mut Vec<&'a CertInfo>,

@@ -616,6 +616,27 @@ fn fuzz_fulcio_pem() {
             }
         }
         let _ = gitsign::x509::pem_to_der(&text);
+        let _ = fulcio::v2_chain(&bytes);
+        Ok(())
+    });
+    // The v2 JSON answer: mutations of a real-shaped answer built from the seeds' chains.
+    let v2: Vec<Vec<u8>> = seeds()
+        .pem_chains
+        .iter()
+        .map(|c| {
+            let certs: Vec<String> = fulcio::pem_certificates(c).unwrap().iter().map(|d| fulcio::certificate_pem(d)).collect();
+            serde_json::to_vec(&serde_json::json!({"signedCertificateEmbeddedSct": {"chain": {"certificates": certs}}})).unwrap()
+        })
+        .collect();
+    for v in &v2 {
+        assert!(!fulcio::v2_chain(v).unwrap().is_empty());
+    }
+    fuzz("fulcio_v2_json", mutated(leak(v2)), |bytes| {
+        if let Ok(ders) = fulcio::v2_chain(&bytes) {
+            for d in ders {
+                let _ = gitsign::x509::CertInfo::parse(&d);
+            }
+        }
         Ok(())
     });
     let ders = proptest::collection::vec(proptest::collection::vec(any::<u8>(), 0..300), 0..4);

@@ -9,7 +9,15 @@ use std::io::{Read, Write};
 use std::process::ExitCode;
 
 mod bundle_cmd;
+mod cli;
+mod completion_cmd;
+mod doctor_cmd;
+mod setup_cmd;
+mod show_cmd;
+mod tee;
+mod version_cmd;
 mod ui;
+mod verify_bundle_cmd;
 mod verify_cli;
 mod verify_cmd;
 
@@ -27,18 +35,42 @@ Commands:
   gitsign verify-tag TAG ... (same flags)     verify annotated tags
   gitsign export-bundle [REV] -o FILE [--artifact FILE]
                                               write a Sigstore bundle (v0.3) for REV's signature
+  gitsign verify-bundle [--staging] --bundle FILE (--certificate-identity ID --certificate-oidc-issuer URL | --key PEM)
+          [--trusted-root FILE] FILE_OR_sha256:HEX
+                                              verify any Sigstore bundle offline
+  gitsign show [REV] [-r REMOTE]              the in-toto statement for a commit or annotated tag
+  gitsign setup [--global|--local] [--sandbox DIR]
+                                              configure git to sign with this gitsign
+  gitsign doctor                              check configuration, trust root, cache and services
+  gitsign completion bash|zsh|fish            shell completions;  gitsign man: the man page (roff)
+  gitsign COMMAND --help                      help for one command, with examples
   gitsign --help                              this text
 
 Configuration: git config gitsign.* keys or GITSIGN_*/SIGSTORE_* variables (see README).
+Debug log: GITSIGN_LOG=FILE or git config gitsign.logPath FILE (truncated per run);
+  verbosity GITSIGN_LOG_LEVEL=error|warn|info|debug|trace.
+
 ";
 
 fn main() -> ExitCode {
     let argv: Vec<std::ffi::OsString> = std::env::args_os().skip(1).collect();
+    if let Some(code) = tee::run_logged(&argv) {
+        return code;
+    }
     if let Some(first) = argv.first().and_then(|a| a.to_str()) {
         match first {
-            "version" => return version(),
+            "version" => return version_cmd::run(&argv[1..]),
+            "show" => return show_cmd::run(&argv[1..]),
+            "setup" => return setup_cmd::run(&argv[1..]),
+            "doctor" => return doctor_cmd::run(&argv[1..]),
+            "completion" => return completion_cmd::run_completion(&argv[1..]),
+            "man" => return completion_cmd::run_man(&argv[1..]),
             "verify" => return verify_cli::run(&argv[1..], false),
             "verify-tag" => return verify_cli::run(&argv[1..], true),
+            "verify-bundle" => {
+                let rest: Vec<String> = argv[1..].iter().map(|a| a.to_string_lossy().into_owned()).collect();
+                return verify_bundle_cmd::run(&rest);
+            }
             "export-bundle" => {
                 let rest: Vec<String> = argv[1..].iter().map(|a| a.to_string_lossy().into_owned()).collect();
                 return bundle_cmd::run(&rest);
@@ -54,9 +86,9 @@ fn main() -> ExitCode {
         eprintln!("{w}");
     }
     match parsed.mode() {
-        Ok(Mode::Version) => version(),
+        Ok(Mode::Version) => version_cmd::run(&[]),
         Ok(Mode::Help) => {
-            print!("{USAGE}");
+            println!("{USAGE}{}", cli::EXAMPLES);
             ExitCode::SUCCESS
         }
         Ok(Mode::Sign) => sign(&parsed),
@@ -70,31 +102,22 @@ pub(crate) fn usage_error(msg: &str) -> ExitCode {
     ExitCode::from(2)
 }
 
-fn version() -> ExitCode {
-    println!("gitsign-rs version {}", env!("CARGO_PKG_VERSION"));
-    // Names only: values may be secrets (SIGSTORE_ID_TOKEN).
-    let mut names: Vec<String> = std::env::vars_os()
-        .filter_map(|(k, v)| {
-            let k = k.to_str()?.to_string();
-            (!v.is_empty() && gitsign::config::ENV_PREFIXES.iter().any(|p| k.starts_with(p))).then_some(k)
-        })
-        .collect();
-    names.sort();
-    if !names.is_empty() {
-        println!("environment variables set (values not shown):");
-        for n in names {
-            println!("  {n}");
-        }
-    }
-    ExitCode::SUCCESS
-}
-
 /// Load the configuration or report it (exit 2).
 pub(crate) fn load_config() -> Result<Config, ExitCode> {
-    Config::load().map_err(|e| {
-        eprintln!("gitsign: error: {e}");
-        ExitCode::from(2)
-    })
+    match cached_config() {
+        Ok(c) => Ok(c.clone()),
+        Err(e) => {
+            eprintln!("gitsign: error: {e}");
+            Err(ExitCode::from(2))
+        }
+    }
+}
+
+/// The configuration, loaded once per process (one `git config` run, shared by the log set-up
+/// and the command).
+pub(crate) fn cached_config() -> &'static Result<Config, gitsign::config::ConfigError> {
+    static CONFIG: std::sync::OnceLock<Result<Config, gitsign::config::ConfigError>> = std::sync::OnceLock::new();
+    CONFIG.get_or_init(Config::load)
 }
 
 /// Largest object accepted for signing or verification (git objects are KiBs; this bounds

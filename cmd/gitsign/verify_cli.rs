@@ -160,7 +160,8 @@ pub fn run(argv: &[std::ffi::OsString], tags: bool) -> ExitCode {
     let rekor = if args.offline {
         None
     } else {
-        Some(gitsign::setup::LazyRekor::new(&cfg))
+        // One search per certificate and one fetch per entry for the whole run.
+        Some(gitsign::setup::CachingRekor::new(gitsign::setup::LazyRekor::new(&cfg)))
     };
     let targets = match targets(&args, tags) {
         Ok(t) => t,

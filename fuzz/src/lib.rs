@@ -116,11 +116,9 @@ pub fn fulcio_pem(data: &[u8]) {
         }
     }
     let _ = gitsign::x509::pem_to_der(&t);
-    if let Ok(v) = serde_json::from_slice::<serde_json::Value>(data)
-        && let Some(certs) = v.pointer("/signedCertificateEmbeddedSct/chain/certificates").and_then(|c| c.as_array())
-    {
-        for c in certs.iter().filter_map(|c| c.as_str()) {
-            let _ = gitsign::fulcio::pem_certificates(c);
+    if let Ok(ders) = gitsign::fulcio::v2_chain(data) {
+        for d in ders {
+            let _ = gitsign::x509::CertInfo::parse(&d);
         }
     }
 }

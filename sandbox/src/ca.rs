@@ -43,12 +43,12 @@ pub struct Ca {
     inter_ski: Vec<u8>,
 }
 
-fn key_id(spki: &[u8]) -> Vec<u8> {
+pub(crate) fn key_id(spki: &[u8]) -> Vec<u8> {
     // RFC 7093 §2 method 1 style: leftmost 160 bits of a SHA-256 over the key.
     util::sha256(spki)[..20].to_vec()
 }
 
-fn serial() -> Vec<u8> {
+pub(crate) fn serial() -> Vec<u8> {
     let mut s = util::random_bytes(20);
     s[0] &= 0x7f;
     if s[0] == 0 {
@@ -57,13 +57,13 @@ fn serial() -> Vec<u8> {
     derw::uint(&s)
 }
 
-fn sign_cert(tbs: &[u8], key: &p384::ecdsa::SigningKey) -> Vec<u8> {
+pub(crate) fn sign_cert(tbs: &[u8], key: &p384::ecdsa::SigningKey) -> Vec<u8> {
     let sig = keys::sign_p384_der(key, tbs);
     seq(&[tbs.to_vec(), alg_id(OID_ECDSA_SHA384), bit_string(&sig)])
 }
 
 #[allow(clippy::too_many_arguments)]
-fn tbs(
+pub(crate) fn tbs(
     serial: Vec<u8>,
     issuer: &[u8],
     not_before: i64,
@@ -138,11 +138,11 @@ fn ca_certs(
 }
 
 /// BIT STRING with `unused` trailing bits in a one-byte value.
-fn bit_string_bits(byte: u8, unused: u8) -> Vec<u8> {
+pub(crate) fn bit_string_bits(byte: u8, unused: u8) -> Vec<u8> {
     tlv(0x03, &[unused, byte])
 }
 
-fn read_pem_cert(path: &Path) -> Result<Vec<u8>, Error> {
+pub(crate) fn read_pem_cert(path: &Path) -> Result<Vec<u8>, Error> {
     let text = std::fs::read_to_string(path)?;
     util::pem_decode_all(&text)
         .into_iter()

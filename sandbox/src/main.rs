@@ -21,6 +21,7 @@ mod signals;
 mod store;
 mod tls;
 mod trust_root;
+mod tsa;
 mod util;
 
 use error::Error;
@@ -30,7 +31,7 @@ use std::path::PathBuf;
 const USAGE: &str = "usage:
   gitsign-sandbox serve --dir DIR [--addr 127.0.0.1:0] [--identity EMAIL] [--login-form] [--tls]
                         [--trust-issuer URL]...
-  gitsign-sandbox env   --dir DIR
+  gitsign-sandbox env   --dir DIR [--tsa]
   gitsign-sandbox token --dir DIR [--email EMAIL | --sub SUB] [--ttl SECS]
                         [--expired] [--aud AUD] [--no-email-verified]
 
@@ -43,7 +44,12 @@ serve options:
   --trust-issuer URL   also accept at Fulcio ID tokens whose iss is exactly URL, verified
                        with the RS256/ES256 keys that issuer publishes (discovery at
                        URL/.well-known/openid-configuration, then jwks_uri). Plain http://
-                       on a loopback host only. Repeatable.";
+                       on a loopback host only. Repeatable.
+
+env options:
+  --tsa                also export GITSIGN_TIMESTAMP_SERVER_URL (sign with the sandbox's RFC 3161
+                       TSA at /api/v1/timestamp) and GITSIGN_TIMESTAMP_CERT_CHAIN (its PEM chain);
+                       without it both lines are printed commented out";
 
 /// Minimal flag parser: `--name value` and boolean `--name`.
 struct Args {
@@ -104,6 +110,7 @@ fn shell_quote(s: &str) -> String {
 
 fn cmd_env(mut args: Args) -> Result<(), Error> {
     let dir = args.dir()?;
+    let with_tsa = args.flag("--tsa");
     args.finish()?;
     let info = server::read_info(&dir)?;
     let tr = std::fs::canonicalize(dir.join(server::TRUSTED_ROOT))?;
@@ -130,6 +137,20 @@ fn cmd_env(mut args: Args) -> Result<(), Error> {
     }
     for (k, v) in vars {
         println!("export {k}={}", shell_quote(&v));
+    }
+    // The RFC 3161 TSA is always served and listed in trusted_root.json; signing uses it only
+    // when asked (`env --tsa`), so the default environment signs exactly as before.
+    if let (Some(url), Some(chain)) = (
+        info.get("timestamp_url").and_then(|v| v.as_str()),
+        info.get("timestamp_cert_chain").and_then(|v| v.as_str()),
+    ) {
+        let prefix = if with_tsa { "" } else { "# " };
+        println!("{prefix}export GITSIGN_TIMESTAMP_SERVER_URL={}", shell_quote(url));
+        println!("{prefix}export GITSIGN_TIMESTAMP_CERT_CHAIN={}", shell_quote(chain));
+    } else if with_tsa {
+        return Err(Error::State(
+            "this sandbox state predates the timestamp authority: restart `gitsign-sandbox serve`".into(),
+        ));
     }
     Ok(())
 }

@@ -6,6 +6,7 @@ use crate::http::{Req, Resp};
 use crate::issuers::TrustedIssuer;
 use crate::oidc::{self, Oidc};
 use crate::rekor::Rekor;
+use crate::tsa::{self, Tsa};
 use crate::{fulcio, keys, signals, tls, trust_root, util};
 use serde_json::{Value, json};
 use std::io::Write;
@@ -33,6 +34,7 @@ struct Stack {
     trusted: Vec<TrustedIssuer>,
     ca: Ca,
     rekor: Rekor,
+    tsa: Tsa,
     base_url: String,
 }
 
@@ -79,6 +81,9 @@ fn route(stack: &Stack, req: &Req) -> Resp {
     }
     if p.starts_with("/api/v1/log") || p.starts_with("/api/v1/index/") {
         return stack.rekor.handle(req);
+    }
+    if p == tsa::PATH {
+        return stack.tsa.handle(req);
     }
     match (req.method.as_str(), p) {
         ("GET", "/") => Resp::json(
@@ -130,6 +135,7 @@ pub fn serve(opts: Options) -> Result<(), Error> {
     let ct_spki = keys::p256_spki_der(ct_key.verifying_key());
     let ca = Ca::load_or_create(&dir, ct_key, start)?;
     let rekor = Rekor::open(&dir, rekor_key, tree_id(&dir)?)?;
+    let tsa = Tsa::load_or_create(&dir, start)?;
 
     enum Listener {
         Plain(tiny_http::Server),
@@ -154,7 +160,7 @@ pub fn serve(opts: Options) -> Result<(), Error> {
     let base_url = format!("{scheme}://{addr}");
     let issuer = format!("{base_url}{}", oidc::PREFIX);
 
-    let tr = trust_root::build(&base_url, &ca, rekor.spki(), &ct_spki, start);
+    let tr = trust_root::build(&base_url, &ca, rekor.spki(), &ct_spki, &tsa, start);
     let tr_path = dir.join(TRUSTED_ROOT);
     write_atomic(&tr_path, serde_json::to_string_pretty(&tr)?.as_bytes())?;
     let mut info = json!({
@@ -163,6 +169,8 @@ pub fn serve(opts: Options) -> Result<(), Error> {
         "fulcio_url": base_url,
         "rekor_url": base_url,
         "trusted_root": tr_path.to_string_lossy(),
+        "timestamp_url": format!("{base_url}{}", tsa::PATH),
+        "timestamp_cert_chain": dir.join(tsa::CHAIN_FILE).to_string_lossy(),
         "identity": opts.identity,
         "pid": std::process::id(),
     });
@@ -189,6 +197,7 @@ pub fn serve(opts: Options) -> Result<(), Error> {
         trusted,
         ca,
         rekor,
+        tsa,
         base_url: base_url.clone(),
     });
     let print_ready = || -> Result<(), Error> {
@@ -198,6 +207,7 @@ pub fn serve(opts: Options) -> Result<(), Error> {
         writeln!(out, "fulcio_url {base_url}")?;
         writeln!(out, "rekor_url {base_url}")?;
         writeln!(out, "trusted_root {}", tr_path.display())?;
+        writeln!(out, "timestamp_url {base_url}{}", tsa::PATH)?;
         if opts.tls {
             writeln!(out, "tls_ca {}", tls_ca.display())?;
         }

@@ -1,6 +1,7 @@
 //! `trusted_root.json` in the Sigstore trustedroot v0.1 format.
 
 use crate::ca::{self, Ca};
+use crate::tsa::{self, Tsa};
 use crate::util;
 use serde_json::{Value, json};
 
@@ -20,7 +21,7 @@ fn p256_log(base_url: &str, spki: &[u8], start: &str) -> Value {
 }
 
 /// Build the trusted root for this stack. `start` is a little before the keys were created.
-pub fn build(base_url: &str, ca: &Ca, rekor_spki: &[u8], ct_spki: &[u8], start: i64) -> Value {
+pub fn build(base_url: &str, ca: &Ca, rekor_spki: &[u8], ct_spki: &[u8], tsa: &Tsa, start: i64) -> Value {
     let start = util::rfc3339(start);
     json!({
         "mediaType": MEDIA_TYPE,
@@ -35,6 +36,14 @@ pub fn build(base_url: &str, ca: &Ca, rekor_spki: &[u8], ct_spki: &[u8], start: 
             "validFor": {"start": start},
         }],
         "ctlogs": [p256_log(&format!("{base_url}/ct"), ct_spki, &start)],
-        "timestampAuthorities": [],
+        "timestampAuthorities": [{
+            "subject": {"organization": ca::ORG, "commonName": tsa::LEAF_CN},
+            "uri": format!("{base_url}{}", tsa::PATH),
+            "certChain": {"certificates": [
+                {"rawBytes": util::b64(&tsa.leaf_der)},
+                {"rawBytes": util::b64(&tsa.root_der)},
+            ]},
+            "validFor": {"start": start},
+        }],
     })
 }

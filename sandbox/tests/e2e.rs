@@ -383,7 +383,11 @@ fn read_trust(dir: &Path) -> (Value, Trust) {
         .map(|c| unb64(c["rawBytes"].as_str().unwrap()))
         .collect();
     assert_eq!(chain.len(), 2);
-    assert_eq!(v["timestampAuthorities"], json!([]));
+    let tsa = &v["timestampAuthorities"][0];
+    assert_eq!(tsa["subject"]["organization"], "gitsign-sandbox");
+    assert!(tsa["uri"].as_str().unwrap().ends_with("/api/v1/timestamp"));
+    assert_eq!(tsa["certChain"]["certificates"].as_array().unwrap().len(), 2);
+    assert!(tsa["validFor"]["start"].is_string());
     let rekor_key = VerifyingKey::from_public_key_der(&raw).unwrap();
     (
         v.clone(),
@@ -1367,4 +1371,53 @@ fn concurrent_uploads_keep_the_tree_consistent() {
     indexes.sort();
     assert_eq!(indexes, (0..30).collect::<Vec<u64>>());
     assert_eq!(get(&format!("{base}/api/v1/log")).json()["treeSize"], 30);
+}
+
+/// The TSA over real HTTP: `openssl ts -query` → POST /api/v1/timestamp → `openssl ts -reply`
+/// and `openssl ts -verify` with the chain from trusted_root.json; the key survives a restart.
+#[test]
+fn timestamp_authority_answers_openssl() {
+    if !openssl_available() {
+        eprintln!("openssl not installed: skipping");
+        return;
+    }
+    let dir = TempDir::new("tsa");
+    let sb = Sandbox::start(&dir.0, &[]);
+    let (v, _) = read_trust(&dir.0);
+    let tsa = &v["timestampAuthorities"][0];
+    let url = tsa["uri"].as_str().unwrap().to_string();
+    let certs: Vec<Vec<u8>> = tsa["certChain"]["certificates"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| unb64(c["rawBytes"].as_str().unwrap()))
+        .collect();
+    std::fs::write(dir.0.join("root.crt"), pem("CERTIFICATE", &certs[1])).unwrap();
+    std::fs::write(dir.0.join("leaf.crt"), pem("CERTIFICATE", &certs[0])).unwrap();
+    std::fs::write(dir.0.join("data"), b"payload\n").unwrap();
+    let run = |args: &[&str]| Command::new("openssl").args(args).current_dir(&dir.0).output().unwrap();
+    let q = run(&["ts", "-query", "-data", "data", "-sha256", "-cert", "-out", "req.tsq"]);
+    assert!(q.status.success());
+    let query = std::fs::read(dir.0.join("req.tsq")).unwrap();
+    let r = http("POST", &url, &[("Content-Type", "application/timestamp-query")], &query);
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert_eq!(r.header("content-type"), Some("application/timestamp-reply"));
+    std::fs::write(dir.0.join("resp.tsr"), &r.body).unwrap();
+    let text = run(&["ts", "-reply", "-in", "resp.tsr", "-text"]);
+    assert!(String::from_utf8_lossy(&text.stdout).contains("Status: Granted."));
+    let ok = run(&["ts", "-verify", "-in", "resp.tsr", "-queryfile", "req.tsq", "-CAfile", "root.crt"]);
+    assert!(
+        ok.status.success(),
+        "{}{}",
+        String::from_utf8_lossy(&ok.stdout),
+        String::from_utf8_lossy(&ok.stderr)
+    );
+    // Wrong media type: refused.
+    let r = http("POST", &url, &[("Content-Type", "application/json")], b"{}");
+    assert_eq!(r.status, 415);
+    // Same TSA after a restart (the chain in trusted_root.json does not change).
+    sb.kill();
+    let _sb = Sandbox::start(&dir.0, &[]);
+    let (v2, _) = read_trust(&dir.0);
+    assert_eq!(v2["timestampAuthorities"][0]["certChain"], v["timestampAuthorities"][0]["certChain"]);
 }

@@ -163,7 +163,7 @@ fn next<'a>(it: &mut std::slice::Iter<'_, Tlv<'a>>, tag: u8, what: &'static str)
 
 /// Convert indefinite-length (BER) encodings into definite lengths, leaving definite-length
 /// elements byte for byte as they were (so certificates and signed attributes keep their bytes).
-fn ber_to_definite(input: &[u8], depth: usize) -> Result<(Vec<u8>, usize), TlvError> {
+pub(crate) fn ber_to_definite(input: &[u8], depth: usize) -> Result<(Vec<u8>, usize), TlvError> {
     if depth > 32 {
         return Err(TlvError::Malformed("nesting too deep"));
     }

@@ -1,0 +1,118 @@
+//! The one definition of gitsign's command line, from which `--help`, the shell completions
+//! (`gitsign completion`) and the man page (`gitsign man`) are generated. Subcommands parse
+//! with the same `clap::Command`s they contribute here.
+use clap::{Arg, ArgAction, Command};
+
+/// Examples shown under `gitsign --help` and in the man page.
+pub const EXAMPLES: &str = "\
+Examples:
+  gitsign setup --global                      make git sign with this gitsign (gpg.format=x509)
+  git commit -S -m 'signed'                   sign a commit (git runs gitsign -bsau KEY)
+  gitsign verify --certificate-identity you@example.com \\
+      --certificate-oidc-issuer https://github.com/login/oauth HEAD
+  gitsign verify origin/main..HEAD --certificate-identity-regexp '@example\\.com$' \\
+      --certificate-oidc-issuer https://accounts.google.com
+  gitsign show HEAD                           the commit's in-toto statement
+  gitsign doctor                              check configuration, trust root and services
+  gitsign completion bash > ~/.local/share/bash-completion/completions/gitsign
+  gitsign man > ~/.local/share/man/man1/gitsign.1";
+
+/// The whole CLI: git's gpg-style interface at the top level, human commands below.
+pub fn command() -> Command {
+    let verify = <crate::verify_cli::VerifyArgs as clap::CommandFactory>::command()
+        .name("verify")
+        .about("Verify commits (REV or A..B ranges) with an identity policy")
+        .after_help(
+            "Examples:\n  gitsign verify HEAD --certificate-identity you@example.com --certificate-oidc-issuer https://github.com/login/oauth\n  \
+             gitsign verify main..feature --certificate-identity-regexp '^ci@' --certificate-oidc-issuer-regexp 'token\\.actions'",
+        );
+    let verify_tag = <crate::verify_cli::VerifyArgs as clap::CommandFactory>::command()
+        .name("verify-tag")
+        .about("Verify annotated tags with an identity policy")
+        .after_help("Example:\n  gitsign verify-tag v1.2.3 --certificate-identity you@example.com --certificate-oidc-issuer https://accounts.google.com");
+    Command::new("gitsign")
+        .about("Keyless Git signing with Sigstore (gitsign-rs)")
+        .long_about(
+            "Keyless Git signing with Sigstore (gitsign-rs).\n\n\
+             Git runs gitsign as its X.509 signing program (git config gpg.format x509; git config \
+             gpg.x509.program gitsign): `gitsign --status-fd=2 -bsau KEY` signs stdin, `gitsign \
+             --status-fd=1 --verify SIGFILE -` verifies. The subcommands are for people and CI.\n\n\
+             Configuration: git config gitsign.* keys or GITSIGN_*/SIGSTORE_* variables (see the README).",
+        )
+        .version(env!("CARGO_PKG_VERSION"))
+        .disable_version_flag(true)
+        .after_help(EXAMPLES)
+        .arg(
+            Arg::new("sign")
+                .short('s')
+                .long("sign")
+                .action(ArgAction::SetTrue)
+                .help("Make a signature (of stdin or FILE)"),
+        )
+        .arg(
+            Arg::new("detach-sign")
+                .short('b')
+                .long("detach-sign")
+                .action(ArgAction::SetTrue)
+                .help("Make a detached signature"),
+        )
+        .arg(Arg::new("armor").short('a').long("armor").action(ArgAction::SetTrue).help("ASCII-armored output"))
+        .arg(
+            Arg::new("local-user")
+                .short('u')
+                .long("local-user")
+                .value_name("KEY")
+                .help("Accepted for gpg compatibility; ignored"),
+        )
+        .arg(
+            Arg::new("verify")
+                .long("verify")
+                .action(ArgAction::SetTrue)
+                .help("Verify SIGFILE against the data (stdin or DATAFILE)"),
+        )
+        .arg(
+            Arg::new("status-fd")
+                .long("status-fd")
+                .value_name("FD")
+                .help("Write gpg status lines to this file descriptor"),
+        )
+        .arg(
+            Arg::new("include-certs").long("include-certs").value_name("N").help("Accepted for compatibility; ignored"),
+        )
+        .arg(
+            Arg::new("version")
+                .long("version")
+                .action(ArgAction::SetTrue)
+                .help("Print the version, build and configuration"),
+        )
+        .arg(Arg::new("files").value_name("FILE").num_args(0..).help("Data (sign) or SIGFILE [DATAFILE|-] (verify)"))
+        .subcommand(crate::version_cmd::command())
+        .subcommand(verify)
+        .subcommand(verify_tag)
+        .subcommand(
+            Command::new("export-bundle")
+                .about("Write a Sigstore bundle (v0.3) for a commit's or tag's signature")
+                .arg(Arg::new("rev").value_name("REV").help("Commit or tag (default HEAD)"))
+                .arg(Arg::new("output").short('o').long("output").value_name("FILE").required(true).help("Bundle file"))
+                .arg(
+                    Arg::new("artifact").long("artifact").value_name("FILE").help("Also write the signed payload here"),
+                )
+                .after_help("Example:\n  gitsign export-bundle HEAD -o head.sigstore.json --artifact head.payload"),
+        )
+        .subcommand(crate::show_cmd::command())
+        .subcommand(crate::setup_cmd::command())
+        .subcommand(crate::doctor_cmd::command())
+        .subcommand(crate::completion_cmd::completion_command())
+        .subcommand(crate::completion_cmd::man_command())
+}
+
+/// Parse `argv` (without the subcommand name) with `cmd`; on `--help`, errors and the like,
+/// print what clap says and return the exit code to use.
+pub fn parse(cmd: Command, argv: &[std::ffi::OsString]) -> Result<clap::ArgMatches, std::process::ExitCode> {
+    let name = cmd.get_name().to_string();
+    let cmd = cmd.bin_name(format!("gitsign {name}"));
+    cmd.try_get_matches_from(std::iter::once(std::ffi::OsString::from(name)).chain(argv.iter().cloned())).map_err(|e| {
+        let _ = e.print();
+        if e.use_stderr() { std::process::ExitCode::from(2) } else { std::process::ExitCode::SUCCESS }
+    })
+}

@@ -1,0 +1,75 @@
+//! `gitsign show [REV] [-r REMOTE]`: the in-toto statement for a commit or an annotated tag
+//! (gitsign's `show`), as indented JSON on stdout.
+use clap::{Arg, Command};
+use gitsign::git::ObjectKind;
+use std::process::{ExitCode, Stdio};
+
+pub fn command() -> Command {
+    Command::new("show")
+        .about("Print the in-toto statement describing a commit or annotated tag and its signature")
+        .long_about(
+            "Print an in-toto statement (predicate https://gitsign.sigstore.dev/predicate/git/v0.1 for \
+             commits, .../predicate/tag/v0.1 for annotated tags) with the object's fields, its signature \
+             and the signer's certificate and signed attributes. The subject is the object id, named by \
+             the remote's URL. Nothing is verified: use `gitsign verify` for that.",
+        )
+        .arg(Arg::new("rev").value_name("REV").help("Commit or annotated tag (default HEAD)"))
+        .arg(
+            Arg::new("remote")
+                .short('r')
+                .long("remote")
+                .value_name("REMOTE")
+                .default_value("origin")
+                .help("Git remote whose URL names the subject"),
+        )
+        .after_help("Examples:\n  gitsign show\n  gitsign show v1.0.0 -r upstream | jq .predicate.signer_info")
+}
+
+/// The first configured URL of `remote`, or "" when there is none.
+fn remote_url(remote: &str) -> String {
+    let out = std::process::Command::new("git")
+        .args(["config", "--get-all", &format!("remote.{remote}.url")])
+        .stdin(Stdio::null())
+        .stderr(Stdio::null())
+        .output();
+    match out {
+        Ok(o) if o.status.success() => String::from_utf8_lossy(&o.stdout).lines().next().unwrap_or("").to_string(),
+        _ => String::new(),
+    }
+}
+
+pub fn run(argv: &[std::ffi::OsString]) -> ExitCode {
+    let m = match crate::cli::parse(command(), argv) {
+        Ok(m) => m,
+        Err(code) => return code,
+    };
+    let rev = m.get_one::<String>("rev").cloned().unwrap_or_else(|| "HEAD".into());
+    let remote = m.get_one::<String>("remote").cloned().unwrap_or_else(|| "origin".into());
+    let fail = |msg: String| {
+        eprintln!("gitsign: error: {msg}");
+        ExitCode::FAILURE
+    };
+    let obj = match gitsign::repo::read_object(&rev) {
+        Ok(o) => o,
+        Err(e) => return fail(format!("cannot show {rev}: {e} (give a commit or an annotated tag)")),
+    };
+    gitsign::runlog::debug(&format!("show: {rev} is {} {}", obj.kind.as_str(), obj.id));
+    let url = remote_url(&remote);
+    let stmt = match obj.kind {
+        ObjectKind::Commit => gitsign::attest::commit_statement(&obj.id, &obj.content, &url),
+        ObjectKind::Tag => gitsign::attest::tag_statement(&obj.id, &obj.content, &url),
+    };
+    let stmt = match stmt {
+        Ok(s) => s,
+        Err(e) => return fail(format!("{rev} ({}): {e}", obj.id)),
+    };
+    if let Some(why) = &stmt.signer_info_error {
+        eprintln!("gitsign: warning: {rev}: the signature could not be parsed, so signer_info is left out: {why}");
+    }
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    if let Err(e) = out.write_all(stmt.to_json().as_bytes()).and_then(|_| out.flush()) {
+        return fail(format!("cannot write to stdout: {e}"));
+    }
+    ExitCode::SUCCESS
+}

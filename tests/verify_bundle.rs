@@ -1,0 +1,269 @@
+//! `gitsign verify-bundle`: bundles exported from our own sandbox-signed commits, and bundles
+//! made by sigstore-python against the same sandbox, verified offline against the sandbox's
+//! trusted root; every tampering is rejected with exit 1.
+mod common;
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD;
+use common::{Repo, Sandbox, TempDir, bin};
+use serde_json::{Value, json};
+use sha2::{Digest, Sha256};
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+fn sigstore_python() -> PathBuf {
+    let p = Path::new(env!("CARGO_MANIFEST_DIR")).join("target/peers/venv/bin/sigstore");
+    assert!(p.exists(), "{} missing: run ./test.sh, which installs the pinned sigstore-python", p.display());
+    p
+}
+
+/// A sigstore-python ClientTrustConfig for the sandbox (as in interop.rs).
+fn client_trust_config(sb: &Sandbox) -> Value {
+    let tr: Value = serde_json::from_slice(&std::fs::read(sb.var("GITSIGN_TRUSTED_ROOT")).unwrap()).unwrap();
+    let valid = json!({"start": "2020-01-01T00:00:00Z"});
+    let url = |k: &str| json!([{"url": sb.var(k), "majorApiVersion": 1, "validFor": valid, "operator": "sandbox"}]);
+    json!({
+        "mediaType": "application/vnd.dev.sigstore.clienttrustconfig.v0.1+json",
+        "trustedRoot": tr,
+        "signingConfig": {
+            "mediaType": "application/vnd.dev.sigstore.signingconfig.v0.2+json",
+            "caUrls": url("GITSIGN_FULCIO_URL"),
+            "oidcUrls": url("GITSIGN_OIDC_ISSUER"),
+            "rekorTlogUrls": url("GITSIGN_REKOR_URL"),
+            "tsaUrls": [],
+            "rekorTlogConfig": {"selector": "ANY"},
+            "tsaConfig": {"selector": "ANY"}
+        }
+    })
+}
+
+struct Ctx {
+    sb: Sandbox,
+    dir: TempDir,
+    issuer: String,
+}
+
+impl Ctx {
+    /// `gitsign verify-bundle` in the conformance argument order; (exit code, stdout+stderr).
+    fn verify(&self, bundle: &Value, identity: &str, issuer: &str, artifact: &str) -> (i32, String) {
+        let path = self.dir.path().join("under-test.json");
+        std::fs::write(&path, serde_json::to_vec_pretty(bundle).unwrap()).unwrap();
+        let out = Command::new(bin("gitsign"))
+            .arg("verify-bundle")
+            .arg("--bundle")
+            .arg(&path)
+            .args(["--certificate-identity", identity, "--certificate-oidc-issuer", issuer])
+            .arg("--trusted-root")
+            .arg(self.sb.var("GITSIGN_TRUSTED_ROOT"))
+            .arg(artifact)
+            .env_remove("GITSIGN_TRUSTED_ROOT")
+            .output()
+            .unwrap();
+        let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+        (out.status.code().unwrap_or(-1), text)
+    }
+
+    fn expect_ok(&self, bundle: &Value, identity: &str, artifact: &str) {
+        let (code, out) = self.verify(bundle, identity, &self.issuer, artifact);
+        assert_eq!(code, 0, "verify-bundle rejected a valid bundle:\n{out}");
+        assert!(out.contains("OK: "), "{out}");
+    }
+
+    fn expect_fail(&self, what: &str, bundle: &Value, identity: &str, artifact: &str, reason: &str) {
+        let (code, out) = self.verify(bundle, identity, &self.issuer, artifact);
+        assert_eq!(code, 1, "{what}: expected exit 1:\n{out}");
+        assert!(out.contains(reason), "{what}: expected {reason:?} in:\n{out}");
+    }
+}
+
+fn flip_b64(v: &mut Value, at_from_end: usize) {
+    let mut bytes = STANDARD.decode(v.as_str().unwrap()).unwrap();
+    let n = bytes.len();
+    bytes[n - at_from_end] ^= 0x01;
+    *v = STANDARD.encode(bytes).into();
+}
+
+#[test]
+fn our_bundles_and_sigstore_python_bundles_verify_and_tampering_fails() {
+    let sb = Sandbox::start();
+    let issuer = sb.var("GITSIGN_OIDC_ISSUER");
+    let ctx = Ctx { dir: TempDir::new("verify-bundle"), issuer, sb };
+    let repo = Repo::new(&ctx.sb, "alice@example.test");
+    repo.signed_commit("a.txt", "x\n", "bundle me");
+    let bundle_path = ctx.dir.path().join("commit.sigstore.json");
+    let artifact_path = ctx.dir.path().join("signed_attrs.der");
+    let out = repo
+        .cmd(&bin("gitsign"))
+        .args(["export-bundle", "HEAD", "-o"])
+        .arg(&bundle_path)
+        .arg("--artifact")
+        .arg(&artifact_path)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "export-bundle: {}", String::from_utf8_lossy(&out.stderr));
+    let bundle: Value = serde_json::from_slice(&std::fs::read(&bundle_path).unwrap()).unwrap();
+    let artifact = artifact_path.to_str().unwrap();
+    let alice = "alice@example.test";
+
+    // Valid: by file and by digest.
+    ctx.expect_ok(&bundle, alice, artifact);
+    let digest = format!("sha256:{}", hex::encode(Sha256::digest(std::fs::read(&artifact_path).unwrap())));
+    ctx.expect_ok(&bundle, alice, &digest);
+
+    // Wrong identity, wrong issuer.
+    ctx.expect_fail("wrong identity", &bundle, "mallory@example.test", artifact, "does not match");
+    let (code, out) = ctx.verify(&bundle, alice, "https://accounts.google.com", artifact);
+    assert_eq!(code, 1, "wrong issuer: {out}");
+
+    // Wrong artifact, by file and by digest.
+    let other = ctx.dir.path().join("other");
+    std::fs::write(&other, b"another artifact").unwrap();
+    ctx.expect_fail("wrong artifact", &bundle, alice, other.to_str().unwrap(), "another artifact");
+    ctx.expect_fail("wrong digest", &bundle, alice, &format!("sha256:{}", "0".repeat(64)), "another artifact");
+
+    // Tampered SET.
+    let mut b = bundle.clone();
+    flip_b64(&mut b["verificationMaterial"]["tlogEntries"][0]["inclusionPromise"]["signedEntryTimestamp"], 3);
+    ctx.expect_fail("tampered SET", &b, alice, artifact, "signed entry timestamp does not verify");
+
+    // Tampered signature (the message signature no longer verifies).
+    let mut b = bundle.clone();
+    flip_b64(&mut b["messageSignature"]["signature"], 3);
+    ctx.expect_fail("tampered signature", &b, alice, artifact, "signature does not verify");
+
+    // Tampered certificate (a byte of its signature): the log entry no longer records it.
+    let mut b = bundle.clone();
+    flip_b64(&mut b["verificationMaterial"]["certificate"]["rawBytes"], 3);
+    let (code, out) = ctx.verify(&b, alice, &ctx.issuer, artifact);
+    assert_eq!(code, 1, "tampered certificate: {out}");
+
+    // Tampered inclusion proof.
+    let mut b = bundle.clone();
+    flip_b64(&mut b["verificationMaterial"]["tlogEntries"][0]["inclusionProof"]["rootHash"], 1);
+    ctx.expect_fail("tampered root hash", &b, alice, artifact, "transparency log entry does not verify");
+
+    // Negative log index.
+    let mut b = bundle.clone();
+    b["verificationMaterial"]["tlogEntries"][0]["logIndex"] = "-1".into();
+    ctx.expect_fail("negative index", &b, alice, artifact, "negative logIndex");
+
+    // The same bundle as v0.1 with an x509CertificateChain: fine with the leaf alone, rejected
+    // when the chain includes the root.
+    let tr: Value = serde_json::from_slice(&std::fs::read(ctx.sb.var("GITSIGN_TRUSTED_ROOT")).unwrap()).unwrap();
+    let root = tr["certificateAuthorities"][0]["certChain"]["certificates"]
+        .as_array()
+        .and_then(|a| a.last())
+        .cloned()
+        .expect("sandbox trusted root has a CA chain");
+    let leaf = bundle["verificationMaterial"]["certificate"].clone();
+    let mut b = bundle.clone();
+    b["mediaType"] = "application/vnd.dev.sigstore.bundle+json;version=0.1".into();
+    b["verificationMaterial"].as_object_mut().unwrap().remove("certificate");
+    b["verificationMaterial"]["x509CertificateChain"] = json!({"certificates": [leaf.clone()]});
+    ctx.expect_ok(&b, alice, artifact);
+    b["verificationMaterial"]["x509CertificateChain"] = json!({"certificates": [leaf, root]});
+    ctx.expect_fail("chain with root", &b, alice, artifact, "includes a root");
+
+    // Bundles made by sigstore-python against the sandbox verify with ours.
+    let py = sigstore_python();
+    let trust_cfg = ctx.dir.path().join("trust-config.json");
+    std::fs::write(&trust_cfg, serde_json::to_vec_pretty(&client_trust_config(&ctx.sb)).unwrap()).unwrap();
+    let file = ctx.dir.path().join("release.tar");
+    std::fs::write(&file, b"release contents\n").unwrap();
+    let py_bundle = ctx.dir.path().join("release.sigstore.json");
+    let out = Command::new(&py)
+        .arg("--trust-config")
+        .arg(&trust_cfg)
+        .args(["sign", "--identity-token", &ctx.sb.token("bob@example.test"), "--bundle"])
+        .arg(&py_bundle)
+        .arg(&file)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "sigstore-python sign failed:\n{}\n{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let theirs: Value = serde_json::from_slice(&std::fs::read(&py_bundle).unwrap()).unwrap();
+    let file_s = file.to_str().unwrap();
+    ctx.expect_ok(&theirs, "bob@example.test", file_s);
+    ctx.expect_fail("theirs, wrong identity", &theirs, alice, file_s, "does not match");
+    ctx.expect_fail("theirs, wrong artifact", &theirs, "bob@example.test", artifact, "another artifact");
+    let mut b = theirs.clone();
+    flip_b64(&mut b["verificationMaterial"]["tlogEntries"][0]["inclusionPromise"]["signedEntryTimestamp"], 3);
+    ctx.expect_fail("theirs, tampered SET", &b, "bob@example.test", file_s, "signed entry timestamp does not verify");
+
+    // sigstore-python agrees on both bundles (ours was already checked in interop.rs).
+    let out = Command::new(&py)
+        .arg("--trust-config")
+        .arg(&trust_cfg)
+        .args(["verify", "identity", "--offline", "--bundle"])
+        .arg(&py_bundle)
+        .args(["--cert-identity", "bob@example.test", "--cert-oidc-issuer", &ctx.issuer])
+        .arg(&file)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "sigstore-python rejects its own bundle: {}", String::from_utf8_lossy(&out.stderr));
+
+    // --key against a certificate bundle: refused with the reason.
+    // (any P-256 key will do: the sandbox's Rekor key)
+    let key_pem = ctx.dir.path().join("key.pem");
+    let spki = tr["tlogs"][0]["publicKey"]["rawBytes"].as_str().expect("sandbox Rekor key");
+    std::fs::write(&key_pem, format!("-----BEGIN PUBLIC KEY-----\n{spki}\n-----END PUBLIC KEY-----\n")).unwrap();
+    let out = Command::new(bin("gitsign"))
+        .arg("verify-bundle")
+        .arg("--bundle")
+        .arg(&bundle_path)
+        .arg("--key")
+        .arg(&key_pem)
+        .arg("--trusted-root")
+        .arg(ctx.sb.var("GITSIGN_TRUSTED_ROOT"))
+        .arg(artifact)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("signed with a certificate"));
+
+    // Usage errors exit 2.
+    let out = Command::new(bin("gitsign")).args(["verify-bundle", "--bundle"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let out = Command::new(bin("gitsign"))
+        .args(["verify-bundle", "--bundle", "b.json", "--certificate-identity", "x", artifact])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2), "an issuer is required");
+}
+
+/// A real gitsign signature from public history (sigstore/gitsign 3616021d), as a bundle,
+/// verifies with the embedded production root (no --trusted-root), and not with staging.
+#[test]
+fn real_signature_bundle_with_the_production_root() {
+    let ex = common::shared()
+        .join("fixtures/real/examples/offline-commit__sigstore_gitsign__3616021d86975c23e52a456a7dc5605fe130ed14");
+    let exported = gitsign::bundle::from_signature(&std::fs::read(ex.join("signature.txt")).unwrap()).unwrap();
+    let dir = TempDir::new("verify-bundle-real");
+    let bundle = dir.path().join("b.json");
+    let artifact = dir.path().join("signed_attrs.der");
+    std::fs::write(&bundle, serde_json::to_vec(&exported.bundle).unwrap()).unwrap();
+    std::fs::write(&artifact, &exported.artifact).unwrap();
+    let run = |staging: bool, identity: &str| {
+        let mut c = Command::new(bin("gitsign"));
+        c.arg("verify-bundle");
+        if staging {
+            c.arg("--staging");
+        }
+        c.arg("--bundle").arg(&bundle);
+        c.args(["--certificate-identity", identity, "--certificate-oidc-issuer", "https://accounts.google.com"]);
+        c.arg(&artifact).env_remove("GITSIGN_TRUSTED_ROOT");
+        let out = c.output().unwrap();
+        (out.status.code(), String::from_utf8_lossy(&out.stderr).into_owned())
+    };
+    let (code, err) = run(false, "billy@chainguard.dev");
+    assert_eq!(code, Some(0), "{err}");
+    assert!(err.contains("tlog index 2340836642"), "{err}");
+    let (code, err) = run(true, "billy@chainguard.dev");
+    assert_eq!(code, Some(1), "verified with the staging root: {err}");
+    assert!(err.contains("not in the trusted root"), "{err}");
+    let (code, _) = run(false, "someone@else.dev");
+    assert_eq!(code, Some(1));
+}
