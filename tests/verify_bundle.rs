@@ -224,6 +224,19 @@ fn our_bundles_and_sigstore_python_bundles_verify_and_tampering_fails() {
     assert_eq!(out.status.code(), Some(1), "{}", String::from_utf8_lossy(&out.stderr));
     assert!(String::from_utf8_lossy(&out.stderr).contains("signed with a certificate"));
 
+    // Regular-expression policy flags.
+    let out = Command::new(bin("gitsign"))
+        .arg("verify-bundle")
+        .arg("--bundle")
+        .arg(&bundle_path)
+        .args(["--certificate-identity-regexp", "^alice@", "--certificate-oidc-issuer-regexp", "127\\.0\\.0\\.1"])
+        .arg("--trusted-root")
+        .arg(ctx.sb.var("GITSIGN_TRUSTED_ROOT"))
+        .arg(artifact)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+
     // Usage errors exit 2.
     let out = Command::new(bin("gitsign")).args(["verify-bundle", "--bundle"]).output().unwrap();
     assert_eq!(out.status.code(), Some(2));
@@ -266,4 +279,108 @@ fn real_signature_bundle_with_the_production_root() {
     assert!(err.contains("not in the trusted root"), "{err}");
     let (code, _) = run(false, "someone@else.dev");
     assert_eq!(code, Some(1));
+}
+
+/// A plain-HTTP proxy in front of the sandbox's Rekor that counts the requests it forwards.
+struct CountingProxy {
+    url: String,
+    server: std::sync::Arc<tiny_http::Server>,
+    log: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl CountingProxy {
+    fn start(upstream: &str) -> CountingProxy {
+        let upstream = upstream.strip_prefix("http://").expect("the sandbox serves plain HTTP by default").to_string();
+        let upstream = upstream.trim_end_matches('/').to_string();
+        let server = std::sync::Arc::new(tiny_http::Server::http("127.0.0.1:0").unwrap());
+        let port = server.server_addr().to_ip().unwrap().port();
+        let log = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let (s, l) = (server.clone(), log.clone());
+        let thread = std::thread::spawn(move || {
+            for mut req in s.incoming_requests() {
+                let mut body = Vec::new();
+                let _ = std::io::Read::read_to_end(req.as_reader(), &mut body);
+                l.lock().unwrap().push(format!("{} {}", req.method(), req.url()));
+                let (status, resp) = forward(&upstream, req.method().as_str(), req.url(), &body);
+                let ct = tiny_http::Header::from_bytes("Content-Type", "application/json").unwrap();
+                let _ = req.respond(tiny_http::Response::from_data(resp).with_status_code(status).with_header(ct));
+            }
+        });
+        CountingProxy { url: format!("http://127.0.0.1:{port}"), server, log, thread: Some(thread) }
+    }
+
+    fn count(&self, prefix: &str) -> usize {
+        self.log.lock().unwrap().iter().filter(|l| l.starts_with(prefix)).count()
+    }
+}
+
+impl Drop for CountingProxy {
+    fn drop(&mut self) {
+        self.server.unblock();
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+/// One HTTP/1.1 exchange with `Connection: close`; (status, body).
+fn forward(host: &str, method: &str, path: &str, body: &[u8]) -> (u16, Vec<u8>) {
+    use std::io::{Read, Write};
+    let mut s = std::net::TcpStream::connect(host).unwrap();
+    let head = format!(
+        "{method} {path} HTTP/1.1\r\nHost: {host}\r\nContent-Type: application/json\r\nAccept: application/json\r\n\
+         Content-Length: {}\r\nConnection: close\r\n\r\n",
+        body.len()
+    );
+    s.write_all(head.as_bytes()).unwrap();
+    s.write_all(body).unwrap();
+    let mut raw = Vec::new();
+    s.read_to_end(&mut raw).unwrap();
+    let split = raw.windows(4).position(|w| w == b"\r\n\r\n").expect("HTTP response head");
+    let head = String::from_utf8_lossy(&raw[..split]).to_ascii_lowercase();
+    let status = head.split_whitespace().nth(1).and_then(|c| c.parse().ok()).unwrap_or(502);
+    let mut rest = raw[split + 4..].to_vec();
+    if head.contains("transfer-encoding: chunked") {
+        let mut out = Vec::new();
+        while let Some(nl) = rest.windows(2).position(|w| w == b"\r\n") {
+            let size = usize::from_str_radix(String::from_utf8_lossy(&rest[..nl]).trim(), 16).unwrap_or(0);
+            if size == 0 {
+                break;
+            }
+            out.extend_from_slice(&rest[nl + 2..nl + 2 + size]);
+            rest = rest[nl + 2 + size + 2..].to_vec();
+        }
+        rest = out;
+    }
+    (status, rest)
+}
+
+/// Online-mode signatures verified in one run look Rekor up once per certificate and fetch
+/// each entry once, through the run's lookup cache (counted by a proxy in front of the
+/// sandbox's Rekor).
+#[test]
+fn online_mode_lookups_are_cached_within_a_run() {
+    let sb = Sandbox::start();
+    let issuer = sb.var("GITSIGN_OIDC_ISSUER");
+    let mut env = sb.env.clone();
+    env.push(("SIGSTORE_ID_TOKEN".into(), sb.token("alice@example.test")));
+    env.push(("GITSIGN_REKOR_MODE".into(), "online".into()));
+    let repo = Repo::with_env(env, "alice@example.test");
+    repo.signed_commit("a.txt", "1\n", "online one");
+    repo.signed_commit("b.txt", "2\n", "online two");
+    let proxy = CountingProxy::start(&sb.var("GITSIGN_REKOR_URL"));
+    // HEAD three times (one certificate) and HEAD~1 (another certificate: a new signing run).
+    let out = repo
+        .cmd(&bin("gitsign"))
+        .args(["verify", "HEAD", "HEAD~0", "main", "HEAD~1"])
+        .args(["--certificate-identity", "alice@example.test", "--certificate-oidc-issuer", &issuer])
+        .env("GITSIGN_REKOR_URL", &proxy.url)
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{stdout}{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(stdout.matches("(online)").count(), 4, "{stdout}");
+    assert_eq!(proxy.count("POST /api/v1/index/retrieve"), 2, "searches: {:?}", proxy.log.lock().unwrap());
+    assert_eq!(proxy.count("GET /api/v1/log/entries/"), 2, "fetches: {:?}", proxy.log.lock().unwrap());
 }

@@ -1,5 +1,6 @@
 //! gitsign-sandbox: a local Sigstore stack (OIDC issuer, Fulcio-compatible CA,
-//! Rekor-compatible transparency log) on one loopback HTTP listener.
+//! Rekor-compatible transparency log, RFC 3161 timestamp authority) on one loopback HTTP
+//! listener.
 
 #![deny(unsafe_code)]
 

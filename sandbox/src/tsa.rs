@@ -133,7 +133,8 @@ impl Tsa {
             return Resp::error(405, "use POST with a DER TimeStampReq");
         }
         let ct = req.header("content-type").unwrap_or("");
-        if !ct.trim().eq_ignore_ascii_case("application/timestamp-query") {
+        let media = ct.split(';').next().unwrap_or("").trim();
+        if !media.eq_ignore_ascii_case("application/timestamp-query") {
             return Resp::error(415, "Content-Type must be application/timestamp-query");
         }
         let body = match parse_request(&req.body) {
