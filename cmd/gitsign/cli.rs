@@ -99,6 +99,24 @@ pub fn command() -> Command {
                 )
                 .after_help("Example:\n  gitsign export-bundle HEAD -o head.sigstore.json --artifact head.payload"),
         )
+        .subcommand(
+            Command::new("verify-bundle")
+                .about("Verify a Sigstore bundle (v0.1-v0.3; message signature or DSSE) offline")
+                .arg(Arg::new("staging").long("staging").action(ArgAction::SetTrue).help("Use the embedded staging root"))
+                .arg(Arg::new("bundle").long("bundle").value_name("FILE").required(true).help("The bundle"))
+                .arg(Arg::new("certificate-identity").long("certificate-identity").value_name("ID"))
+                .arg(Arg::new("certificate-identity-regexp").long("certificate-identity-regexp").value_name("RE"))
+                .arg(Arg::new("certificate-oidc-issuer").long("certificate-oidc-issuer").value_name("URL"))
+                .arg(Arg::new("certificate-oidc-issuer-regexp").long("certificate-oidc-issuer-regexp").value_name("RE"))
+                .arg(Arg::new("key").long("key").value_name("PEM").help("Verify with this public key instead"))
+                .arg(Arg::new("trusted-root").long("trusted-root").value_name("FILE"))
+                .arg(Arg::new("insecure-ignore-sct").long("insecure-ignore-sct").action(ArgAction::SetTrue))
+                .arg(Arg::new("input").value_name("FILE_OR_sha256:HEX").required(true))
+                .after_help(
+                    "Example:\n  gitsign verify-bundle --bundle a.sigstore.json --certificate-identity you@example.com \\\n      \
+                     --certificate-oidc-issuer https://accounts.google.com a.txt",
+                ),
+        )
         .subcommand(crate::show_cmd::command())
         .subcommand(crate::setup_cmd::command())
         .subcommand(crate::doctor_cmd::command())
