@@ -31,17 +31,25 @@ pub enum ArmorError {
 
 /// Armor DER bytes as gitsign does.
 pub fn encode(der: &[u8]) -> String {
+    pem_block("SIGNED MESSAGE", der)
+}
+
+/// A PEM block in the canonical form every Sigstore service writes: `-----BEGIN LABEL-----\n`,
+/// padded standard base64 in 64-column lines, `-----END LABEL-----\n`.
+pub fn pem_block(label: &str, der: &[u8]) -> String {
     let b64 = STANDARD.encode(der);
-    let mut out = String::with_capacity(b64.len() + b64.len() / 64 + 64);
-    out.push_str(BEGIN);
-    out.push('\n');
+    let mut out = String::with_capacity(b64.len() + b64.len() / 64 + 2 * label.len() + 32);
+    out.push_str("-----BEGIN ");
+    out.push_str(label);
+    out.push_str("-----\n");
     for chunk in b64.as_bytes().chunks(64) {
-        // base64 output is ASCII
-        out.push_str(std::str::from_utf8(chunk).expect("base64 is ASCII"));
+        // base64 output is ASCII, so every chunk is valid UTF-8.
+        out.push_str(&String::from_utf8_lossy(chunk));
         out.push('\n');
     }
-    out.push_str(END);
-    out.push('\n');
+    out.push_str("-----END ");
+    out.push_str(label);
+    out.push_str("-----\n");
     out
 }
 

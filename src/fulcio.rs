@@ -71,27 +71,11 @@ pub fn pem_certificates(text: &str) -> Result<Vec<Vec<u8>>, String> {
     Ok(out)
 }
 
-/// Canonical PEM of a certificate (64-column lines, trailing newline).
-pub fn certificate_pem(der: &[u8]) -> String {
-    let b64 = STANDARD.encode(der);
-    let mut s = String::from("-----BEGIN CERTIFICATE-----\n");
-    for chunk in b64.as_bytes().chunks(64) {
-        s.push_str(std::str::from_utf8(chunk).expect("base64 is ASCII"));
-        s.push('\n');
-    }
-    s.push_str("-----END CERTIFICATE-----\n");
-    s
-}
+/// Canonical PEM of a certificate (64-column lines, trailing newline): what Rekor stores.
+pub use crate::rekor::body::certificate_pem;
 
 fn public_key_pem(spki_der: &[u8]) -> String {
-    let b64 = STANDARD.encode(spki_der);
-    let mut s = String::from("-----BEGIN PUBLIC KEY-----\n");
-    for chunk in b64.as_bytes().chunks(64) {
-        s.push_str(std::str::from_utf8(chunk).expect("base64 is ASCII"));
-        s.push('\n');
-    }
-    s.push_str("-----END PUBLIC KEY-----\n");
-    s
+    crate::armor::pem_block("PUBLIC KEY", spki_der)
 }
 
 #[derive(Deserialize)]

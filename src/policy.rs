@@ -176,15 +176,15 @@ impl Policy {
     /// Check a verified signer certificate, and the committer email when `--match-committer`.
     pub fn check(&self, cert: &CertInfo, committer_email: Option<&str>) -> Result<(), PolicyError> {
         let sans: Vec<String> = cert.sans.iter().filter_map(|s| s.value().map(str::to_string)).collect();
-        if let Some(m) = &self.identity {
-            if !sans.iter().any(|s| m.matches(s)) {
-                return Err(PolicyError::IdentityMismatch { got: sans, want: m.describe() });
-            }
+        if let Some(m) = &self.identity
+            && !sans.iter().any(|s| m.matches(s))
+        {
+            return Err(PolicyError::IdentityMismatch { got: sans, want: m.describe() });
         }
-        if let Some(m) = &self.issuer {
-            if !cert.oidc_issuer.as_deref().is_some_and(|i| m.matches(i)) {
-                return Err(PolicyError::IssuerMismatch { got: cert.oidc_issuer.clone(), want: m.describe() });
-            }
+        if let Some(m) = &self.issuer
+            && !cert.oidc_issuer.as_deref().is_some_and(|i| m.matches(i))
+        {
+            return Err(PolicyError::IssuerMismatch { got: cert.oidc_issuer.clone(), want: m.describe() });
         }
         for (claim, want) in &self.claims {
             let got = match *claim {
@@ -253,7 +253,8 @@ mod tests {
         let c = cert();
         assert!(matches!(Policy::from_flags(&flags(None, None, Some("x"), None)), Err(PolicyError::MissingIdentity)));
         assert!(matches!(Policy::from_flags(&flags(Some("x"), None, None, None)), Err(PolicyError::MissingIssuer)));
-        let table: &[(Option<&str>, Option<&str>, Option<&str>, Option<&str>, bool)] = &[
+        type Case<'a> = (Option<&'a str>, Option<&'a str>, Option<&'a str>, Option<&'a str>, bool);
+        let table: &[Case] = &[
             (Some("billy@chainguard.dev"), None, Some("https://accounts.google.com"), None, true),
             (Some("billy@chainguard.dev"), None, Some("https://github.com/login/oauth"), None, false),
             (Some("mallory@chainguard.dev"), None, Some("https://accounts.google.com"), None, false),

@@ -129,13 +129,13 @@ pub fn verify(spki_der: &[u8], hash: HashAlg, msg: &[u8], sig_der: &[u8]) -> Res
             .unwrap_or_else(|| verify_prehash(spki_der, &hash.digest(msg), sig_der)),
         _ => verify_prehash(spki_der, &hash.digest(msg), sig_der),
     };
-    if result.is_ok() {
-        if let Ok(mut m) = memo().lock() {
-            if m.len() >= MEMO_LIMIT {
-                m.clear();
-            }
-            m.insert(memo_key);
+    if result.is_ok()
+        && let Ok(mut m) = memo().lock()
+    {
+        if m.len() >= MEMO_LIMIT {
+            m.clear();
         }
+        m.insert(memo_key);
     }
     result
 }

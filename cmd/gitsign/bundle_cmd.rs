@@ -42,10 +42,10 @@ pub fn run(args: &[String]) -> ExitCode {
     if let Err(e) = std::fs::write(&out, json) {
         return fail(format!("cannot write {out}: {e}"));
     }
-    if let Some(path) = artifact {
-        if let Err(e) = std::fs::write(&path, &exported.artifact) {
-            return fail(format!("cannot write {path}: {e}"));
-        }
+    if let Some(path) = artifact
+        && let Err(e) = std::fs::write(&path, &exported.artifact)
+    {
+        return fail(format!("cannot write {path}: {e}"));
     }
     eprintln!("gitsign: wrote the bundle for {} ({}) to {out}", rev, obj.id);
     ExitCode::SUCCESS

@@ -9,16 +9,7 @@ use sha2::{Digest, Sha256};
 /// Rekor's canonical PEM of a DER certificate: `-----BEGIN CERTIFICATE-----\n`, base64 in
 /// 64-column lines, `-----END CERTIFICATE-----\n`.
 pub fn certificate_pem(cert_der: &[u8]) -> String {
-    let b64 = STANDARD.encode(cert_der);
-    let mut pem = String::with_capacity(b64.len() + b64.len() / 64 + 64);
-    pem.push_str("-----BEGIN CERTIFICATE-----\n");
-    for chunk in b64.as_bytes().chunks(64) {
-        // base64 output is ASCII, so every chunk is valid UTF-8.
-        pem.push_str(&String::from_utf8_lossy(chunk));
-        pem.push('\n');
-    }
-    pem.push_str("-----END CERTIFICATE-----\n");
-    pem
+    crate::armor::pem_block("CERTIFICATE", cert_der)
 }
 
 /// A JSON string literal (quotes and escapes); the values used here are ASCII hex and base64,
