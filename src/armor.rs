@@ -68,10 +68,7 @@ pub fn decode(text: &[u8]) -> Result<Vec<u8>, ArmorError> {
         return Err(ArmorError::NotASignature);
     }
     if first.trim_end() != BEGIN {
-        let label = first
-            .trim_end()
-            .trim_start_matches("-----BEGIN ")
-            .trim_end_matches("-----");
+        let label = first.trim_end().trim_start_matches("-----BEGIN ").trim_end_matches("-----");
         return Err(ArmorError::WrongLabel(label.to_string()));
     }
     let mut b64 = String::new();

@@ -155,10 +155,7 @@ fn git_true(v: &str) -> bool {
 
 impl Config {
     /// Build the configuration from `git config --get-regexp` pairs and an environment lookup.
-    pub fn from_sources(
-        git: &[(String, String)],
-        env: &dyn Fn(&str) -> Option<String>,
-    ) -> Result<Config, ConfigError> {
+    pub fn from_sources(git: &[(String, String)], env: &dyn Fn(&str) -> Option<String>) -> Result<Config, ConfigError> {
         let mut g: HashMap<String, String> = HashMap::new();
         for (k, v) in git {
             g.insert(k.to_ascii_lowercase(), v.clone());
@@ -181,9 +178,9 @@ impl Config {
         if let Some(v) = both("REKOR_URL", "gitsign.rekor") {
             c.rekor = v;
         }
-        let mode = nonempty(env("GITSIGN_REKOR_MODE")).map(|v| ("GITSIGN_REKOR_MODE", v)).or_else(|| {
-            nonempty(g.get("gitsign.rekormode").cloned()).map(|v| ("gitsign.rekorMode", v))
-        });
+        let mode = nonempty(env("GITSIGN_REKOR_MODE"))
+            .map(|v| ("GITSIGN_REKOR_MODE", v))
+            .or_else(|| nonempty(g.get("gitsign.rekormode").cloned()).map(|v| ("gitsign.rekorMode", v)));
         if let Some((key, v)) = mode {
             c.rekor_mode = match v.to_ascii_lowercase().as_str() {
                 "offline" => RekorMode::Offline,
@@ -226,9 +223,10 @@ impl Config {
         }
         c.url_opener = nonempty(env("GITSIGN_URL_OPENER")).or_else(|| nonempty(g.get("gitsign.urlopener").cloned()));
         c.credential_cache = nonempty(env("GITSIGN_CREDENTIAL_CACHE"));
-        let cache_mode = nonempty(env("GITSIGN_CREDENTIAL_CACHE_MODE"))
-            .map(|v| ("GITSIGN_CREDENTIAL_CACHE_MODE", v))
-            .or_else(|| nonempty(g.get("gitsign.credentialcachemode").cloned()).map(|v| ("gitsign.credentialCacheMode", v)));
+        let cache_mode =
+            nonempty(env("GITSIGN_CREDENTIAL_CACHE_MODE")).map(|v| ("GITSIGN_CREDENTIAL_CACHE_MODE", v)).or_else(
+                || nonempty(g.get("gitsign.credentialcachemode").cloned()).map(|v| ("gitsign.credentialCacheMode", v)),
+            );
         if let Some((key, v)) = cache_mode {
             c.credential_cache_mode = Some(match v.trim().to_ascii_lowercase().as_str() {
                 "socket" => CredentialCacheMode::Socket,
@@ -256,9 +254,13 @@ impl Config {
                 }),
             }
         };
-        c.http_timeout = seconds("GITSIGN_HTTP_TIMEOUT", "gitsign.httptimeout", "GITSIGN_HTTP_TIMEOUT / gitsign.httpTimeout")?;
-        c.connect_timeout =
-            seconds("GITSIGN_CONNECT_TIMEOUT", "gitsign.connecttimeout", "GITSIGN_CONNECT_TIMEOUT / gitsign.connectTimeout")?;
+        c.http_timeout =
+            seconds("GITSIGN_HTTP_TIMEOUT", "gitsign.httptimeout", "GITSIGN_HTTP_TIMEOUT / gitsign.httpTimeout")?;
+        c.connect_timeout = seconds(
+            "GITSIGN_CONNECT_TIMEOUT",
+            "gitsign.connecttimeout",
+            "GITSIGN_CONNECT_TIMEOUT / gitsign.connectTimeout",
+        )?;
         if let Some(v) = nonempty(g.get("extensions.objectformat").cloned()) {
             c.object_format = v.to_ascii_lowercase();
         }
@@ -353,7 +355,8 @@ mod tests {
         assert_eq!(cfg(&[], &[]).unwrap().credential_cache_mode, None);
         let c = cfg(&[("gitsign.credentialCacheMode", "system")], &[]).unwrap();
         assert_eq!(c.credential_cache_mode, Some(CredentialCacheMode::System));
-        let c = cfg(&[("gitsign.credentialcachemode", "system")], &[("GITSIGN_CREDENTIAL_CACHE_MODE", "socket")]).unwrap();
+        let c =
+            cfg(&[("gitsign.credentialcachemode", "system")], &[("GITSIGN_CREDENTIAL_CACHE_MODE", "socket")]).unwrap();
         assert_eq!(c.credential_cache_mode, Some(CredentialCacheMode::Socket));
         assert!(cfg(&[("gitsign.credentialCacheMode", "disk")], &[]).is_err());
         // Timeouts: seconds, environment over git config, junk rejected.

@@ -71,14 +71,9 @@ pub fn client(opts: &HttpOptions) -> Result<reqwest::blocking::Client, HttpError
         builder = builder.tls_certs_merge(bundled);
     }
     if let Some(path) = &opts.extra_ca_file {
-        let pem = std::fs::read(path).map_err(|e| HttpError::CaBundle {
-            path: path.clone(),
-            reason: e.to_string(),
-        })?;
-        let certs = reqwest::Certificate::from_pem_bundle(&pem).map_err(|e| HttpError::CaBundle {
-            path: path.clone(),
-            reason: e.to_string(),
-        })?;
+        let pem = std::fs::read(path).map_err(|e| HttpError::CaBundle { path: path.clone(), reason: e.to_string() })?;
+        let certs = reqwest::Certificate::from_pem_bundle(&pem)
+            .map_err(|e| HttpError::CaBundle { path: path.clone(), reason: e.to_string() })?;
         if certs.is_empty() {
             return Err(HttpError::CaBundle { path: path.clone(), reason: "no certificates in it".into() });
         }

@@ -78,10 +78,10 @@
 
 pub mod armor;
 pub mod attest;
-#[cfg(unix)]
-pub mod cache;
 pub mod bundle;
 pub mod bundle_verify;
+#[cfg(unix)]
+pub mod cache;
 pub mod cms;
 pub mod config;
 pub mod doctor;
@@ -89,14 +89,14 @@ pub mod fulcio;
 pub mod git;
 pub mod gpg;
 pub mod http;
-pub mod oidc;
 pub mod object_verify;
+pub mod oidc;
 pub mod oids;
 pub mod policy;
 pub mod pubkey;
 pub mod rekor;
-pub mod runlog;
 pub mod repo;
+pub mod runlog;
 pub mod setup;
 pub mod sign;
 pub mod trust;

@@ -65,18 +65,11 @@ pub enum Curve {
 /// Identify the curve of an SPKI (DER).
 pub fn curve_of(spki_der: &[u8]) -> Result<Curve, PubkeyError> {
     use der::Decode;
-    let spki = SubjectPublicKeyInfoRef::from_der(spki_der)
-        .map_err(|e| PubkeyError::UnsupportedKey(e.to_string()))?;
+    let spki = SubjectPublicKeyInfoRef::from_der(spki_der).map_err(|e| PubkeyError::UnsupportedKey(e.to_string()))?;
     if spki.algorithm.oid != crate::oids::EC_PUBLIC_KEY {
-        return Err(PubkeyError::UnsupportedKey(format!(
-            "algorithm {} is not id-ecPublicKey",
-            spki.algorithm.oid
-        )));
+        return Err(PubkeyError::UnsupportedKey(format!("algorithm {} is not id-ecPublicKey", spki.algorithm.oid)));
     }
-    let curve = spki
-        .algorithm
-        .parameters_oid()
-        .map_err(|e| PubkeyError::UnsupportedKey(e.to_string()))?;
+    let curve = spki.algorithm.parameters_oid().map_err(|e| PubkeyError::UnsupportedKey(e.to_string()))?;
     if curve == crate::oids::SECP256R1 {
         Ok(Curve::P256)
     } else if curve == crate::oids::SECP384R1 {
@@ -92,15 +85,13 @@ pub fn verify_prehash(spki_der: &[u8], digest: &[u8], sig_der: &[u8]) -> Result<
         Curve::P256 => {
             let key = p256::ecdsa::VerifyingKey::from_public_key_der(spki_der)
                 .map_err(|e| PubkeyError::UnsupportedKey(e.to_string()))?;
-            let sig = p256::ecdsa::DerSignature::try_from(sig_der)
-                .map_err(|_| PubkeyError::MalformedSignature)?;
+            let sig = p256::ecdsa::DerSignature::try_from(sig_der).map_err(|_| PubkeyError::MalformedSignature)?;
             key.verify_prehash(digest, &sig).map_err(|_| PubkeyError::BadSignature)
         }
         Curve::P384 => {
             let key = p384::ecdsa::VerifyingKey::from_public_key_der(spki_der)
                 .map_err(|e| PubkeyError::UnsupportedKey(e.to_string()))?;
-            let sig = p384::ecdsa::DerSignature::try_from(sig_der)
-                .map_err(|_| PubkeyError::MalformedSignature)?;
+            let sig = p384::ecdsa::DerSignature::try_from(sig_der).map_err(|_| PubkeyError::MalformedSignature)?;
             key.verify_prehash(digest, &sig).map_err(|_| PubkeyError::BadSignature)
         }
     }
@@ -144,7 +135,8 @@ pub fn verify(spki_der: &[u8], hash: HashAlg, msg: &[u8], sig_der: &[u8]) -> Res
 const MEMO_LIMIT: usize = 65_536;
 
 fn memo() -> &'static std::sync::Mutex<std::collections::HashSet<[u8; 32]>> {
-    static MEMO: std::sync::OnceLock<std::sync::Mutex<std::collections::HashSet<[u8; 32]>>> = std::sync::OnceLock::new();
+    static MEMO: std::sync::OnceLock<std::sync::Mutex<std::collections::HashSet<[u8; 32]>>> =
+        std::sync::OnceLock::new();
     MEMO.get_or_init(Default::default)
 }
 
@@ -183,10 +175,7 @@ mod tests {
         let spki = sk.verifying_key().to_public_key_der().unwrap();
         let sig: p256::ecdsa::DerSignature = sk.sign(b"hello");
         verify(spki.as_bytes(), HashAlg::Sha256, b"hello", sig.as_bytes()).unwrap();
-        assert_eq!(
-            verify(spki.as_bytes(), HashAlg::Sha256, b"hellp", sig.as_bytes()),
-            Err(PubkeyError::BadSignature)
-        );
+        assert_eq!(verify(spki.as_bytes(), HashAlg::Sha256, b"hellp", sig.as_bytes()), Err(PubkeyError::BadSignature));
         assert_eq!(curve_of(spki.as_bytes()).unwrap(), Curve::P256);
     }
 

@@ -28,11 +28,8 @@ pub enum RepoError {
 }
 
 fn git(args: &[&str]) -> Result<Vec<u8>, RepoError> {
-    let out = Command::new("git")
-        .args(args)
-        .stdin(Stdio::null())
-        .output()
-        .map_err(|e| RepoError::Spawn(e.to_string()))?;
+    let out =
+        Command::new("git").args(args).stdin(Stdio::null()).output().map_err(|e| RepoError::Spawn(e.to_string()))?;
     if !out.status.success() {
         return Err(RepoError::Git {
             args: args.join(" "),
@@ -94,11 +91,15 @@ impl BatchReader {
         self.stdout.read_line(&mut header).map_err(broken)?;
         let parts: Vec<&str> = header.split_whitespace().collect();
         let [oid, kind_name, size] = parts.as_slice() else {
-            return Err(RepoError::Git { args: "cat-file --batch".into(), message: format!("{id}: {}", header.trim()) });
+            return Err(RepoError::Git {
+                args: "cat-file --batch".into(),
+                message: format!("{id}: {}", header.trim()),
+            });
         };
-        let size: usize = size
-            .parse()
-            .map_err(|_| RepoError::Git { args: "cat-file --batch".into(), message: format!("bad size in {header:?}") })?;
+        let size: usize = size.parse().map_err(|_| RepoError::Git {
+            args: "cat-file --batch".into(),
+            message: format!("bad size in {header:?}"),
+        })?;
         let mut content = vec![0u8; size];
         self.stdout.read_exact(&mut content).map_err(broken)?;
         let mut nl = [0u8; 1];

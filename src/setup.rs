@@ -60,7 +60,10 @@ impl LazyRekor {
                     .map_err(|e| e.to_string())
             })
             .as_ref()
-            .map_err(|reason| crate::rekor::client::RekorError::Unreachable { url: self.url.clone(), reason: reason.clone() })
+            .map_err(|reason| crate::rekor::client::RekorError::Unreachable {
+                url: self.url.clone(),
+                reason: reason.clone(),
+            })
     }
 }
 
@@ -159,7 +162,13 @@ mod tests {
         }
         fn get_entry(&self, uuid: &str) -> Result<(String, LogEntry), RekorError> {
             self.gets.fetch_add(1, Ordering::SeqCst);
-            let e = LogEntry { body: String::new(), integrated_time: 1, log_id: String::new(), log_index: 7, verification: None };
+            let e = LogEntry {
+                body: String::new(),
+                integrated_time: 1,
+                log_id: String::new(),
+                log_index: 7,
+                verification: None,
+            };
             Ok((uuid.to_string(), e))
         }
         fn base_url(&self) -> &str {

@@ -8,10 +8,10 @@ use crate::git::{self, HashAlgo, ObjectKind};
 use crate::oidc::{self, Claims, OidcError};
 use crate::rekor::client::{RekorClient, RekorError};
 use crate::rekor::entry::TransparencyLogEntry;
-use crate::trust::TrustedRoot;
 use crate::rekor::types::{
     HashedRekord, HashedRekordData, HashedRekordHash, HashedRekordPublicKey, HashedRekordSignature, HashedRekordSpec,
 };
+use crate::trust::TrustedRoot;
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use ecdsa::signature::Signer;
@@ -52,7 +52,9 @@ pub enum SignError {
         reason: String,
     },
     /// Rekor's answer does not verify with the trusted root.
-    #[error("Rekor at {url} answered with an entry that does not verify with the trusted root, so nothing was signed: {reason}\n  (if you use a private Sigstore, point gitsign.trustedRoot / GITSIGN_TRUSTED_ROOT at its trusted_root.json)")]
+    #[error(
+        "Rekor at {url} answered with an entry that does not verify with the trusted root, so nothing was signed: {reason}\n  (if you use a private Sigstore, point gitsign.trustedRoot / GITSIGN_TRUSTED_ROOT at its trusted_root.json)"
+    )]
     UnverifiableEntry {
         /// The Rekor URL.
         url: String,
@@ -63,7 +65,9 @@ pub enum SignError {
     #[error("online Rekor mode needs a commit or tag payload; this input is neither (use offline mode)")]
     NotAnObject,
     /// Sign-time committer check failed.
-    #[error("gitsign.matchCommitter is set, but the certificate identity {identity:?} matches neither user.email {email:?} nor user.name {name:?}")]
+    #[error(
+        "gitsign.matchCommitter is set, but the certificate identity {identity:?} matches neither user.email {email:?} nor user.name {name:?}"
+    )]
     CommitterMismatch {
         /// SAN of the certificate.
         identity: String,
@@ -74,7 +78,9 @@ pub enum SignError {
     },
     /// Fulcio's certificate cannot be used: another identity, expired, or not chaining to a
     /// trusted Fulcio CA. Nothing was signed.
-    #[error("Fulcio at {url} issued a certificate that cannot be used: {reason}; refusing to sign\n  (check gitsign.fulcio / GITSIGN_FULCIO_URL and the trusted root: gitsign.trustedRoot / GITSIGN_TRUSTED_ROOT)")]
+    #[error(
+        "Fulcio at {url} issued a certificate that cannot be used: {reason}; refusing to sign\n  (check gitsign.fulcio / GITSIGN_FULCIO_URL and the trusted root: gitsign.trustedRoot / GITSIGN_TRUSTED_ROOT)"
+    )]
     BadCertificate {
         /// The Fulcio URL.
         url: String,
@@ -180,17 +186,18 @@ pub fn identity_from_token(token: &str, services: &Services, now: i64) -> Result
         }
     };
     seed.iter_mut().for_each(|b| *b = 0);
-    let spki = key
-        .verifying_key()
-        .to_public_key_der()
-        .map_err(|e| SignError::Key(e.to_string()))?;
+    let spki = key.verifying_key().to_public_key_der().map_err(|e| SignError::Key(e.to_string()))?;
     let proof: p256::ecdsa::DerSignature = key.sign(subject.as_bytes());
     let certs = services.fulcio.signing_cert(token, spki.as_bytes(), proof.as_bytes())?;
     // The certificate must be for our key.
-    let leaf = <x509_cert::Certificate as der::Decode>::from_der(&certs.leaf)
-        .map_err(|e| SignError::BadCertificate { url: services.fulcio.base_url().to_string(), reason: format!("it does not parse: {e}") })?;
-    let leaf_spki = der::Encode::to_der(leaf.tbs_certificate().subject_public_key_info())
-        .map_err(|e| SignError::BadCertificate { url: services.fulcio.base_url().to_string(), reason: e.to_string() })?;
+    let leaf =
+        <x509_cert::Certificate as der::Decode>::from_der(&certs.leaf).map_err(|e| SignError::BadCertificate {
+            url: services.fulcio.base_url().to_string(),
+            reason: format!("it does not parse: {e}"),
+        })?;
+    let leaf_spki = der::Encode::to_der(leaf.tbs_certificate().subject_public_key_info()).map_err(|e| {
+        SignError::BadCertificate { url: services.fulcio.base_url().to_string(), reason: e.to_string() }
+    })?;
     if leaf_spki != spki.as_bytes() {
         return Err(SignError::WrongKey { url: services.fulcio.base_url().to_string() });
     }
@@ -284,8 +291,10 @@ pub fn sign_payload(
             // Never embed evidence that would not verify: check it as a verifier will, against
             // the body rebuilt from this signature and the trusted root's log key.
             let body = crate::rekor::body::hashedrekord_offline(&pending.signed_attrs_der, &pending.signature, leaf);
-            crate::rekor::verify::verify_entry(&tle, &body, trust)
-                .map_err(|e| SignError::UnverifiableEntry { url: rekor.base_url().to_string(), reason: e.to_string() })?;
+            crate::rekor::verify::verify_entry(&tle, &body, trust).map_err(|e| SignError::UnverifiableEntry {
+                url: rekor.base_url().to_string(),
+                reason: e.to_string(),
+            })?;
             // gitsign leaves the body out: the verifier rebuilds it from the signature.
             let value = octet_string_value(&tle.to_embedded().encode())?;
             let der = pending.finish(&[&[(crate::oids::REKOR_ENTRY, value)][..], &timestamp].concat())?;
@@ -306,8 +315,10 @@ pub fn sign_payload(
             let tle = TransparencyLogEntry::from_api(&entry)
                 .map_err(|e| SignError::BadEntry { url: rekor.base_url().to_string(), reason: e.to_string() })?;
             let body = crate::rekor::body::hashedrekord_online(&oid, sig.as_bytes(), leaf);
-            crate::rekor::verify::verify_entry(&tle, &body, trust)
-                .map_err(|e| SignError::UnverifiableEntry { url: rekor.base_url().to_string(), reason: e.to_string() })?;
+            crate::rekor::verify::verify_entry(&tle, &body, trust).map_err(|e| SignError::UnverifiableEntry {
+                url: rekor.base_url().to_string(),
+                reason: e.to_string(),
+            })?;
             (armored, entry.log_index)
         }
     };
@@ -327,8 +338,10 @@ pub fn check_match_committer(cfg: &Config, identity: &Identity) -> Result<(), Si
     if !cfg.match_committer {
         return Ok(());
     }
-    let info = crate::x509::CertInfo::parse(&identity.certs.leaf)
-        .map_err(|e| SignError::BadCertificate { url: cfg.fulcio.clone(), reason: format!("it does not parse: {e}") })?;
+    let info = crate::x509::CertInfo::parse(&identity.certs.leaf).map_err(|e| SignError::BadCertificate {
+        url: cfg.fulcio.clone(),
+        reason: format!("it does not parse: {e}"),
+    })?;
     let email = cfg.user_email.clone().unwrap_or_default();
     let name = cfg.user_name.clone().unwrap_or_default();
     let ok = info.sans.iter().any(|san| match san {
@@ -339,10 +352,6 @@ pub fn check_match_committer(cfg: &Config, identity: &Identity) -> Result<(), Si
     if ok {
         Ok(())
     } else {
-        Err(SignError::CommitterMismatch {
-            identity: info.identity().unwrap_or_default().to_string(),
-            email,
-            name,
-        })
+        Err(SignError::CommitterMismatch { identity: info.identity().unwrap_or_default().to_string(), email, name })
     }
 }

@@ -48,7 +48,9 @@ pub enum TsaError {
         reason: String,
     },
     /// The TSA answered with an HTTP error.
-    #[error("the timestamp authority at {url} answered HTTP {status}: {body}\n  (check gitsign.timestampServerURL; nothing was signed)")]
+    #[error(
+        "the timestamp authority at {url} answered HTTP {status}: {body}\n  (check gitsign.timestampServerURL; nothing was signed)"
+    )]
     Http {
         /// The TSA URL.
         url: String,
@@ -105,7 +107,9 @@ pub enum TsaError {
     #[error("the timestamp token's signer certificate is not for timestamping (ExtendedKeyUsage lacks timeStamping)")]
     NotTimestamping,
     /// genTime outside the TSA certificate's validity.
-    #[error("the timestamp's time {gen_time} (unix seconds) is outside the TSA certificate validity {not_before}..{not_after}")]
+    #[error(
+        "the timestamp's time {gen_time} (unix seconds) is outside the TSA certificate validity {not_before}..{not_after}"
+    )]
     TsaCertificateNotValid {
         /// genTime.
         gen_time: i64,
@@ -120,7 +124,9 @@ pub enum TsaError {
     )]
     NoTrustedTsa,
     /// The TSA does not chain to a trusted TSA.
-    #[error("the timestamp authority is not trusted at {gen_time} (unix seconds): {reasons}\n  (check gitsign.timestampCertChain / GITSIGN_TIMESTAMP_CERT_CHAIN and the trusted root's timestampAuthorities)")]
+    #[error(
+        "the timestamp authority is not trusted at {gen_time} (unix seconds): {reasons}\n  (check gitsign.timestampCertChain / GITSIGN_TIMESTAMP_CERT_CHAIN and the trusted root's timestampAuthorities)"
+    )]
     Untrusted {
         /// genTime.
         gen_time: i64,
@@ -131,7 +137,9 @@ pub enum TsaError {
     #[error("the signature carries {0} timestamp tokens; refusing an ambiguous signature")]
     Ambiguous(usize),
     /// The configured chain cannot be used.
-    #[error("the timestamp certificate chain {path} cannot be used: {reason}\n  (gitsign.timestampCertChain / GITSIGN_TIMESTAMP_CERT_CHAIN must be a PEM file: the TSA certificate, intermediates, and the root)")]
+    #[error(
+        "the timestamp certificate chain {path} cannot be used: {reason}\n  (gitsign.timestampCertChain / GITSIGN_TIMESTAMP_CERT_CHAIN must be a PEM file: the TSA certificate, intermediates, and the root)"
+    )]
     Chain {
         /// The file.
         path: String,
@@ -275,15 +283,7 @@ pub fn parse_tst_info(der: &[u8]) -> Result<TstInfo, TsaError> {
             other => return Err(bad("TSTInfo", format!("unexpected element with tag 0x{other:02x}"))),
         }
     }
-    Ok(TstInfo {
-        version,
-        policy,
-        imprint_alg,
-        imprint,
-        serial: serial.value.to_vec(),
-        gen_time: gtime,
-        nonce,
-    })
+    Ok(TstInfo { version, policy, imprint_alg, imprint, serial: serial.value.to_vec(), gen_time: gtime, nonce })
 }
 
 fn parse_imprint(mi: &Tlv<'_>) -> Result<(HashAlg, Vec<u8>), TsaError> {
@@ -381,7 +381,8 @@ pub fn parse_token(der: &[u8]) -> Result<Token, TsaError> {
     };
     let tst = parse_tst_info(&tst_der)?;
 
-    let infos = tlv::children(signer_infos.ok_or_else(|| bad("timestamp token", "no signerInfos"))?.value).map_err(&m)?;
+    let infos =
+        tlv::children(signer_infos.ok_or_else(|| bad("timestamp token", "no signerInfos"))?.value).map_err(&m)?;
     let [si] = infos.as_slice() else {
         return Err(bad("timestamp token", format!("{} SignerInfos (exactly one expected)", infos.len())));
     };
@@ -490,9 +491,11 @@ pub fn parse_response(der: &[u8], imprint: &[u8], nonce: &[u8]) -> Result<Vec<u8
         return Err(bad("timestamp response", "not a SEQUENCE"));
     }
     let parts = tlv::children(resp.value).map_err(&m)?;
-    let status_info = parts.first().filter(|t| t.tag == 0x30).ok_or_else(|| bad("timestamp response", "no PKIStatusInfo"))?;
+    let status_info =
+        parts.first().filter(|t| t.tag == 0x30).ok_or_else(|| bad("timestamp response", "no PKIStatusInfo"))?;
     let si = tlv::children(status_info.value).map_err(&m)?;
-    let status = tlv::small_uint(si.first().ok_or_else(|| bad("timestamp response", "empty PKIStatusInfo"))?).map_err(&m)?;
+    let status =
+        tlv::small_uint(si.first().ok_or_else(|| bad("timestamp response", "empty PKIStatusInfo"))?).map_err(&m)?;
     if status > 1 {
         let mut text = String::new();
         for t in &si[1..] {
@@ -526,7 +529,8 @@ pub fn parse_response(der: &[u8], imprint: &[u8], nonce: &[u8]) -> Result<Vec<u8
 pub fn fetch_token(http: &reqwest::blocking::Client, url: &str, signature: &[u8]) -> Result<Vec<u8>, TsaError> {
     let imprint: [u8; 32] = Sha256::digest(signature).into();
     let mut nonce = [0u8; 16];
-    getrandom::fill(&mut nonce).map_err(|e| TsaError::Unreachable { url: url.into(), reason: format!("no randomness for the nonce: {e}") })?;
+    getrandom::fill(&mut nonce)
+        .map_err(|e| TsaError::Unreachable { url: url.into(), reason: format!("no randomness for the nonce: {e}") })?;
     let request = build_request(&imprint, &nonce);
     let resp = http
         .post(url)
@@ -536,12 +540,8 @@ pub fn fetch_token(http: &reqwest::blocking::Client, url: &str, signature: &[u8]
         .send()
         .map_err(|e| TsaError::Unreachable { url: url.into(), reason: crate::http::error_chain(&e) })?;
     let status = resp.status().as_u16();
-    let content_type = resp
-        .headers()
-        .get(reqwest::header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or("")
-        .to_string();
+    let content_type =
+        resp.headers().get(reqwest::header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("").to_string();
     let body = crate::http::read_limited(resp, MAX_RESPONSE).map_err(|e| TsaError::Unreachable {
         url: url.into(),
         reason: match e {
@@ -607,7 +607,8 @@ pub fn with_configured_chain(mut root: TrustedRoot, cfg: &Config) -> Result<Trus
     let Some(path) = cfg.timestamp_cert_chain.as_deref().filter(|p| !p.is_empty()) else {
         return Ok(root);
     };
-    let pem = std::fs::read_to_string(path).map_err(|e| TrustError::Read { path: path.into(), reason: e.to_string() })?;
+    let pem =
+        std::fs::read_to_string(path).map_err(|e| TrustError::Read { path: path.into(), reason: e.to_string() })?;
     let ca = authority_from_pem(&pem, path).map_err(|e| TrustError::Pem(e.to_string()))?;
     root.timestamp_authorities = vec![ca];
     Ok(root)
@@ -667,7 +668,11 @@ pub fn verify_token(token_der: &[u8], signature: &[u8], trust: &TrustedRoot) -> 
     }
     let gtime = token.tst.gen_time;
     if !signer.valid_at(gtime) {
-        return Err(TsaError::TsaCertificateNotValid { gen_time: gtime, not_before: signer.not_before, not_after: signer.not_after });
+        return Err(TsaError::TsaCertificateNotValid {
+            gen_time: gtime,
+            not_before: signer.not_before,
+            not_after: signer.not_after,
+        });
     }
     let extra: Vec<Vec<u8>> = token.certs.clone();
     let tsa_index = x509::verify_chain_to_authorities(&signer, &extra, &trust.timestamp_authorities, gtime)

@@ -432,7 +432,11 @@ pub fn verify(payload: &[u8], signature_text: &[u8], opts: &VerifyOptions<'_>) -
 /// The signature's RFC 3161 timestamp (attribute id-aa-timeStampToken), verified against the
 /// trusted timestamp authorities and bound to this signature; its genTime must fall inside the
 /// signer certificate's validity. `None` when the signature carries none.
-pub fn verified_timestamp(sig: &ParsedSignature, leaf: &CertInfo, trust: &TrustedRoot) -> Result<Option<i64>, VerifyError> {
+pub fn verified_timestamp(
+    sig: &ParsedSignature,
+    leaf: &CertInfo,
+    trust: &TrustedRoot,
+) -> Result<Option<i64>, VerifyError> {
     let fingerprint = || leaf.fingerprint.clone();
     let token = match sig.unsigned_attr(&oids::TIMESTAMP_TOKEN).as_slice() {
         [] => return Ok(None),
@@ -887,7 +891,8 @@ mod tests {
         assert_eq!(v.verified_at, T0 + 1);
         assert!(matches!(v.tlog, TlogEvidence::Embedded { .. }));
         // No TSA trusted: fail closed even though the Rekor entry is fine.
-        let e = verify(PAYLOAD, &timestamped_signature(&w, &t, T0 + 2, false), &VerifyOptions::new(&w.trust)).unwrap_err();
+        let e =
+            verify(PAYLOAD, &timestamped_signature(&w, &t, T0 + 2, false), &VerifyOptions::new(&w.trust)).unwrap_err();
         assert!(matches!(e, VerifyError::Timestamp { source: TsaError::NoTrustedTsa, .. }), "{e}");
         assert_eq!(error_status_kind(&e), ErrorStatus::BadSig);
         assert!(e.to_string().contains("timestampCertChain"), "{e}");
@@ -895,7 +900,8 @@ mod tests {
         let other = tsa(63, T0 - 1000, T0 + 1000, true);
         let mut wrong = w.trust.clone();
         wrong.timestamp_authorities = vec![authority(&other)];
-        let e = verify(PAYLOAD, &timestamped_signature(&w, &t, T0 + 2, false), &VerifyOptions::new(&wrong)).unwrap_err();
+        let e =
+            verify(PAYLOAD, &timestamped_signature(&w, &t, T0 + 2, false), &VerifyOptions::new(&wrong)).unwrap_err();
         assert!(matches!(e, VerifyError::Timestamp { source: TsaError::Untrusted { .. }, .. }), "{e}");
         // genTime outside the signer certificate's validity.
         let e = verify(PAYLOAD, &timestamped_signature(&w, &t, T0 + 601, false), &opts).unwrap_err();

@@ -203,7 +203,8 @@ fn a_dead_daemon_is_a_miss_with_a_warning() {
     let third = commit(&repo, 3);
     assert_eq!(commit(&repo, 4), third);
     // A missing socket is a miss too.
-    let gone = cached_repo(&sb, ALICE, &[("GITSIGN_CREDENTIAL_CACHE", tmp.path().join("nowhere.sock").to_str().unwrap())]);
+    let gone =
+        cached_repo(&sb, ALICE, &[("GITSIGN_CREDENTIAL_CACHE", tmp.path().join("nowhere.sock").to_str().unwrap())]);
     let (ok, err) = gitsign_direct(&gone);
     assert!(ok && err.contains("warning: credential cache"), "{err}");
 }
@@ -272,9 +273,18 @@ fn fifty_clients_and_hostile_ones() {
     // Garbage while they run: every one closes its own connection only.
     for _ in 0..20 {
         let a = hostile(b"\xff\xff\xff\xffgarbage");
-        assert_eq!(Response::decode(&a[4..]).unwrap(), Response::Error(protocol::ErrorCode::Malformed, format!("frame length {} is outside 1..={}", u32::MAX, protocol::MAX_FRAME)));
+        assert_eq!(
+            Response::decode(&a[4..]).unwrap(),
+            Response::Error(
+                protocol::ErrorCode::Malformed,
+                format!("frame length {} is outside 1..={}", u32::MAX, protocol::MAX_FRAME)
+            )
+        );
         let a = hostile(b"\x00\x00\x00\x03\x09\x01\x00");
-        assert!(matches!(Response::decode(&a[4..]).unwrap(), Response::Error(protocol::ErrorCode::UnsupportedVersion, _)));
+        assert!(matches!(
+            Response::decode(&a[4..]).unwrap(),
+            Response::Error(protocol::ErrorCode::UnsupportedVersion, _)
+        ));
         let a = hostile(b"\x00\x00\x00\x03\x01\x01\x00");
         assert!(matches!(Response::decode(&a[4..]).unwrap(), Response::Error(protocol::ErrorCode::Malformed, _)));
         let a = hostile(b"\x00\x00\x00\x02\x01\x42");
@@ -423,11 +433,7 @@ fn unsafe_socket_directories_and_second_daemons_are_refused() {
     assert!(String::from_utf8_lossy(&out.stdout).starts_with("gitsign-credential-cache (gitsign-rs) version "));
     // SIGTERM: the daemon erases its store and removes its socket.
     let mut d = Daemon::start(&tmp.path().join("term/c.sock"), &[]);
-    rustix::process::kill_process(
-        rustix::process::Pid::from_child(&d.child),
-        rustix::process::Signal::TERM,
-    )
-    .unwrap();
+    rustix::process::kill_process(rustix::process::Pid::from_child(&d.child), rustix::process::Signal::TERM).unwrap();
     let status = d.child.wait().unwrap();
     assert!(status.success(), "{status:?}");
     assert!(!d.socket.exists());

@@ -83,10 +83,21 @@ fn proposed(key: &p256::ecdsa::SigningKey, pem: &str, n: u64) -> serde_json::Val
 /// Check every acknowledged entry against the running log; returns the tree size.
 fn check_all(http: &reqwest::blocking::Client, url: &str, trust: &TrustedRoot, acked: &[Acked]) -> i64 {
     let info: LogInfo = http.get(format!("{url}/api/v1/log")).send().unwrap().json().unwrap();
-    assert!(info.tree_size >= acked.len() as i64, "tree size {} < {} acknowledged entries", info.tree_size, acked.len());
+    assert!(
+        info.tree_size >= acked.len() as i64,
+        "tree size {} < {} acknowledged entries",
+        info.tree_size,
+        acked.len()
+    );
     for a in acked {
         let resp = http.get(format!("{url}/api/v1/log/entries/{}", a.uuid)).send().unwrap();
-        assert_eq!(resp.status().as_u16(), 200, "acknowledged entry {} (index {}) is gone after kill -9", a.uuid, a.index);
+        assert_eq!(
+            resp.status().as_u16(),
+            200,
+            "acknowledged entry {} (index {}) is gone after kill -9",
+            a.uuid,
+            a.index
+        );
         let entries: LogEntries = resp.json().unwrap();
         let (_, e) = entries.iter().next().unwrap();
         assert_eq!(e.log_index, a.index, "entry {} moved", a.uuid);
@@ -120,10 +131,7 @@ fn acknowledged_entries_survive_kill_9() {
     let rounds: usize = std::env::var("GITSIGN_DURABILITY_ROUNDS").ok().and_then(|v| v.parse().ok()).unwrap_or(8);
     let key = p256::ecdsa::SigningKey::from_slice(&[42u8; 32]).unwrap();
     let spki = spki::EncodePublicKey::to_public_key_der(key.verifying_key()).unwrap();
-    let pem = format!(
-        "-----BEGIN PUBLIC KEY-----\n{}\n-----END PUBLIC KEY-----\n",
-        STANDARD.encode(spki.as_bytes())
-    );
+    let pem = format!("-----BEGIN PUBLIC KEY-----\n{}\n-----END PUBLIC KEY-----\n", STANDARD.encode(spki.as_bytes()));
     let http = gitsign::http::client(&gitsign::http::HttpOptions {
         timeout: Some(Duration::from_secs(10)),
         ..Default::default()
@@ -149,7 +157,8 @@ fn acknowledged_entries_survive_kill_9() {
                 let mut n = base;
                 while !stop.load(Ordering::SeqCst) {
                     n += 1;
-                    let Ok(resp) = http.post(format!("{url}/api/v1/log/entries")).json(&proposed(&key, &pem, n)).send() else {
+                    let Ok(resp) = http.post(format!("{url}/api/v1/log/entries")).json(&proposed(&key, &pem, n)).send()
+                    else {
                         break;
                     };
                     if resp.status().as_u16() != 201 {

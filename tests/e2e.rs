@@ -144,7 +144,8 @@ fn signature_from_an_untrusted_stack_is_rejected() {
 fn signing_writes_only_the_signature_to_stdout() {
     let sb = Sandbox::start();
     let repo = Repo::new(&sb, ALICE);
-    let payload = b"tree 4b825dc642cb6eb9a060e54bf8d69288fbee4904\nauthor A <a@b> 1 +0000\ncommitter A <a@b> 1 +0000\n\nmsg\n";
+    let payload =
+        b"tree 4b825dc642cb6eb9a060e54bf8d69288fbee4904\nauthor A <a@b> 1 +0000\ncommitter A <a@b> 1 +0000\n\nmsg\n";
     let mut child = repo
         .cmd(&bin("gitsign"))
         .args(["--status-fd=2", "-bsau", "Test User <alice@example.test>"])
@@ -162,7 +163,10 @@ fn signing_writes_only_the_signature_to_stdout() {
     assert_eq!(lines.last(), Some(&"-----END SIGNED MESSAGE-----"));
     assert!(stdout.ends_with("-----END SIGNED MESSAGE-----\n"));
     for l in &lines[1..lines.len() - 1] {
-        assert!(l.len() <= 64 && l.bytes().all(|b| b.is_ascii_alphanumeric() || b"+/=".contains(&b)), "stray stdout line {l:?}");
+        assert!(
+            l.len() <= 64 && l.bytes().all(|b| b.is_ascii_alphanumeric() || b"+/=".contains(&b)),
+            "stray stdout line {l:?}"
+        );
     }
     let status = stderr(&out);
     let begin = status.find("[GNUPG:] BEGIN_SIGNING\n").expect("BEGIN_SIGNING");
@@ -313,7 +317,12 @@ fn sandbox_over_tls_with_its_own_ca() {
     let untrusting = Repo::with_env(env.clone(), ALICE);
     std::fs::write(untrusting.path().join("a.txt"), "x\n").unwrap();
     untrusting.git_ok(&["add", "a.txt"]);
-    let out = untrusting.cmd(std::path::Path::new("git")).env_remove("SSL_CERT_FILE").args(["commit", "-q", "-S", "-m", "tls"]).output().unwrap();
+    let out = untrusting
+        .cmd(std::path::Path::new("git"))
+        .env_remove("SSL_CERT_FILE")
+        .args(["commit", "-q", "-S", "-m", "tls"])
+        .output()
+        .unwrap();
     assert!(!out.status.success(), "TLS to an unknown CA must fail");
     assert!(stderr(&out).contains("GITSIGN_CA_BUNDLE"), "{}", stderr(&out));
 

@@ -46,7 +46,8 @@ impl Response {
         Response { status, headers: vec![("Content-Type".into(), "application/json".into())], body: body.into() }
     }
     fn json(&self) -> serde_json::Value {
-        serde_json::from_slice(&self.body).unwrap_or_else(|e| panic!("upstream answer is not JSON ({e}): {:?}", self.body))
+        serde_json::from_slice(&self.body)
+            .unwrap_or_else(|e| panic!("upstream answer is not JSON ({e}): {:?}", self.body))
     }
     fn with_json(mut self, v: &serde_json::Value) -> Response {
         self.body = serde_json::to_vec(v).unwrap();
@@ -138,7 +139,8 @@ fn serve(conn: TcpStream, handler: &Handler) {
             }
         }
         Reply::Http(resp) => {
-            let mut head = format!("HTTP/1.1 {} X\r\nConnection: close\r\nContent-Length: {}\r\n", resp.status, resp.body.len());
+            let mut head =
+                format!("HTTP/1.1 {} X\r\nConnection: close\r\nContent-Length: {}\r\n", resp.status, resp.body.len());
             for (k, v) in &resp.headers {
                 if !k.eq_ignore_ascii_case("content-length")
                     && !k.eq_ignore_ascii_case("connection")
@@ -160,7 +162,12 @@ fn forward(upstream: &str, req: &Request) -> Response {
     let hostport = upstream.trim_start_matches("http://").trim_end_matches('/');
     let hostport = hostport.split('/').next().unwrap();
     let mut s = TcpStream::connect(hostport).unwrap();
-    let mut head = format!("{} {} HTTP/1.1\r\nHost: {hostport}\r\nConnection: close\r\nContent-Length: {}\r\n", req.method, req.path, req.body.len());
+    let mut head = format!(
+        "{} {} HTTP/1.1\r\nHost: {hostport}\r\nConnection: close\r\nContent-Length: {}\r\n",
+        req.method,
+        req.path,
+        req.body.len()
+    );
     for (k, v) in &req.headers {
         if !["host", "connection", "content-length", "accept-encoding"].contains(&k.to_ascii_lowercase().as_str()) {
             head.push_str(&format!("{k}: {v}\r\n"));
@@ -176,10 +183,8 @@ fn forward(upstream: &str, req: &Request) -> Response {
     let mut body = raw[split + 4..].to_vec();
     let mut lines = head.split("\r\n");
     let status = lines.next().unwrap().split_whitespace().nth(1).unwrap().parse().unwrap();
-    let headers: Vec<(String, String)> = lines
-        .filter_map(|l| l.split_once(':'))
-        .map(|(k, v)| (k.trim().to_string(), v.trim().to_string()))
-        .collect();
+    let headers: Vec<(String, String)> =
+        lines.filter_map(|l| l.split_once(':')).map(|(k, v)| (k.trim().to_string(), v.trim().to_string())).collect();
     if headers.iter().any(|(k, v)| k.eq_ignore_ascii_case("transfer-encoding") && v.contains("chunked")) {
         body = dechunk(&body);
     }
@@ -238,7 +243,8 @@ fn gitsign_sign(repo: &Repo) -> Output {
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    let payload = "tree 4b825dc642cb6eb9a060e54bf8d69288fbee4904\nauthor A <a@x> 1 +0000\ncommitter A <a@x> 1 +0000\n\nm\n";
+    let payload =
+        "tree 4b825dc642cb6eb9a060e54bf8d69288fbee4904\nauthor A <a@x> 1 +0000\ncommitter A <a@x> 1 +0000\n\nm\n";
     let _ = child.stdin.take().unwrap().write_all(payload.as_bytes());
     child.wait_with_output().unwrap()
 }
@@ -438,7 +444,8 @@ fn v2_answer(chain: &[Vec<u8>]) -> Reply {
 fn transport_faults(sb: &Sandbox, var: &str, service: &str, extra: &[(&str, &str)]) -> Vec<(String, String, Duration)> {
     let mut seen = Vec::new();
     let mut run = |what: &str, url: String, causes: &[&str]| {
-        let mut env: Vec<(&str, &str)> = vec![(var, url.as_str()), ("GITSIGN_HTTP_TIMEOUT", "2"), ("GITSIGN_CONNECT_TIMEOUT", "2")];
+        let mut env: Vec<(&str, &str)> =
+            vec![(var, url.as_str()), ("GITSIGN_HTTP_TIMEOUT", "2"), ("GITSIGN_CONNECT_TIMEOUT", "2")];
         env.extend_from_slice(extra);
         let repo = repo_with(sb, &env);
         let f = commit_must_fail(&repo, &format!("{service}: {what}"), service, &url, causes);
@@ -453,20 +460,36 @@ fn transport_faults(sb: &Sandbox, var: &str, service: &str, extra: &[(&str, &str
         Hostile::start(|_| Reply::Http(Response::new(503, r#"{"code":503,"message":"overloaded, try later"}"#))).url,
         &["503"],
     );
-    run("malformed JSON", Hostile::start(|_| Reply::Http(Response::new(200, "{\"oops\": [1, 2,"))).url, &["malformed", "json", "eof", "expected"]);
+    run(
+        "malformed JSON",
+        Hostile::start(|_| Reply::Http(Response::new(200, "{\"oops\": [1, 2,"))).url,
+        &["malformed", "json", "eof", "expected"],
+    );
     run(
         "truncated body (connection closed early)",
-        Hostile::start(|_| Reply::Raw(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 5000\r\n\r\n{\"a\":".to_vec()))
-            .url,
+        Hostile::start(|_| {
+            Reply::Raw(
+                b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 5000\r\n\r\n{\"a\":".to_vec(),
+            )
+        })
+        .url,
         &["malformed", "error", "eof", "closed", "incomplete", "decoding", "body"],
     );
     run("huge body", Hostile::start(|_| Reply::Stream(64 << 20)).url, &["larger than", "too large"]);
-    run("garbage instead of HTTP", Hostile::start(|_| Reply::Raw(b"\x00\x01garbage\r\n\r\n".to_vec())).url, &["error", "invalid", "http"]);
+    run(
+        "garbage instead of HTTP",
+        Hostile::start(|_| Reply::Raw(b"\x00\x01garbage\r\n\r\n".to_vec())).url,
+        &["error", "invalid", "http"],
+    );
     seen
 }
 
 fn first_error_line(stderr: &str) -> String {
-    stderr.lines().find(|l| l.contains("error:") && l.contains("gitsign")).unwrap_or_else(|| stderr.lines().next().unwrap_or("")).to_string()
+    stderr
+        .lines()
+        .find(|l| l.contains("error:") && l.contains("gitsign"))
+        .unwrap_or_else(|| stderr.lines().next().unwrap_or(""))
+        .to_string()
 }
 
 #[test]
@@ -476,10 +499,13 @@ fn fulcio_faults_keep_the_commit_unmade() {
     let mut matrix = transport_faults(&sb, "GITSIGN_FULCIO_URL", "Fulcio", &[]);
 
     let stack = sb.stack_dir();
-    let intermediate = gitsign::x509::pem_to_der(&std::fs::read_to_string(stack.join("intermediate.pem")).unwrap()).unwrap();
+    let intermediate =
+        gitsign::x509::pem_to_der(&std::fs::read_to_string(stack.join("intermediate.pem")).unwrap()).unwrap();
     let root = gitsign::x509::pem_to_der(&std::fs::read_to_string(stack.join("root.pem")).unwrap()).unwrap();
     use p384::pkcs8::DecodePrivateKey;
-    let ca_key = p384::ecdsa::SigningKey::from_pkcs8_pem(&std::fs::read_to_string(stack.join("intermediate-key.pem")).unwrap()).unwrap();
+    let ca_key =
+        p384::ecdsa::SigningKey::from_pkcs8_pem(&std::fs::read_to_string(stack.join("intermediate-key.pem")).unwrap())
+            .unwrap();
     let ca_key = Arc::new(ca_key);
     let issuer_name = subject_of(&intermediate);
 
@@ -510,7 +536,14 @@ fn fulcio_faults_keep_the_commit_unmade() {
     // A certificate for another identity, properly issued by the sandbox's intermediate.
     let (k, i, inter, r) = (ca_key.clone(), issuer_name.clone(), intermediate.clone(), root.clone());
     let h = Hostile::start(move |req| {
-        let leaf = make_leaf(&requested_spki(req), "mallory@example.test", &i, now() - 10, now() + 600, &CaKey::P384((*k).clone()));
+        let leaf = make_leaf(
+            &requested_spki(req),
+            "mallory@example.test",
+            &i,
+            now() - 10,
+            now() + 600,
+            &CaKey::P384((*k).clone()),
+        );
         v2_answer(&[leaf, inter.clone(), r.clone()])
     });
     lying("certificate for another identity", h, &["mallory@example.test", "not for the token"]);
@@ -526,7 +559,14 @@ fn fulcio_faults_keep_the_commit_unmade() {
     // A certificate from a CA nobody trusts.
     let h = Hostile::start(move |req| {
         let rogue = p256::ecdsa::SigningKey::from_slice(&[7u8; 32]).unwrap();
-        let leaf = make_leaf(&requested_spki(req), ALICE, &name("evil", "evil-ca"), now() - 10, now() + 600, &CaKey::P256(rogue));
+        let leaf = make_leaf(
+            &requested_spki(req),
+            ALICE,
+            &name("evil", "evil-ca"),
+            now() - 10,
+            now() + 600,
+            &CaKey::P256(rogue),
+        );
         v2_answer(&[leaf])
     });
     lying("certificate from an unknown CA", h, &["does not chain", "trusted root"]);
@@ -585,7 +625,13 @@ fn rekor_faults_keep_the_commit_unmade() {
     });
     {
         let repo = repo_with(&sb, &[("GITSIGN_REKOR_URL", h.url.as_str()), ("GITSIGN_REKOR_MODE", "online")]);
-        let f = commit_must_fail(&repo, "Rekor (online mode): SET by another key", "Rekor", &h.url, &["signed entry timestamp"]);
+        let f = commit_must_fail(
+            &repo,
+            "Rekor (online mode): SET by another key",
+            "Rekor",
+            &h.url,
+            &["signed entry timestamp"],
+        );
         matrix.push(("online mode: SET signed by another key".into(), first_error_line(&f.stderr), f.elapsed));
     }
 
@@ -627,7 +673,12 @@ fn rekor_faults_keep_the_commit_unmade() {
         Reply::Http(edit_entry(resp, |e| {
             let body = STANDARD.decode(e["body"].as_str().unwrap()).unwrap();
             let log_id = hex::decode(e["logID"].as_str().unwrap()).unwrap();
-            let msg = gitsign::rekor::set::payload(&body, e["integratedTime"].as_i64().unwrap(), &log_id, e["logIndex"].as_i64().unwrap());
+            let msg = gitsign::rekor::set::payload(
+                &body,
+                e["integratedTime"].as_i64().unwrap(),
+                &log_id,
+                e["logIndex"].as_i64().unwrap(),
+            );
             let other = p256::ecdsa::SigningKey::from_slice(&[9u8; 32]).unwrap();
             let sig: p256::ecdsa::DerSignature = other.sign(&msg);
             e["verification"]["signedEntryTimestamp"] = STANDARD.encode(sig.as_bytes()).into();
@@ -724,7 +775,11 @@ fn issuer_faults_keep_the_commit_unmade() {
         ("connection refused", closed_port_url(), vec!["refused", "connect"]),
         ("accepts, never answers", Hostile::start(|_| Reply::Hang).url, vec!["timed out", "timeout"]),
         ("HTTP 503", Hostile::start(|_| Reply::Http(Response::new(503, r#"{"error":"down"}"#))).url, vec!["503"]),
-        ("malformed JSON", Hostile::start(|_| Reply::Http(Response::new(200, "{\"issuer\": "))).url, vec!["json", "eof", "malformed", "parse", "invalid"]),
+        (
+            "malformed JSON",
+            Hostile::start(|_| Reply::Http(Response::new(200, "{\"issuer\": "))).url,
+            vec!["json", "eof", "malformed", "parse", "invalid"],
+        ),
         ("huge body", Hostile::start(|_| Reply::Stream(64 << 20)).url, vec!["large", "limit", "decoding", "discovery"]),
     ];
     for (what, url, causes) in cases {
@@ -771,7 +826,8 @@ fn verification_against_a_lying_rekor_is_rejected() {
         let stderr = text(&out.stderr);
         assert!(!out.status.success(), "verify {what}: accepted\n{stderr}");
         // The status lines git parsed.
-        let raw = repo.cmd(Path::new("git")).envs(env.clone()).args(["verify-commit", "--raw", &first]).output().unwrap();
+        let raw =
+            repo.cmd(Path::new("git")).envs(env.clone()).args(["verify-commit", "--raw", &first]).output().unwrap();
         let status = text(&raw.stderr);
         assert!(!raw.status.success(), "verify --raw {what}: accepted\n{status}");
         assert!(!status.contains("GOODSIG"), "verify {what}: GOODSIG\n{status}");
@@ -920,7 +976,11 @@ fn bad_local_input_is_a_clear_error() {
     let out = repo.cmd(&bin("gitsign")).args(["--status-fd=1", "--verify", "/nonexistent/sig", "-"]).output().unwrap();
     check_direct("gitsign --verify /nonexistent/sig", &out, &["/nonexistent/sig"]);
     assert!(text(&out.stdout).contains("ERRSIG") && !text(&out.stdout).contains("GOODSIG"), "{}", text(&out.stdout));
-    matrix.push(("--verify with a missing signature file".into(), first_error_line(&text(&out.stderr)), Duration::ZERO));
+    matrix.push((
+        "--verify with a missing signature file".into(),
+        first_error_line(&text(&out.stderr)),
+        Duration::ZERO,
+    ));
 
     // Enormous stdin, for signing and for verifying.
     for (what, args) in [
@@ -973,7 +1033,11 @@ fn commit_must_fail_local(repo: &Repo, what: &str, needles: &[&str]) -> String {
     check_direct(what, &out, needles);
     let direct = gitsign_sign(repo);
     assert!(direct.stdout.is_empty(), "{what}: gitsign wrote to stdout");
-    assert!(!direct.status.success() && direct.status.code() != Some(101), "{what}: direct run: {}", text(&direct.stderr));
+    assert!(
+        !direct.status.success() && direct.status.code() != Some(101),
+        "{what}: direct run: {}",
+        text(&direct.stderr)
+    );
     first_error_line(&text(&out.stderr))
 }
 
@@ -1015,7 +1079,9 @@ fn cache_faults_degrade_to_a_warning() {
         }
     });
     let missing = dir.path().join("missing.sock");
-    for (what, path) in [("socket missing", &missing), ("accepts, never answers", &silent), ("answers garbage", &garbage)] {
+    for (what, path) in
+        [("socket missing", &missing), ("accepts, never answers", &silent), ("answers garbage", &garbage)]
+    {
         let repo = repo_with(&sb, &[("GITSIGN_CREDENTIAL_CACHE", path.to_str().unwrap())]);
         let t = Instant::now();
         let out = repo.git(&["commit", "-S", "-m", MSG]);
@@ -1028,8 +1094,15 @@ fn cache_faults_degrade_to_a_warning() {
         let direct = gitsign_sign(&repo);
         assert!(direct.status.success(), "cache {what}: {}", text(&direct.stderr));
         let sig = text(&direct.stdout);
-        assert!(sig.starts_with("-----BEGIN SIGNED MESSAGE-----\n") && sig.ends_with("-----END SIGNED MESSAGE-----\n"), "cache {what}: stdout is not just the signature: {sig:?}");
-        let warning = text(&direct.stderr).lines().find(|l| l.to_lowercase().contains("cache")).unwrap_or("(no warning)").to_string();
+        assert!(
+            sig.starts_with("-----BEGIN SIGNED MESSAGE-----\n") && sig.ends_with("-----END SIGNED MESSAGE-----\n"),
+            "cache {what}: stdout is not just the signature: {sig:?}"
+        );
+        let warning = text(&direct.stderr)
+            .lines()
+            .find(|l| l.to_lowercase().contains("cache"))
+            .unwrap_or("(no warning)")
+            .to_string();
         eprintln!("--- cache {what} ({elapsed:.1?}): {warning}");
         matrix.push((what.to_string(), format!("commit signed; {warning}"), elapsed));
     }

@@ -49,6 +49,8 @@ fn refusals_are_explained() {
     assert!(err.to_string().contains("refused to issue a certificate"), "{err}");
     // nothing listening
     let http = gitsign::http::client(&Default::default()).unwrap();
-    let err = FulcioClient::new("http://127.0.0.1:9", http).signing_cert(&token, spki.as_bytes(), proof.as_bytes()).unwrap_err();
+    let err = FulcioClient::new("http://127.0.0.1:9", http)
+        .signing_cert(&token, spki.as_bytes(), proof.as_bytes())
+        .unwrap_err();
     assert!(matches!(err, FulcioError::Unreachable { .. }), "{err}");
 }

@@ -37,12 +37,8 @@ where
     S::Value: std::fmt::Debug,
 {
     let n = cases();
-    let mut runner = TestRunner::new(Config {
-        cases: n,
-        failure_persistence: None,
-        max_shrink_iters: 2000,
-        ..Config::default()
-    });
+    let mut runner =
+        TestRunner::new(Config { cases: n, failure_persistence: None, max_shrink_iters: 2000, ..Config::default() });
     let t = std::time::Instant::now();
     if let Err(e) = runner.run(&strategy, test) {
         panic!("fuzz target {name} failed: {e}");
@@ -127,9 +123,10 @@ fn seeds() -> &'static Seeds {
         let mut api_json = Vec::new();
         for dir in std::fs::read_dir(real_dir().join("examples")).unwrap() {
             let dir = dir.unwrap().path();
-            let (Ok(body), Ok(entry)) =
-                (std::fs::read(dir.join("rekor0_hashedrekord_body.json")), std::fs::read(dir.join("rekor0_entry.json")))
-            else {
+            let (Ok(body), Ok(entry)) = (
+                std::fs::read(dir.join("rekor0_hashedrekord_body.json")),
+                std::fs::read(dir.join("rekor0_entry.json")),
+            ) else {
                 continue;
             };
             let j: serde_json::Value = serde_json::from_slice(&entry).unwrap();
@@ -275,7 +272,9 @@ fn fuzz_gpg_args() {
     });
     // Round trip: a status fd number comes back as given, in every spelling.
     fuzz("gpg_args_status_fd", any::<i32>(), |n| {
-        for argv in [vec![format!("--status-fd={n}")], vec!["--status-fd".into(), n.to_string()], vec![format!("--stat={n}")]] {
+        for argv in
+            [vec![format!("--status-fd={n}")], vec!["--status-fd".into(), n.to_string()], vec![format!("--stat={n}")]]
+        {
             let a = args::parse(argv).map_err(|e| TestCaseError::fail(e.to_string()))?;
             prop_assert_eq!(a.status_fd, Some(n));
         }
@@ -301,11 +300,8 @@ fn fuzz_git_split() {
     });
     // Round trip: a signature inserted as git does is split back out unchanged.
     let header = "[a-fh-z][a-z-]{0,7} [^\n\0]{0,30}\n";
-    let payload = (
-        proptest::collection::vec(header, 0..4),
-        proptest::collection::vec(any::<u8>(), 0..64),
-    )
-        .prop_map(|(hs, msg)| {
+    let payload = (proptest::collection::vec(header, 0..4), proptest::collection::vec(any::<u8>(), 0..64)).prop_map(
+        |(hs, msg)| {
             let mut p = b"tree 4b825dc642cb6eb9a060e54bf8d69288fbee4904\n".to_vec();
             for h in hs {
                 p.extend_from_slice(h.as_bytes());
@@ -313,7 +309,8 @@ fn fuzz_git_split() {
             p.push(b'\n');
             p.extend_from_slice(&msg);
             p
-        });
+        },
+    );
     let sig = proptest::collection::vec("[A-Za-z0-9+/=-]{1,64}", 1..8).prop_map(|ls| ls.join("\n") + "\n");
     fuzz("git_split_round_trip", (payload, sig, any::<bool>()), |(payload, sig, sha256)| {
         let algo = if sha256 { HashAlgo::Sha256 } else { HashAlgo::Sha1 };
@@ -351,11 +348,7 @@ fn fuzz_cms_and_verify() {
     let opts = VerifyOptions::new(production());
     // Baseline: the unmutated real offline-mode signatures verify, so the mutations below
     // exercise the whole pipeline, not only the parser.
-    let good = s
-        .signatures
-        .iter()
-        .filter(|(p, t, _)| verify::verify(p, t, &opts).is_ok())
-        .count();
+    let good = s.signatures.iter().filter(|(p, t, _)| verify::verify(p, t, &opts).is_ok()).count();
     assert!(good >= 2, "real offline signatures should verify with the production root ({good})");
     let strategy = (mutated(ders), 0..payloads.len(), any::<bool>());
     fuzz("cms_verify", strategy, |(der, pi, armored)| {
@@ -470,13 +463,7 @@ fn fuzz_entry_per_field() {
         (2, der_tlv(0x02, &[0x00, 0x8b, 0x81, 0x1e, 0x22])),
         (3, der_tlv(0x04, &[0x30, 0x06, 0x02, 0x01, 0x01, 0x02, 0x01, 0x01])),
         (4, der_tlv(0x0c, seeds().checkpoints[0].as_bytes())),
-        (
-            5,
-            der_tlv(
-                0x30,
-                &[der_tlv(0x13, &[b'a'; 64]), der_tlv(0x13, &[b'0'; 64])].concat(),
-            ),
-        ),
+        (5, der_tlv(0x30, &[der_tlv(0x13, &[b'a'; 64]), der_tlv(0x13, &[b'0'; 64])].concat())),
         (6, der_tlv(0x13, &[b'f'; 64])),
         (7, der_tlv(0x02, &[0x10])),
         (8, der_tlv(0x02, &[0x03])),
@@ -531,29 +518,39 @@ fn fuzz_rekor_json() {
         let _ = serde_json::from_slice::<types::LogInfo>(&bytes);
         Ok(())
     });
-    let entry = (any::<String>(), any::<i64>(), "[0-9a-f]{0,64}", any::<i64>(), proptest::option::of((
-        proptest::option::of(("\\PC{0,40}", proptest::collection::vec("[0-9a-f]{64}", 0..4), any::<i64>(), "[0-9a-f]{64}", any::<i64>())),
-        proptest::option::of("[A-Za-z0-9+/=]{0,40}"),
-    )));
+    let entry = (
+        any::<String>(),
+        any::<i64>(),
+        "[0-9a-f]{0,64}",
+        any::<i64>(),
+        proptest::option::of((
+            proptest::option::of((
+                "\\PC{0,40}",
+                proptest::collection::vec("[0-9a-f]{64}", 0..4),
+                any::<i64>(),
+                "[0-9a-f]{64}",
+                any::<i64>(),
+            )),
+            proptest::option::of("[A-Za-z0-9+/=]{0,40}"),
+        )),
+    );
     fuzz("rekor_entry_json_round_trip", entry, |(body, integrated_time, log_id, log_index, verification)| {
-        let e = types::LogEntry {
-            body,
-            integrated_time,
-            log_id,
-            log_index,
-            verification: verification.map(|(p, set)| types::Verification {
-                inclusion_proof: p.map(|(checkpoint, hashes, log_index, root_hash, tree_size)| types::InclusionProof {
-                    checkpoint,
-                    hashes,
-                    log_index,
-                    root_hash,
-                    tree_size,
+        let e =
+            types::LogEntry {
+                body,
+                integrated_time,
+                log_id,
+                log_index,
+                verification: verification.map(|(p, set)| types::Verification {
+                    inclusion_proof: p.map(|(checkpoint, hashes, log_index, root_hash, tree_size)| {
+                        types::InclusionProof { checkpoint, hashes, log_index, root_hash, tree_size }
+                    }),
+                    signed_entry_timestamp: set,
                 }),
-                signed_entry_timestamp: set,
-            }),
-        };
+            };
         let text = serde_json::to_vec(&e).map_err(|err| TestCaseError::fail(err.to_string()))?;
-        let back: types::LogEntry = serde_json::from_slice(&text).map_err(|err| TestCaseError::fail(err.to_string()))?;
+        let back: types::LogEntry =
+            serde_json::from_slice(&text).map_err(|err| TestCaseError::fail(err.to_string()))?;
         prop_assert_eq!(back, e);
         Ok(())
     });
@@ -624,8 +621,10 @@ fn fuzz_fulcio_pem() {
         .pem_chains
         .iter()
         .map(|c| {
-            let certs: Vec<String> = fulcio::pem_certificates(c).unwrap().iter().map(|d| fulcio::certificate_pem(d)).collect();
-            serde_json::to_vec(&serde_json::json!({"signedCertificateEmbeddedSct": {"chain": {"certificates": certs}}})).unwrap()
+            let certs: Vec<String> =
+                fulcio::pem_certificates(c).unwrap().iter().map(|d| fulcio::certificate_pem(d)).collect();
+            serde_json::to_vec(&serde_json::json!({"signedCertificateEmbeddedSct": {"chain": {"certificates": certs}}}))
+                .unwrap()
         })
         .collect();
     for v in &v2 {
@@ -686,7 +685,8 @@ fn fuzz_id_token() {
 
 #[test]
 fn fuzz_trusted_root_json() {
-    let prod = std::fs::read(Path::new(env!("CARGO_MANIFEST_DIR")).join("assets/trust/production_trusted_root.json")).unwrap();
+    let prod =
+        std::fs::read(Path::new(env!("CARGO_MANIFEST_DIR")).join("assets/trust/production_trusted_root.json")).unwrap();
     let seeds = leak(vec![prod]);
     fuzz("trusted_root_json", mutated(seeds), |bytes| {
         let _ = TrustedRoot::from_json(&bytes);

@@ -14,7 +14,8 @@ fn stderr(o: &std::process::Output) -> String {
 
 /// `gitsign-sandbox env --tsa`.
 fn tsa_env(sb: &Sandbox) -> Vec<(String, String)> {
-    let out = Command::new(bin("gitsign-sandbox")).args(["env", "--tsa", "--dir"]).arg(sb.stack_dir()).output().unwrap();
+    let out =
+        Command::new(bin("gitsign-sandbox")).args(["env", "--tsa", "--dir"]).arg(sb.stack_dir()).output().unwrap();
     assert!(out.status.success(), "{}", stderr(&out));
     parse_exports(&String::from_utf8(out.stdout).unwrap())
 }
@@ -97,7 +98,8 @@ fn timestamped_commit_verifies_and_tampering_fails_closed() {
     assert_eq!(parsed.unsigned_attr(&gitsign::oids::REKOR_ENTRY).len(), 1);
     let trust = gitsign::trust::TrustedRoot::from_file(sb.var("GITSIGN_TRUSTED_ROOT")).unwrap();
     let verified =
-        gitsign::verify::verify(&split.payload, &split.signature, &gitsign::verify::VerifyOptions::new(&trust)).unwrap();
+        gitsign::verify::verify(&split.payload, &split.signature, &gitsign::verify::VerifyOptions::new(&trust))
+            .unwrap();
     let gen_time = verified.timestamp.expect("a verified timestamp");
     assert!(verified.not_before <= gen_time && gen_time <= verified.not_after);
 

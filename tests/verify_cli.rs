@@ -55,15 +55,30 @@ fn policy_ranges_tags_and_json() {
     // the wrong identity, issuer, regexp: exit 1 with the reason
     for bad in [
         vec!["verify", "--certificate-identity", "mallory@example.test", "--certificate-oidc-issuer", issuer.as_str()],
-        vec!["verify", "--certificate-identity", "alice@example.test", "--certificate-oidc-issuer", "https://accounts.google.com"],
-        vec!["verify", "--certificate-identity-regexp", "^alice@example\\.org$", "--certificate-oidc-issuer-regexp", "."],
+        vec![
+            "verify",
+            "--certificate-identity",
+            "alice@example.test",
+            "--certificate-oidc-issuer",
+            "https://accounts.google.com",
+        ],
+        vec![
+            "verify",
+            "--certificate-identity-regexp",
+            "^alice@example\\.org$",
+            "--certificate-oidc-issuer-regexp",
+            ".",
+        ],
     ] {
         let (code, out, _) = run(&repo, &bad);
         assert_eq!(code, 1, "{bad:?}: {out}");
         assert!(out.contains("FAILED") && out.contains("does not match"), "{out}");
     }
     // unanchored regexps match substrings, as in cosign
-    let (code, out, _) = run(&repo, &["verify", "--certificate-identity-regexp", "alice", "--certificate-oidc-issuer-regexp", "127\\.0\\.0\\.1"]);
+    let (code, out, _) = run(
+        &repo,
+        &["verify", "--certificate-identity-regexp", "alice", "--certificate-oidc-issuer-regexp", "127\\.0\\.0\\.1"],
+    );
     assert_eq!(code, 0, "{out}");
 
     // identity and issuer are required

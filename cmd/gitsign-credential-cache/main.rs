@@ -20,7 +20,8 @@ use std::os::unix::net::UnixListener;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-const USAGE: &str = "usage: gitsign-credential-cache [--socket PATH] [--systemd-socket-activation] [--expiry-margin SECS]
+const USAGE: &str =
+    "usage: gitsign-credential-cache [--socket PATH] [--systemd-socket-activation] [--expiry-margin SECS]
        gitsign-credential-cache [--socket PATH] list | clear
        gitsign-credential-cache --version
 
@@ -102,7 +103,8 @@ fn socket_path(explicit: Option<PathBuf>) -> Result<PathBuf, String> {
 /// The listening socket systemd passed us (`LISTEN_PID`/`LISTEN_FDS`, first fd is 3).
 fn systemd_listener() -> Result<UnixListener, String> {
     use std::os::fd::{FromRawFd, OwnedFd};
-    let pid = std::env::var("LISTEN_PID").map_err(|_| "LISTEN_PID is not set: not started by systemd socket activation")?;
+    let pid =
+        std::env::var("LISTEN_PID").map_err(|_| "LISTEN_PID is not set: not started by systemd socket activation")?;
     if pid.trim().parse::<u32>().ok() != Some(std::process::id()) {
         return Err(format!("LISTEN_PID={pid} is not this process ({})", std::process::id()));
     }
@@ -123,9 +125,7 @@ fn systemd_listener() -> Result<UnixListener, String> {
     #[allow(unsafe_code)]
     let fd = unsafe { OwnedFd::from_raw_fd(3) };
     let listener = UnixListener::from(fd);
-    listener
-        .local_addr()
-        .map_err(|e| format!("fd 3 from systemd is not a Unix socket: {e}"))?;
+    listener.local_addr().map_err(|e| format!("fd 3 from systemd is not a Unix socket: {e}"))?;
     Ok(listener)
 }
 
@@ -139,10 +139,8 @@ fn serve(socket: Option<PathBuf>, systemd: bool, margin: i64) -> Result<(), Stri
         let path = socket_path(socket)?;
         (server::bind(&path).map_err(|e| e.to_string())?, Some(path))
     };
-    let shown = owned_path
-        .as_ref()
-        .map(|p| p.display().to_string())
-        .unwrap_or_else(|| "the systemd-provided socket".into());
+    let shown =
+        owned_path.as_ref().map(|p| p.display().to_string()).unwrap_or_else(|| "the systemd-provided socket".into());
     let server = Server::new(listener, ServerOptions { margin, ..ServerOptions::default() });
     let store = server.store();
     let mut signals = signal_hook::iterator::Signals::new([

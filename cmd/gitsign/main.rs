@@ -15,11 +15,11 @@ mod doctor_cmd;
 mod setup_cmd;
 mod show_cmd;
 mod tee;
-mod version_cmd;
 mod ui;
 mod verify_bundle_cmd;
 mod verify_cli;
 mod verify_cmd;
+mod version_cmd;
 
 const USAGE: &str = "\
 gitsign: keyless Git signing with Sigstore (gitsign-rs)
@@ -129,7 +129,10 @@ pub(crate) fn read_bounded(r: impl Read, what: &str) -> Result<Vec<u8>, String> 
     let mut buf = Vec::new();
     r.take(MAX_INPUT + 1).read_to_end(&mut buf).map_err(|e| format!("cannot read {what}: {e}"))?;
     if buf.len() as u64 > MAX_INPUT {
-        return Err(format!("{what} is larger than {} MiB; refusing it (git objects are far smaller)", MAX_INPUT >> 20));
+        return Err(format!(
+            "{what} is larger than {} MiB; refusing it (git objects are far smaller)",
+            MAX_INPUT >> 20
+        ));
     }
     Ok(buf)
 }
@@ -149,10 +152,7 @@ fn read_input(positional: &[std::ffi::OsString]) -> Result<Vec<u8>, String> {
 }
 
 fn now() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs() as i64)
-        .unwrap_or(0)
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs() as i64).unwrap_or(0)
 }
 
 fn sign(a: &GpgArgs) -> ExitCode {

@@ -123,13 +123,14 @@ struct Summary {
 
 pub fn run(argv: &[std::ffi::OsString], tags: bool) -> ExitCode {
     let name = if tags { "gitsign verify-tag" } else { "gitsign verify" };
-    let args = match VerifyArgs::try_parse_from(std::iter::once(std::ffi::OsString::from(name)).chain(argv.iter().cloned())) {
-        Ok(a) => a,
-        Err(e) => {
-            let _ = e.print();
-            return if e.use_stderr() { ExitCode::from(2) } else { ExitCode::SUCCESS };
-        }
-    };
+    let args =
+        match VerifyArgs::try_parse_from(std::iter::once(std::ffi::OsString::from(name)).chain(argv.iter().cloned())) {
+            Ok(a) => a,
+            Err(e) => {
+                let _ = e.print();
+                return if e.use_stderr() { ExitCode::from(2) } else { ExitCode::SUCCESS };
+            }
+        };
     let policy = match Policy::from_flags(&PolicyFlags {
         identity: args.certificate_identity.clone(),
         identity_regexp: args.certificate_identity_regexp.clone(),
@@ -198,7 +199,8 @@ pub fn run(argv: &[std::ffi::OsString], tags: bool) -> ExitCode {
     let workers = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1).min(targets.len().max(1));
     let chunk = targets.len().div_ceil(workers.max(1)).max(1);
     let outcomes: Vec<Outcome> = std::thread::scope(|s| {
-        let handles: Vec<_> = targets.chunks(chunk).map(|c| s.spawn(|| c.iter().map(check).collect::<Vec<_>>())).collect();
+        let handles: Vec<_> =
+            targets.chunks(chunk).map(|c| s.spawn(|| c.iter().map(check).collect::<Vec<_>>())).collect();
         handles.into_iter().flat_map(|h| h.join().expect("verification worker panicked")).collect()
     });
 

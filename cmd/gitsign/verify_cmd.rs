@@ -44,15 +44,21 @@ pub fn run(a: &GpgArgs) -> ExitCode {
     match gitsign::verify::verify(&data, &sig, &opts) {
         Ok(v) => {
             let time = match &v.tlog {
-                TlogEvidence::Embedded { integrated_time, .. } | TlogEvidence::Online { integrated_time, .. } => *integrated_time,
+                TlogEvidence::Embedded { integrated_time, .. } | TlogEvidence::Online { integrated_time, .. } => {
+                    *integrated_time
+                }
                 TlogEvidence::NotChecked => v.not_before,
             };
             status.emit(&Status::GoodSig { key_id: v.fingerprint.clone(), signer: v.identity.clone() });
             status.emit(&Status::ValidSig { fingerprint: v.fingerprint.clone(), time, hash_algo: HASH_SHA256 });
             status.emit(&Status::TrustFully);
             let log = match &v.tlog {
-                TlogEvidence::Embedded { log_index, .. } => format!("tlog index: {log_index} (embedded in the signature, verified offline)"),
-                TlogEvidence::Online { log_index, .. } => format!("tlog index: {log_index} (looked up in {})", cfg.rekor),
+                TlogEvidence::Embedded { log_index, .. } => {
+                    format!("tlog index: {log_index} (embedded in the signature, verified offline)")
+                }
+                TlogEvidence::Online { log_index, .. } => {
+                    format!("tlog index: {log_index} (looked up in {})", cfg.rekor)
+                }
                 TlogEvidence::NotChecked => "tlog: not checked".to_string(),
             };
             eprintln!("{log}");

@@ -92,11 +92,7 @@ pub fn intermediate_name() -> Vec<u8> {
     name(&[(OID_O, ORG), (OID_CN, INTERMEDIATE_CN)])
 }
 
-fn ca_certs(
-    root: &p384::ecdsa::SigningKey,
-    inter: &p384::ecdsa::SigningKey,
-    start: i64,
-) -> (Vec<u8>, Vec<u8>) {
+fn ca_certs(root: &p384::ecdsa::SigningKey, inter: &p384::ecdsa::SigningKey, start: i64) -> (Vec<u8>, Vec<u8>) {
     let root_spki = keys::p384_spki_der(root.verifying_key());
     let inter_spki = keys::p384_spki_der(inter.verifying_key());
     let root_ski = key_id(&root_spki);
@@ -154,11 +150,7 @@ pub(crate) fn read_pem_cert(path: &Path) -> Result<Vec<u8>, Error> {
 impl Ca {
     /// Load the CA from `dir`, creating keys and certificates on first use.
     /// `start` is the notBefore used for newly created CA certificates.
-    pub fn load_or_create(
-        dir: &Path,
-        ct_key: p256::ecdsa::SigningKey,
-        start: i64,
-    ) -> Result<Ca, Error> {
+    pub fn load_or_create(dir: &Path, ct_key: p256::ecdsa::SigningKey, start: i64) -> Result<Ca, Error> {
         let (root_key, new_root) = keys::load_or_create_p384(&dir.join("root-key.pem"))?;
         let (inter_key, new_inter) = keys::load_or_create_p384(&dir.join("intermediate-key.pem"))?;
         let root_path = dir.join("root.pem");
@@ -172,14 +164,7 @@ impl Ca {
         let inter_der = read_pem_cert(&inter_path)?;
         let inter_spki = keys::p384_spki_der(inter_key.verifying_key());
         let inter_ski = key_id(&inter_spki);
-        Ok(Ca {
-            inter_key,
-            ct_key,
-            root_der,
-            inter_der,
-            inter_spki,
-            inter_ski,
-        })
+        Ok(Ca { inter_key, ct_key, root_der, inter_der, inter_spki, inter_ski })
     }
 
     #[cfg(test)]
@@ -206,26 +191,10 @@ impl Ca {
         let serial = serial();
         let subject = seq(&[]);
         let issuer = intermediate_name();
-        let precert = tbs(
-            serial.clone(),
-            &issuer,
-            now,
-            now + LEAF_LIFETIME,
-            &subject,
-            spki,
-            &exts,
-        );
+        let precert = tbs(serial.clone(), &issuer, now, now + LEAF_LIFETIME, &subject, spki, &exts);
         let list = sct::make_list(&self.ct_key, &self.inter_spki, &precert);
         exts.push(extension(OID_SCT_LIST, false, &octet_string(&list)));
-        let final_tbs = tbs(
-            serial,
-            &issuer,
-            now,
-            now + LEAF_LIFETIME,
-            &subject,
-            spki,
-            &exts,
-        );
+        let final_tbs = tbs(serial, &issuer, now, now + LEAF_LIFETIME, &subject, spki, &exts);
         sign_cert(&final_tbs, &self.inter_key)
     }
 
@@ -255,8 +224,7 @@ mod tests {
         pub struct Dir(pub std::path::PathBuf);
         impl Dir {
             pub fn new() -> Dir {
-                let p = std::env::temp_dir()
-                    .join(format!("sandbox-ca-{}", crate::util::random_token(8)));
+                let p = std::env::temp_dir().join(format!("sandbox-ca-{}", crate::util::random_token(8)));
                 std::fs::create_dir_all(&p).unwrap();
                 Dir(p)
             }
@@ -270,10 +238,7 @@ mod tests {
 
     fn ext<'a>(c: &'a Certificate, o: &str) -> Option<&'a x509_cert::ext::Extension> {
         let o = const_oid::ObjectIdentifier::new(o).unwrap();
-        c.tbs_certificate()
-            .extensions()?
-            .iter()
-            .find(|e| e.extn_id == o)
+        c.tbs_certificate().extensions()?.iter().find(|e| e.extn_id == o)
     }
 
     #[test]
@@ -281,11 +246,7 @@ mod tests {
         let (_d, ca) = test_ca();
         let leaf_key = keys::gen_p256();
         let spki = keys::p256_spki_der(leaf_key.verifying_key());
-        let der = ca.issue_leaf(
-            &spki,
-            &San::Email("alice@example.test".into()),
-            "http://127.0.0.1:1/oauth2",
-        );
+        let der = ca.issue_leaf(&spki, &San::Email("alice@example.test".into()), "http://127.0.0.1:1/oauth2");
         let cert = Certificate::from_der(&der).unwrap();
         let tbs = cert.tbs_certificate();
         assert_eq!(tbs.subject().to_der().unwrap(), vec![0x30, 0]);
@@ -297,14 +258,8 @@ mod tests {
         assert_eq!(na - nb, 600);
         assert!(ext(&cert, OID_SAN).unwrap().critical);
         assert!(ext(&cert, OID_KU).unwrap().critical);
-        assert_eq!(
-            ext(&cert, OID_ISSUER_V1).unwrap().extn_value.as_bytes(),
-            b"http://127.0.0.1:1/oauth2"
-        );
-        assert_eq!(
-            ext(&cert, OID_ISSUER_V2).unwrap().extn_value.as_bytes()[0],
-            0x0c
-        );
+        assert_eq!(ext(&cert, OID_ISSUER_V1).unwrap().extn_value.as_bytes(), b"http://127.0.0.1:1/oauth2");
+        assert_eq!(ext(&cert, OID_ISSUER_V2).unwrap().extn_value.as_bytes()[0], 0x0c);
         // Serial: positive, at most 20 bytes.
         assert!(tbs.serial_number().as_bytes().len() <= 20);
 
@@ -318,26 +273,14 @@ mod tests {
         let tbs_der = tbs.to_der().unwrap();
         let sct_ext_der = sct_ext.to_der().unwrap();
         let precert = remove_extension(&tbs_der, &sct_ext_der);
-        let signed = sct::signed_data(
-            scts[0].timestamp_ms,
-            &util::sha256(&ca.inter_spki),
-            &precert,
-        );
-        assert!(keys::verify_p256_der(
-            ca.ct_key().verifying_key(),
-            &signed,
-            &scts[0].signature
-        ));
+        let signed = sct::signed_data(scts[0].timestamp_ms, &util::sha256(&ca.inter_spki), &precert);
+        assert!(keys::verify_p256_der(ca.ct_key().verifying_key(), &signed, &scts[0].signature));
 
         // Leaf signature verifies under the intermediate key.
         use p384::ecdsa::signature::Verifier;
         let inter = Certificate::from_der(&ca.inter_der).unwrap();
         let ik = p384::ecdsa::VerifyingKey::from_sec1_bytes(
-            inter
-                .tbs_certificate()
-                .subject_public_key_info()
-                .subject_public_key
-                .raw_bytes(),
+            inter.tbs_certificate().subject_public_key_info().subject_public_key.raw_bytes(),
         )
         .unwrap();
         let sig = p384::ecdsa::Signature::from_der(cert.signature().raw_bytes()).unwrap();
@@ -347,10 +290,7 @@ mod tests {
     /// Remove one encoded extension from a TBS, fixing the enclosing lengths.
     fn remove_extension(tbs: &[u8], ext: &[u8]) -> Vec<u8> {
         // Re-encode through x509-cert: drop the extension and serialize again.
-        let mut c = x509_cert::TbsCertificate::from_der(tbs)
-            .unwrap()
-            .to_der()
-            .unwrap();
+        let mut c = x509_cert::TbsCertificate::from_der(tbs).unwrap().to_der().unwrap();
         let pos = c.windows(ext.len()).position(|w| w == ext).unwrap();
         c.drain(pos..pos + ext.len());
         // Fix lengths: outer SEQ, [3], and the extensions SEQ. Rebuild by parsing our own layout.
@@ -371,20 +311,12 @@ mod tests {
     }
 
     fn hdr_len(b: &[u8]) -> usize {
-        if b[1] < 0x80 {
-            2
-        } else {
-            2 + (b[1] & 0x7f) as usize
-        }
+        if b[1] < 0x80 { 2 } else { 2 + (b[1] & 0x7f) as usize }
     }
 
     fn tlv_len(b: &[u8]) -> usize {
         let h = hdr_len(b);
-        let l = if b[1] < 0x80 {
-            b[1] as usize
-        } else {
-            b[2..h].iter().fold(0usize, |a, x| (a << 8) | *x as usize)
-        };
+        let l = if b[1] < 0x80 { b[1] as usize } else { b[2..h].iter().fold(0usize, |a, x| (a << 8) | *x as usize) };
         h + l
     }
 
@@ -407,9 +339,6 @@ mod tests {
         assert_eq!(a.root_der, b.root_der);
         assert_eq!(a.inter_der, b.inter_der);
         let root = Certificate::from_der(&a.root_der).unwrap();
-        assert_eq!(
-            root.tbs_certificate().subject(),
-            root.tbs_certificate().issuer()
-        );
+        assert_eq!(root.tbs_certificate().subject(), root.tbs_certificate().issuer());
     }
 }

@@ -76,16 +76,8 @@ pub fn printable(s: &str) -> Vec<u8> {
 
 /// UTCTime before 2050, GeneralizedTime after (RFC 5280 §4.1.2.5).
 pub fn time(unix: i64) -> Vec<u8> {
-    let t =
-        time::OffsetDateTime::from_unix_timestamp(unix).unwrap_or(time::OffsetDateTime::UNIX_EPOCH);
-    let rest = format!(
-        "{:02}{:02}{:02}{:02}{:02}Z",
-        u8::from(t.month()),
-        t.day(),
-        t.hour(),
-        t.minute(),
-        t.second()
-    );
+    let t = time::OffsetDateTime::from_unix_timestamp(unix).unwrap_or(time::OffsetDateTime::UNIX_EPOCH);
+    let rest = format!("{:02}{:02}{:02}{:02}{:02}Z", u8::from(t.month()), t.day(), t.hour(), t.minute(), t.second());
     if t.year() < 2050 {
         tlv(0x17, format!("{:02}{rest}", t.year() % 100).as_bytes())
     } else {
@@ -110,10 +102,7 @@ pub fn alg_id(dotted: &str) -> Vec<u8> {
 
 /// A distinguished name from (attribute OID, value) pairs, one RDN each, PrintableString values.
 pub fn name(attrs: &[(&str, &str)]) -> Vec<u8> {
-    let rdns: Vec<Vec<u8>> = attrs
-        .iter()
-        .map(|(o, v)| set(&[seq(&[oid(o), printable(v)])]))
-        .collect();
+    let rdns: Vec<Vec<u8>> = attrs.iter().map(|(o, v)| set(&[seq(&[oid(o), printable(v)])])).collect();
     seq(&rdns)
 }
 
@@ -144,20 +133,14 @@ pub fn read_tlv(b: &[u8]) -> Option<Tlv<'_>> {
         if n == 0 || n > 4 {
             return None;
         }
-        let len = b
-            .get(2..2 + n)?
-            .iter()
-            .fold(0usize, |a, x| (a << 8) | *x as usize);
+        let len = b.get(2..2 + n)?.iter().fold(0usize, |a, x| (a << 8) | *x as usize);
         (2 + n, len)
     };
     let end = hdr.checked_add(len)?;
     if end > b.len() {
         return None;
     }
-    Some(Tlv {
-        whole: &b[..end],
-        content: &b[hdr..end],
-    })
+    Some(Tlv { whole: &b[..end], content: &b[hdr..end] })
 }
 
 #[cfg(test)]

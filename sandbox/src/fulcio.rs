@@ -39,10 +39,9 @@ impl std::fmt::Display for TokenError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             TokenError::Jwt(e) => write!(f, "{e}"),
-            TokenError::UntrustedIssuer(i) => write!(
-                f,
-                "token issuer {i:?} is not the configured issuer nor a trusted issuer"
-            ),
+            TokenError::UntrustedIssuer(i) => {
+                write!(f, "token issuer {i:?} is not the configured issuer nor a trusted issuer")
+            }
             TokenError::Issuer(e) => write!(f, "{e}"),
             TokenError::Claims(m) => write!(f, "{m}"),
         }
@@ -61,12 +60,7 @@ impl From<jwt::JwtError> for TokenError {
 ///
 /// The unverified `iss` only selects the verifier: our own ES256 key, or the JWKS of
 /// the trusted issuer whose URL equals it exactly. The claim checks are the same for all.
-pub fn verify_token(
-    oidc: &Oidc,
-    trusted: &[TrustedIssuer],
-    token: &str,
-    now: i64,
-) -> Result<Identity, TokenError> {
+pub fn verify_token(oidc: &Oidc, trusted: &[TrustedIssuer], token: &str, now: i64) -> Result<Identity, TokenError> {
     let peek = jwt::unverified_claims(token)?;
     let iss = peek.get("iss").and_then(Value::as_str).unwrap_or("");
     let claims = if iss == oidc.issuer {
@@ -83,10 +77,7 @@ pub fn verify_token(
 fn check_claims(claims: &Value, issuer: &str, now: i64) -> Result<Identity, String> {
     let s = |k: &str| claims.get(k).and_then(Value::as_str);
     if s("iss") != Some(issuer) {
-        return Err(format!(
-            "token issuer {:?} is not the expected issuer {issuer}",
-            s("iss").unwrap_or("")
-        ));
+        return Err(format!("token issuer {:?} is not the expected issuer {issuer}", s("iss").unwrap_or("")));
     }
     let aud_ok = match claims.get("aud") {
         Some(Value::String(a)) => a == AUDIENCE,
@@ -118,18 +109,10 @@ fn check_claims(claims: &Value, issuer: &str, now: i64) -> Result<Identity, Stri
             if claims.get("email_verified").and_then(Value::as_bool) != Some(true) {
                 return Err("email_verified claim is not true".into());
             }
-            Ok(Identity {
-                subject: email.to_string(),
-                san: San::Email(email.to_string()),
-                issuer,
-            })
+            Ok(Identity { subject: email.to_string(), san: San::Email(email.to_string()), issuer })
         }
         None => match s("sub").filter(|x| !x.is_empty()) {
-            Some(sub) => Ok(Identity {
-                subject: sub.to_string(),
-                san: San::Uri(sub.to_string()),
-                issuer,
-            }),
+            Some(sub) => Ok(Identity { subject: sub.to_string(), san: San::Uri(sub.to_string()), issuer }),
             None => Err("token has neither email nor sub".into()),
         },
     }
@@ -140,25 +123,19 @@ fn parse_public_key(content: &str) -> Result<Vec<u8>, String> {
     let der = if content.trim_start().starts_with("-----BEGIN") {
         pem_first(content)?
     } else {
-        let raw =
-            util::b64_decode(content).ok_or("public key content is neither PEM nor base64")?;
+        let raw = util::b64_decode(content).ok_or("public key content is neither PEM nor base64")?;
         match std::str::from_utf8(&raw) {
             Ok(t) if t.trim_start().starts_with("-----BEGIN") => pem_first(t)?,
             _ => raw,
         }
     };
-    let key = keys::p256_from_spki(&der).ok_or(
-        "unsupported or malformed public key: an ECDSA P-256 SubjectPublicKeyInfo is required",
-    )?;
+    let key = keys::p256_from_spki(&der)
+        .ok_or("unsupported or malformed public key: an ECDSA P-256 SubjectPublicKeyInfo is required")?;
     Ok(keys::p256_spki_der(&key))
 }
 
 fn pem_first(t: &str) -> Result<Vec<u8>, String> {
-    util::pem_decode_all(t)
-        .into_iter()
-        .next()
-        .map(|(_, d)| d)
-        .ok_or_else(|| "malformed PEM".to_string())
+    util::pem_decode_all(t).into_iter().next().map(|(_, d)| d).ok_or_else(|| "malformed PEM".to_string())
 }
 
 const OID_ECDSA_SHA256: &str = "1.2.840.10045.4.3.2";
@@ -174,8 +151,7 @@ fn parse_csr(content: &str) -> Result<Vec<u8>, String> {
             _ => raw,
         }
     };
-    let csr =
-        x509_cert::request::CertReq::from_der(&der).map_err(|e| format!("malformed CSR: {e}"))?;
+    let csr = x509_cert::request::CertReq::from_der(&der).map_err(|e| format!("malformed CSR: {e}"))?;
     if csr.algorithm.oid != const_oid::ObjectIdentifier::new_unwrap(OID_ECDSA_SHA256) {
         return Err("unsupported CSR signature algorithm: ecdsa-with-SHA256 required".into());
     }
@@ -211,12 +187,7 @@ pub fn handle(req: &Req, oidc: &Oidc, trusted: &[TrustedIssuer], ca: &Ca) -> Res
         ),
         ("GET", "/api/v2/configuration") => {
             let issuers: Vec<Value> = std::iter::once(oidc.issuer.as_str())
-                .chain(
-                    trusted
-                        .iter()
-                        .map(|t| t.url.as_str())
-                        .filter(|u| *u != oidc.issuer),
-                )
+                .chain(trusted.iter().map(|t| t.url.as_str()).filter(|u| *u != oidc.issuer))
                 .map(|url| {
                     json!({
                         "issuerUrl": url,
@@ -246,26 +217,15 @@ fn signing_cert(req: &Req, oidc: &Oidc, trusted: &[TrustedIssuer], ca: &Ca, v2: 
         Err(e) => return Resp::grpc_error(400, &format!("invalid JSON body: {e}")),
     };
     let token = req.bearer().map(str::to_string).or_else(|| {
-        v2.then(|| {
-            body.pointer("/credentials/oidcIdentityToken")
-                .and_then(Value::as_str)
-                .map(str::to_string)
-        })
-        .flatten()
+        v2.then(|| body.pointer("/credentials/oidcIdentityToken").and_then(Value::as_str).map(str::to_string)).flatten()
     });
     let Some(token) = token else {
-        return Resp::grpc_error(
-            401,
-            "missing identity token: send Authorization: Bearer <ID token>",
-        );
+        return Resp::grpc_error(401, "missing identity token: send Authorization: Bearer <ID token>");
     };
     let identity = match verify_token(oidc, trusted, &token, util::now_unix()) {
         Ok(i) => i,
         Err(e) => {
-            return Resp::grpc_error(
-                401,
-                &format!("There was an error processing the identity token: {e}"),
-            );
+            return Resp::grpc_error(401, &format!("There was an error processing the identity token: {e}"));
         }
     };
     let request = match parse_request(&body, v2) {
@@ -279,10 +239,7 @@ fn signing_cert(req: &Req, oidc: &Oidc, trusted: &[TrustedIssuer], ca: &Ca, v2: 
         },
         KeyRequest::Key { spki, proof } => {
             let Some(key) = keys::p256_from_spki(&spki) else {
-                return Resp::grpc_error(
-                    400,
-                    "The public key supplied in the request could not be parsed",
-                );
+                return Resp::grpc_error(400, "The public key supplied in the request could not be parsed");
             };
             if !keys::verify_p256_der(&key, identity.subject.as_bytes(), &proof) {
                 return Resp::grpc_error(
@@ -297,32 +254,18 @@ fn signing_cert(req: &Req, oidc: &Oidc, trusted: &[TrustedIssuer], ca: &Ca, v2: 
     let pems = ca.chain_pems(&leaf);
     if v2 {
         // The v2 gRPC-gateway answers 200; only the legacy v1 handler forces 201.
-        Resp::json(
-            200,
-            &json!({"signedCertificateEmbeddedSct": {"chain": {"certificates": pems}}}),
-        )
+        Resp::json(200, &json!({"signedCertificateEmbeddedSct": {"chain": {"certificates": pems}}}))
     } else {
-        Resp::text(
-            201,
-            "application/pem-certificate-chain",
-            pems.join("\n").trim_end().to_string(),
-        )
+        Resp::text(201, "application/pem-certificate-chain", pems.join("\n").trim_end().to_string())
     }
 }
 
 fn parse_request(body: &Value, v2: bool) -> Result<KeyRequest, String> {
-    if let Some(csr) = body
-        .get("certificateSigningRequest")
-        .and_then(Value::as_str)
-        .filter(|c| !c.is_empty())
-    {
+    if let Some(csr) = body.get("certificateSigningRequest").and_then(Value::as_str).filter(|c| !c.is_empty()) {
         return Ok(KeyRequest::Csr(csr.as_bytes().to_vec()));
     }
     let (key_ptr, proof_ptr) = if v2 {
-        (
-            "/publicKeyRequest/publicKey/content",
-            "/publicKeyRequest/proofOfPossession",
-        )
+        ("/publicKeyRequest/publicKey/content", "/publicKeyRequest/proofOfPossession")
     } else {
         ("/publicKey/content", "/signedEmailAddress")
     };
@@ -346,12 +289,7 @@ mod tests {
     use crate::derw::*;
 
     fn csr(k: &p256::ecdsa::SigningKey, signer: &p256::ecdsa::SigningKey) -> Vec<u8> {
-        let info = seq(&[
-            small_int(0),
-            seq(&[]),
-            keys::p256_spki_der(k.verifying_key()),
-            tlv(0xa0, &[]),
-        ]);
+        let info = seq(&[small_int(0), seq(&[]), keys::p256_spki_der(k.verifying_key()), tlv(0xa0, &[])]);
         let sig = keys::sign_p256_der(signer, &info);
         seq(&[info, alg_id(OID_ECDSA_SHA256), bit_string(&sig)])
     }
@@ -366,11 +304,7 @@ mod tests {
         assert_eq!(parse_csr(&util::b64(&der)).unwrap(), spki);
         assert_eq!(parse_csr(&pem).unwrap(), spki);
         let forged = csr(&k, &keys::gen_p256());
-        assert!(
-            parse_csr(&util::b64(&forged))
-                .unwrap_err()
-                .contains("does not verify")
-        );
+        assert!(parse_csr(&util::b64(&forged)).unwrap_err().contains("does not verify"));
         assert!(parse_csr("AAAA").is_err());
         assert!(parse_csr("%%%").is_err());
     }
@@ -379,12 +313,7 @@ mod tests {
         let dir = std::env::temp_dir().join(format!("sandbox-fulcio-{}", util::random_token(8)));
         std::fs::create_dir_all(&dir).unwrap();
         let ca = Ca::load_or_create(&dir, keys::gen_p256(), util::now_unix() - 60).unwrap();
-        let oidc = Oidc::new(
-            "http://127.0.0.1:1/oauth2".into(),
-            keys::gen_p256(),
-            "a@example.test".into(),
-            false,
-        );
+        let oidc = Oidc::new("http://127.0.0.1:1/oauth2".into(), keys::gen_p256(), "a@example.test".into(), false);
         (oidc, ca, dir)
     }
 
@@ -395,29 +324,13 @@ mod tests {
         let k = keys::gen_p256();
         let body = json!({"certificateSigningRequest": util::b64(util::pem_encode("CERTIFICATE REQUEST", &csr(&k, &k)).as_bytes())});
         let auth = format!("Bearer {tok}");
-        let req = Req::new(
-            "POST",
-            "/api/v2/signingCert",
-            &[("Authorization", &auth)],
-            body.to_string().as_bytes(),
-        );
+        let req = Req::new("POST", "/api/v2/signingCert", &[("Authorization", &auth)], body.to_string().as_bytes());
         let r = handle(&req, &oidc, &[], &ca);
         assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
         let v: Value = serde_json::from_slice(&r.body).unwrap();
-        assert_eq!(
-            v["signedCertificateEmbeddedSct"]["chain"]["certificates"]
-                .as_array()
-                .unwrap()
-                .len(),
-            3
-        );
+        assert_eq!(v["signedCertificateEmbeddedSct"]["chain"]["certificates"].as_array().unwrap().len(), 3);
         let forged = json!({"certificateSigningRequest": util::b64(&csr(&k, &keys::gen_p256()))});
-        let req = Req::new(
-            "POST",
-            "/api/v2/signingCert",
-            &[("Authorization", &auth)],
-            forged.to_string().as_bytes(),
-        );
+        let req = Req::new("POST", "/api/v2/signingCert", &[("Authorization", &auth)], forged.to_string().as_bytes());
         assert_eq!(handle(&req, &oidc, &[], &ca).status, 400);
         let _ = std::fs::remove_dir_all(dir);
     }
@@ -430,18 +343,8 @@ mod tests {
         let id = verify_token(&oidc, &[], &tok, now).unwrap();
         assert_eq!(id.subject, "a@example.test");
         assert_eq!(id.san, San::Email("a@example.test".into()));
-        assert!(
-            verify_token(&oidc, &[], &tok, now + 4000)
-                .unwrap_err()
-                .to_string()
-                .contains("expired")
-        );
-        assert!(
-            verify_token(&oidc, &[], &tok, now - 3600)
-                .unwrap_err()
-                .to_string()
-                .contains("future")
-        );
+        assert!(verify_token(&oidc, &[], &tok, now + 4000).unwrap_err().to_string().contains("expired"));
+        assert!(verify_token(&oidc, &[], &tok, now - 3600).unwrap_err().to_string().contains("future"));
         let _ = std::fs::remove_dir_all(dir);
     }
 }

@@ -22,12 +22,7 @@ impl Req {
         let headers = rq
             .headers()
             .iter()
-            .map(|h| {
-                (
-                    h.field.as_str().as_str().to_ascii_lowercase(),
-                    h.value.as_str().to_string(),
-                )
-            })
+            .map(|h| (h.field.as_str().as_str().to_ascii_lowercase(), h.value.as_str().to_string()))
             .collect();
         let mut body = Vec::new();
         let n = rq
@@ -43,37 +38,20 @@ impl Req {
     }
 
     /// Build a request from its parts; header names must be lower-case.
-    pub fn from_parts(
-        method: &str,
-        target: &str,
-        headers: Vec<(String, String)>,
-        body: Vec<u8>,
-    ) -> Req {
+    pub fn from_parts(method: &str, target: &str, headers: Vec<(String, String)>, body: Vec<u8>) -> Req {
         let (path, q) = target.split_once('?').unwrap_or((target, ""));
-        Req {
-            method: method.to_ascii_uppercase(),
-            path: path.to_string(),
-            query: util::parse_form(q),
-            headers,
-            body,
-        }
+        Req { method: method.to_ascii_uppercase(), path: path.to_string(), query: util::parse_form(q), headers, body }
     }
 
     #[cfg(test)]
     pub fn new(method: &str, target: &str, headers: &[(&str, &str)], body: &[u8]) -> Req {
-        let headers = headers
-            .iter()
-            .map(|(k, v)| (k.to_ascii_lowercase(), v.to_string()))
-            .collect();
+        let headers = headers.iter().map(|(k, v)| (k.to_ascii_lowercase(), v.to_string())).collect();
         Req::from_parts(method, target, headers, body.to_vec())
     }
 
     pub fn header(&self, name: &str) -> Option<&str> {
         let name = name.to_ascii_lowercase();
-        self.headers
-            .iter()
-            .find(|(k, _)| *k == name)
-            .map(|(_, v)| v.as_str())
+        self.headers.iter().find(|(k, _)| *k == name).map(|(_, v)| v.as_str())
     }
 
     pub fn form(&self) -> BTreeMap<String, String> {
@@ -82,8 +60,7 @@ impl Req {
 
     /// Request body as JSON, or a 400 response.
     pub fn json(&self) -> Result<Value, Resp> {
-        serde_json::from_slice(&self.body)
-            .map_err(|e| Resp::error(400, &format!("invalid JSON body: {e}")))
+        serde_json::from_slice(&self.body).map_err(|e| Resp::error(400, &format!("invalid JSON body: {e}")))
     }
 
     /// Bearer token from the Authorization header.
@@ -103,12 +80,7 @@ pub struct Resp {
 
 impl Resp {
     pub fn json(status: u16, v: &Value) -> Resp {
-        Resp {
-            status,
-            content_type: "application/json".into(),
-            headers: Vec::new(),
-            body: v.to_string().into_bytes(),
-        }
+        Resp { status, content_type: "application/json".into(), headers: Vec::new(), body: v.to_string().into_bytes() }
     }
 
     /// Fulcio/Rekor style error `{"code":N,"message":"..."}`.
@@ -126,28 +98,17 @@ impl Resp {
             404 => 5,
             _ => 13,
         };
-        Resp::json(
-            status,
-            &json!({"code": code, "message": message, "details": []}),
-        )
+        Resp::json(status, &json!({"code": code, "message": message, "details": []}))
     }
 
     /// OAuth 2.0 error response (RFC 6749 §5.2).
     pub fn oauth_error(status: u16, error: &str, description: &str) -> Resp {
-        Resp::json(
-            status,
-            &json!({"error": error, "error_description": description}),
-        )
-        .with_header("Cache-Control", "no-store")
+        Resp::json(status, &json!({"error": error, "error_description": description}))
+            .with_header("Cache-Control", "no-store")
     }
 
     pub fn text(status: u16, content_type: &str, body: impl Into<Vec<u8>>) -> Resp {
-        Resp {
-            status,
-            content_type: content_type.into(),
-            headers: Vec::new(),
-            body: body.into(),
-        }
+        Resp { status, content_type: content_type.into(), headers: Vec::new(), body: body.into() }
     }
 
     pub fn html(status: u16, body: &str) -> Resp {
@@ -155,8 +116,7 @@ impl Resp {
     }
 
     pub fn redirect(location: &str) -> Resp {
-        Resp::text(302, "text/plain", format!("redirecting to {location}\n"))
-            .with_header("Location", location)
+        Resp::text(302, "text/plain", format!("redirecting to {location}\n")).with_header("Location", location)
     }
 
     pub fn with_header(mut self, k: &str, v: &str) -> Resp {

@@ -83,16 +83,12 @@ pub struct HttpUrl {
 }
 
 fn is_loopback_host(host: &str) -> bool {
-    host.eq_ignore_ascii_case("localhost")
-        || host.parse::<IpAddr>().is_ok_and(|ip| ip.is_loopback())
+    host.eq_ignore_ascii_case("localhost") || host.parse::<IpAddr>().is_ok_and(|ip| ip.is_loopback())
 }
 
 /// Parse `http://host[:port][/path][?query]`; the host must be loopback.
 pub fn parse_url(url: &str) -> Result<HttpUrl, FetchError> {
-    let bad = |reason| FetchError::Url {
-        url: url.to_string(),
-        reason,
-    };
+    let bad = |reason| FetchError::Url { url: url.to_string(), reason };
     if url.bytes().any(|b| b <= b' ' || b == 0x7f) {
         return Err(bad("contains whitespace or control characters"));
     }
@@ -111,8 +107,7 @@ pub fn parse_url(url: &str) -> Result<HttpUrl, FetchError> {
     }
     // `port` keeps its leading ':' (or is empty).
     let (host, port) = if let Some(v6) = authority.strip_prefix('[') {
-        v6.split_once(']')
-            .ok_or_else(|| bad("unterminated IPv6 literal"))?
+        v6.split_once(']').ok_or_else(|| bad("unterminated IPv6 literal"))?
     } else {
         let i = authority.find(':').unwrap_or(authority.len());
         authority.split_at(i)
@@ -136,19 +131,11 @@ pub fn parse_url(url: &str) -> Result<HttpUrl, FetchError> {
         t if t.starts_with('?') => format!("/{t}"),
         t => t.to_string(),
     };
-    Ok(HttpUrl {
-        host: host.to_string(),
-        port,
-        authority: authority.to_string(),
-        target,
-    })
+    Ok(HttpUrl { host: host.to_string(), port, authority: authority.to_string(), target })
 }
 
 fn remaining(deadline: Instant) -> Result<Duration, FetchError> {
-    deadline
-        .checked_duration_since(Instant::now())
-        .filter(|d| !d.is_zero())
-        .ok_or(FetchError::Timeout)
+    deadline.checked_duration_since(Instant::now()).filter(|d| !d.is_zero()).ok_or(FetchError::Timeout)
 }
 
 fn io_err(e: std::io::Error) -> FetchError {
@@ -236,9 +223,7 @@ fn parse_head(head: &[u8]) -> Result<(u16, Framing), FetchError> {
     let mut framing = Framing::Close;
     let mut length: Option<usize> = None;
     for line in lines {
-        let (k, v) = line
-            .split_once(':')
-            .ok_or(FetchError::Malformed("header line without a colon"))?;
+        let (k, v) = line.split_once(':').ok_or(FetchError::Malformed("header line without a colon"))?;
         let (k, v) = (k.trim(), v.trim());
         if k.eq_ignore_ascii_case("transfer-encoding") {
             let last = v.rsplit(',').next().unwrap_or("").trim();
@@ -248,9 +233,7 @@ fn parse_head(head: &[u8]) -> Result<(u16, Framing), FetchError> {
                 return Err(FetchError::Malformed("unsupported transfer-encoding"));
             }
         } else if k.eq_ignore_ascii_case("content-length") {
-            let n = v
-                .parse::<usize>()
-                .map_err(|_| FetchError::Malformed("bad content-length"))?;
+            let n = v.parse::<usize>().map_err(|_| FetchError::Malformed("bad content-length"))?;
             if length.is_some_and(|l| l != n) {
                 return Err(FetchError::Malformed("conflicting content-length headers"));
             }
@@ -278,11 +261,9 @@ fn dechunk(mut b: &[u8]) -> Result<Option<Vec<u8>>, FetchError> {
             }
             return Ok(None);
         };
-        let line = std::str::from_utf8(&b[..eol])
-            .map_err(|_| FetchError::Malformed("bad chunk-size line"))?;
+        let line = std::str::from_utf8(&b[..eol]).map_err(|_| FetchError::Malformed("bad chunk-size line"))?;
         let size_hex = line.split(';').next().unwrap_or("").trim();
-        let size = usize::from_str_radix(size_hex, 16)
-            .map_err(|_| FetchError::Malformed("bad chunk size"))?;
+        let size = usize::from_str_radix(size_hex, 16).map_err(|_| FetchError::Malformed("bad chunk size"))?;
         b = &b[eol + 2..];
         if size == 0 {
             // Trailer section: zero or more header lines, then an empty line.
@@ -319,18 +300,12 @@ pub fn get(url: &str) -> Result<Vec<u8>, FetchError> {
     let u = parse_url(url)?;
     let deadline = Instant::now() + DEADLINE;
     let stream = connect(&u, deadline)?;
-    stream
-        .set_write_timeout(Some(remaining(deadline)?.min(IO_TIMEOUT)))
-        .map_err(io_err)?;
+    stream.set_write_timeout(Some(remaining(deadline)?.min(IO_TIMEOUT))).map_err(io_err)?;
     let req = format!(
         "GET {} HTTP/1.1\r\nHost: {}\r\nAccept: application/json\r\nUser-Agent: gitsign-sandbox\r\nConnection: close\r\n\r\n",
         u.target, u.authority
     );
-    let mut conn = Conn {
-        stream,
-        deadline,
-        buf: Vec::new(),
-    };
+    let mut conn = Conn { stream, deadline, buf: Vec::new() };
     conn.stream.write_all(req.as_bytes()).map_err(io_err)?;
     conn.stream.flush().map_err(io_err)?;
 
@@ -345,9 +320,7 @@ pub fn get(url: &str) -> Result<Vec<u8>, FetchError> {
             return Err(FetchError::TooLarge("response head"));
         }
         if !conn.fill()? {
-            return Err(FetchError::Malformed(
-                "connection closed before the end of the head",
-            ));
+            return Err(FetchError::Malformed("connection closed before the end of the head"));
         }
     };
     if head_end > MAX_HEAD {
@@ -409,27 +382,13 @@ mod tests {
         assert_eq!(u.authority, "127.0.0.1:8080");
         assert_eq!(u.target, "/a/b?c=d");
         let u = parse_url("http://[::1]:9/").unwrap();
-        assert_eq!(
-            (u.host.as_str(), u.port, u.target.as_str()),
-            ("::1", 9, "/")
-        );
+        assert_eq!((u.host.as_str(), u.port, u.target.as_str()), ("::1", 9, "/"));
         let u = parse_url("http://localhost").unwrap();
         assert_eq!((u.port, u.target.as_str()), (80, "/"));
         assert_eq!(parse_url("http://127.0.0.2?x").unwrap().target, "/?x");
-        assert!(matches!(
-            parse_url("https://127.0.0.1/"),
-            Err(FetchError::Scheme(_))
-        ));
-        for bad in [
-            "http://example.com/",
-            "http://10.0.0.1/",
-            "http://[::2]/",
-            "http://127.0.0.1.evil.test/",
-        ] {
-            assert!(
-                matches!(parse_url(bad), Err(FetchError::NotLoopback(_))),
-                "{bad}"
-            );
+        assert!(matches!(parse_url("https://127.0.0.1/"), Err(FetchError::Scheme(_))));
+        for bad in ["http://example.com/", "http://10.0.0.1/", "http://[::2]/", "http://127.0.0.1.evil.test/"] {
+            assert!(matches!(parse_url(bad), Err(FetchError::NotLoopback(_))), "{bad}");
         }
         for bad in [
             "127.0.0.1:80",
@@ -442,23 +401,14 @@ mod tests {
             "http://127.0.0.1/a b",
             "http://127.0.0.1/#f",
         ] {
-            assert!(
-                matches!(parse_url(bad), Err(FetchError::Url { .. })),
-                "{bad}"
-            );
+            assert!(matches!(parse_url(bad), Err(FetchError::Url { .. })), "{bad}");
         }
     }
 
     #[test]
     fn chunked() {
-        assert_eq!(
-            dechunk(b"3;x=y\r\nabc\r\n2\r\nde\r\n0\r\n\r\n").unwrap(),
-            Some(b"abcde".to_vec())
-        );
-        assert_eq!(
-            dechunk(b"3\r\nabc\r\n0\r\nX-T: 1\r\n\r\n").unwrap(),
-            Some(b"abc".to_vec())
-        );
+        assert_eq!(dechunk(b"3;x=y\r\nabc\r\n2\r\nde\r\n0\r\n\r\n").unwrap(), Some(b"abcde".to_vec()));
+        assert_eq!(dechunk(b"3\r\nabc\r\n0\r\nX-T: 1\r\n\r\n").unwrap(), Some(b"abc".to_vec()));
         assert_eq!(dechunk(b"3\r\nab").unwrap(), None);
         assert_eq!(dechunk(b"3\r\nabc\r\n0\r\n").unwrap(), None);
         assert!(dechunk(b"zz\r\n").is_err());
@@ -512,9 +462,6 @@ mod tests {
         let l = TcpListener::bind("127.0.0.1:0").unwrap();
         let addr = l.local_addr().unwrap();
         drop(l);
-        assert!(matches!(
-            get(&format!("http://{addr}/")),
-            Err(FetchError::Connect(..))
-        ));
+        assert!(matches!(get(&format!("http://{addr}/")), Err(FetchError::Connect(..))));
     }
 }

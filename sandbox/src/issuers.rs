@@ -34,10 +34,9 @@ impl IssuerError {
     pub fn is_misconfiguration(&self) -> bool {
         match self {
             IssuerError::Url(_) | IssuerError::Discovery { .. } | IssuerError::Jwks { .. } => true,
-            IssuerError::Fetch { error, .. } => matches!(
-                error,
-                FetchError::Status(_) | FetchError::Json(_) | FetchError::Malformed(_)
-            ),
+            IssuerError::Fetch { error, .. } => {
+                matches!(error, FetchError::Status(_) | FetchError::Json(_) | FetchError::Malformed(_))
+            }
         }
     }
 }
@@ -100,10 +99,7 @@ pub struct TrustedIssuer {
 
 /// URL of the discovery document (OIDC Discovery 1.0 §4: a trailing `/` is not doubled).
 fn discovery_url(issuer: &str) -> String {
-    format!(
-        "{}/.well-known/openid-configuration",
-        issuer.trim_end_matches('/')
-    )
+    format!("{}/.well-known/openid-configuration", issuer.trim_end_matches('/'))
 }
 
 impl TrustedIssuer {
@@ -116,10 +112,7 @@ impl TrustedIssuer {
                 reason: "an issuer identifier has no query",
             }));
         }
-        Ok(TrustedIssuer {
-            url: url.to_string(),
-            cache: Mutex::new(Cache::default()),
-        })
+        Ok(TrustedIssuer { url: url.to_string(), cache: Mutex::new(Cache::default()) })
     }
 
     fn lock(&self) -> MutexGuard<'_, Cache> {
@@ -129,14 +122,8 @@ impl TrustedIssuer {
     /// Discovery, then the JWKS: the usable keys.
     fn fetch_keys(&self) -> Result<Vec<Jwk>, IssuerError> {
         let durl = discovery_url(&self.url);
-        let doc = httpc::get_json(&durl).map_err(|error| IssuerError::Fetch {
-            url: durl.clone(),
-            error,
-        })?;
-        let disc = |reason: String| IssuerError::Discovery {
-            issuer: self.url.clone(),
-            reason,
-        };
+        let doc = httpc::get_json(&durl).map_err(|error| IssuerError::Fetch { url: durl.clone(), error })?;
+        let disc = |reason: String| IssuerError::Discovery { issuer: self.url.clone(), reason };
         match doc.get("issuer").and_then(Value::as_str) {
             Some(i) if i == self.url => {}
             Some(i) => {
@@ -147,19 +134,12 @@ impl TrustedIssuer {
             }
             None => return Err(disc(format!("{durl} has no \"issuer\""))),
         }
-        let jwks_uri = doc
-            .get("jwks_uri")
-            .and_then(Value::as_str)
-            .ok_or_else(|| disc(format!("{durl} has no \"jwks_uri\"")))?;
+        let jwks_uri =
+            doc.get("jwks_uri").and_then(Value::as_str).ok_or_else(|| disc(format!("{durl} has no \"jwks_uri\"")))?;
         httpc::parse_url(jwks_uri).map_err(|e| disc(format!("jwks_uri: {e}")))?;
-        let jwks = httpc::get_json(jwks_uri).map_err(|error| IssuerError::Fetch {
-            url: jwks_uri.to_string(),
-            error,
-        })?;
-        let jerr = |reason: String| IssuerError::Jwks {
-            url: jwks_uri.to_string(),
-            reason,
-        };
+        let jwks =
+            httpc::get_json(jwks_uri).map_err(|error| IssuerError::Fetch { url: jwks_uri.to_string(), error })?;
+        let jerr = |reason: String| IssuerError::Jwks { url: jwks_uri.to_string(), reason };
         let (keys, skipped) = jwt::parse_jwks(&jwks).map_err(|e| jerr(e.to_string()))?;
         for s in &skipped {
             eprintln!("gitsign-sandbox: trusted issuer {}: skipping {s}", self.url);
@@ -193,11 +173,7 @@ impl TrustedIssuer {
             }
         }
         let now = Instant::now();
-        let min_gap = if c.fetched.is_some() {
-            REFRESH_INTERVAL
-        } else {
-            RETRY_UNAVAILABLE
-        };
+        let min_gap = if c.fetched.is_some() { REFRESH_INTERVAL } else { RETRY_UNAVAILABLE };
         if c.attempted.is_some_and(|t| now.duration_since(t) < min_gap) {
             return Err(if c.fetched.is_some() {
                 VerifyError::Jwt(JwtError::UnknownKey)
@@ -212,10 +188,7 @@ impl TrustedIssuer {
                 c.fetched = Some(now);
             }
             Err(e) => {
-                eprintln!(
-                    "gitsign-sandbox: trusted issuer {}: refreshing keys: {e}",
-                    self.url
-                );
+                eprintln!("gitsign-sandbox: trusted issuer {}: refreshing keys: {e}", self.url);
                 if c.fetched.is_none() {
                     return Err(VerifyError::Unavailable(e));
                 }
@@ -289,11 +262,7 @@ mod tests {
                 );
             }
         });
-        Fake {
-            url,
-            jwks,
-            jwks_hits,
-        }
+        Fake { url, jwks, jwks_hits }
     }
 
     #[test]
@@ -313,10 +282,7 @@ mod tests {
         // The issuer rotates to k2. Within 30 s of the last fetch the unknown kid is refused
         // without asking the issuer again.
         *f.jwks.lock().unwrap() = json!({"keys": [rsa_jwk(&k2, Some("k2"))]});
-        assert!(matches!(
-            t.verify(&tok2),
-            Err(VerifyError::Jwt(JwtError::UnknownKey))
-        ));
+        assert!(matches!(t.verify(&tok2), Err(VerifyError::Jwt(JwtError::UnknownKey))));
         assert_eq!(f.jwks_hits.load(Ordering::SeqCst), 1);
         // Later, the unknown kid triggers one refetch and then verifies.
         t.backdate(REFRESH_INTERVAL);
@@ -326,29 +292,20 @@ mod tests {
         // A bad signature under a known kid never triggers a fetch.
         let forged = sign_rs256(&k1, &json!({"alg": "RS256", "kid": "k2"}), &claims);
         t.backdate(REFRESH_INTERVAL);
-        assert!(matches!(
-            t.verify(&forged),
-            Err(VerifyError::Jwt(JwtError::Signature))
-        ));
+        assert!(matches!(t.verify(&forged), Err(VerifyError::Jwt(JwtError::Signature))));
         assert_eq!(f.jwks_hits.load(Ordering::SeqCst), 2);
     }
 
     #[test]
     fn discovery_must_name_the_issuer_exactly() {
         let k1 = rsa_key(2048);
-        let f = fake(
-            Some("http://127.0.0.1:1"),
-            json!({"keys": [rsa_jwk(&k1, None)]}),
-        );
+        let f = fake(Some("http://127.0.0.1:1"), json!({"keys": [rsa_jwk(&k1, None)]}));
         let e = TrustedIssuer::new(&f.url).unwrap().refresh().unwrap_err();
         assert!(matches!(e, IssuerError::Discovery { .. }), "{e}");
         assert!(e.is_misconfiguration());
         // A trailing slash is a different issuer identifier.
         let g = fake(None, json!({"keys": [rsa_jwk(&k1, None)]}));
-        let e = TrustedIssuer::new(&format!("{}/", g.url))
-            .unwrap()
-            .refresh()
-            .unwrap_err();
+        let e = TrustedIssuer::new(&format!("{}/", g.url)).unwrap().refresh().unwrap_err();
         assert!(matches!(e, IssuerError::Discovery { .. }), "{e}");
         // No usable key.
         let h = fake(None, json!({"keys": [{"kty": "oct", "k": "AAAA"}]}));
@@ -360,21 +317,15 @@ mod tests {
     fn urls() {
         assert!(TrustedIssuer::new("http://127.0.0.1:3000").is_ok());
         assert!(TrustedIssuer::new("http://localhost:3000/oidc").is_ok());
-        for bad in [
-            "https://127.0.0.1:3000",
-            "http://accounts.example.com",
-            "http://127.0.0.1:3000/?x=1",
-            "127.0.0.1:3000",
-        ] {
+        for bad in
+            ["https://127.0.0.1:3000", "http://accounts.example.com", "http://127.0.0.1:3000/?x=1", "127.0.0.1:3000"]
+        {
             let e = TrustedIssuer::new(bad).err().unwrap();
             assert!(e.is_misconfiguration(), "{bad}");
         }
         let e = TrustedIssuer::new("https://127.0.0.1:1").err().unwrap();
         assert!(e.to_string().contains("https"), "{e}");
-        assert_eq!(
-            discovery_url("http://127.0.0.1:1/"),
-            "http://127.0.0.1:1/.well-known/openid-configuration"
-        );
+        assert_eq!(discovery_url("http://127.0.0.1:1/"), "http://127.0.0.1:1/.well-known/openid-configuration");
     }
 
     #[test]

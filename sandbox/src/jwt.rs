@@ -18,11 +18,8 @@ pub fn kid(spki_der: &[u8]) -> String {
 
 pub fn sign(key: &p256::ecdsa::SigningKey, kid: &str, claims: &Value) -> String {
     let header = json!({"alg": "ES256", "kid": kid, "typ": "JWT"});
-    let input = format!(
-        "{}.{}",
-        util::b64url(header.to_string().as_bytes()),
-        util::b64url(claims.to_string().as_bytes())
-    );
+    let input =
+        format!("{}.{}", util::b64url(header.to_string().as_bytes()), util::b64url(claims.to_string().as_bytes()));
     let sig: p256::ecdsa::Signature = key.sign(input.as_bytes());
     format!("{input}.{}", util::b64url(&sig.to_bytes()))
 }
@@ -52,25 +49,13 @@ impl std::fmt::Display for JwtError {
         match self {
             JwtError::Malformed(m) => write!(f, "malformed token: {m}"),
             JwtError::Algorithm { got, expected } => {
-                write!(
-                    f,
-                    "unsupported token algorithm {got:?}: expected {expected}"
-                )
+                write!(f, "unsupported token algorithm {got:?}: expected {expected}")
             }
             JwtError::AlgorithmMismatch { alg, key } => {
-                write!(
-                    f,
-                    "token algorithm {alg:?} does not match the issuer's {key} key"
-                )
+                write!(f, "token algorithm {alg:?} does not match the issuer's {key} key")
             }
-            JwtError::UnknownKey => write!(
-                f,
-                "token was not signed by this issuer's key (kid mismatch)"
-            ),
-            JwtError::AmbiguousKey => write!(
-                f,
-                "token has no kid and the issuer publishes more than one key"
-            ),
+            JwtError::UnknownKey => write!(f, "token was not signed by this issuer's key (kid mismatch)"),
+            JwtError::AmbiguousKey => write!(f, "token has no kid and the issuer publishes more than one key"),
             JwtError::Signature => write!(f, "token signature verification failed"),
         }
     }
@@ -99,15 +84,9 @@ fn split(token: &str) -> Result<Parts<'_>, JwtError> {
     if !header.is_object() {
         return Err(JwtError::Malformed("header is not a JSON object"));
     }
-    let sig =
-        util::b64url_decode(parts[2]).ok_or(JwtError::Malformed("signature is not base64url"))?;
+    let sig = util::b64url_decode(parts[2]).ok_or(JwtError::Malformed("signature is not base64url"))?;
     let signing_input = &token[..parts[0].len() + 1 + parts[1].len()];
-    Ok(Parts {
-        header,
-        signing_input,
-        payload_b64: parts[1],
-        sig,
-    })
+    Ok(Parts { header, signing_input, payload_b64: parts[1], sig })
 }
 
 impl Parts<'_> {
@@ -138,18 +117,14 @@ pub fn unverified_claims(token: &str) -> Result<Value, JwtError> {
 
 fn verify_es256(key: &p256::ecdsa::VerifyingKey, input: &str, sig: &[u8]) -> Result<(), JwtError> {
     let sig = p256::ecdsa::Signature::from_slice(sig).map_err(|_| JwtError::Signature)?;
-    key.verify(input.as_bytes(), &sig)
-        .map_err(|_| JwtError::Signature)
+    key.verify(input.as_bytes(), &sig).map_err(|_| JwtError::Signature)
 }
 
 /// Check the compact JWT's ES256 signature; return the claims.
 pub fn verify(token: &str, key: &p256::ecdsa::VerifyingKey, kid: &str) -> Result<Value, JwtError> {
     let p = split(token)?;
     if p.alg() != "ES256" {
-        return Err(JwtError::Algorithm {
-            got: p.alg().to_string(),
-            expected: "ES256",
-        });
+        return Err(JwtError::Algorithm { got: p.alg().to_string(), expected: "ES256" });
     }
     if p.kid().is_some_and(|k| k != kid) {
         return Err(JwtError::UnknownKey);
@@ -188,10 +163,8 @@ impl JwkKey {
     fn verify(&self, input: &str, sig: &[u8]) -> Result<(), JwtError> {
         match self {
             JwkKey::Rsa(k) => {
-                let sig =
-                    rsa::pkcs1v15::Signature::try_from(sig).map_err(|_| JwtError::Signature)?;
-                k.verify(input.as_bytes(), &sig)
-                    .map_err(|_| JwtError::Signature)
+                let sig = rsa::pkcs1v15::Signature::try_from(sig).map_err(|_| JwtError::Signature)?;
+                k.verify(input.as_bytes(), &sig).map_err(|_| JwtError::Signature)
             }
             JwkKey::P256(k) => verify_es256(k, input, sig),
         }
@@ -227,10 +200,7 @@ impl std::fmt::Display for JwkError {
 impl std::error::Error for JwkError {}
 
 fn b64url_member(v: &Value, name: &'static str) -> Result<Vec<u8>, JwkError> {
-    let s = v
-        .get(name)
-        .and_then(Value::as_str)
-        .ok_or(JwkError::Malformed(name))?;
+    let s = v.get(name).and_then(Value::as_str).ok_or(JwkError::Malformed(name))?;
     util::b64url_decode(s).ok_or(JwkError::Malformed(name))
 }
 
@@ -243,10 +213,8 @@ fn rsa_uint(bytes: &[u8], name: &'static str) -> Result<rsa::BoxedUint, JwkError
     if bytes.len() > RSA_MAX_BITS / 8 {
         return Err(JwkError::InvalidKey(format!("RSA {name} is too large")));
     }
-    let bits = u32::try_from(bytes.len() * 8)
-        .map_err(|_| JwkError::InvalidKey(format!("RSA {name} is too large")))?;
-    rsa::BoxedUint::from_be_slice(bytes, bits)
-        .map_err(|_| JwkError::InvalidKey(format!("RSA {name} does not decode")))
+    let bits = u32::try_from(bytes.len() * 8).map_err(|_| JwkError::InvalidKey(format!("RSA {name} is too large")))?;
+    rsa::BoxedUint::from_be_slice(bytes, bits).map_err(|_| JwkError::InvalidKey(format!("RSA {name} does not decode")))
 }
 
 /// Parse one JWK (RFC 7517/7518) usable for RS256 or ES256 signature verification.
@@ -254,10 +222,7 @@ pub fn parse_jwk(v: &Value) -> Result<Jwk, JwkError> {
     if !v.is_object() {
         return Err(JwkError::Malformed("not a JSON object"));
     }
-    let kty = v
-        .get("kty")
-        .and_then(Value::as_str)
-        .ok_or(JwkError::Malformed("kty"))?;
+    let kty = v.get("kty").and_then(Value::as_str).ok_or(JwkError::Malformed("kty"))?;
     let kid = match v.get("kid") {
         None | Some(Value::Null) => None,
         Some(Value::String(k)) => Some(k.clone()),
@@ -277,10 +242,7 @@ pub fn parse_jwk(v: &Value) -> Result<Jwk, JwkError> {
     let key = match kty {
         "RSA" => {
             if alg.is_some_and(|a| a != "RS256") {
-                return Err(JwkError::Unsupported(format!(
-                    "RSA alg {:?}",
-                    alg.unwrap_or("")
-                )));
+                return Err(JwkError::Unsupported(format!("RSA alg {:?}", alg.unwrap_or(""))));
             }
             let n = rsa_uint(&b64url_member(v, "n")?, "n")?;
             let e = rsa_uint(&b64url_member(v, "e")?, "e")?;
@@ -294,17 +256,12 @@ pub fn parse_jwk(v: &Value) -> Result<Jwk, JwkError> {
                 return Err(JwkError::Unsupported(format!("EC curve {crv:?}")));
             }
             if alg.is_some_and(|a| a != "ES256") {
-                return Err(JwkError::Unsupported(format!(
-                    "EC alg {:?}",
-                    alg.unwrap_or("")
-                )));
+                return Err(JwkError::Unsupported(format!("EC alg {:?}", alg.unwrap_or(""))));
             }
             let x = b64url_member(v, "x")?;
             let y = b64url_member(v, "y")?;
             if x.len() != 32 || y.len() != 32 {
-                return Err(JwkError::InvalidKey(
-                    "P-256 coordinates must be 32 bytes".into(),
-                ));
+                return Err(JwkError::InvalidKey("P-256 coordinates must be 32 bytes".into()));
             }
             let mut sec1 = Vec::with_capacity(65);
             sec1.push(4);
@@ -321,10 +278,7 @@ pub fn parse_jwk(v: &Value) -> Result<Jwk, JwkError> {
 
 /// Parse a JWK Set: the usable keys, and one message per key that was skipped.
 pub fn parse_jwks(v: &Value) -> Result<(Vec<Jwk>, Vec<String>), JwkError> {
-    let keys = v
-        .get("keys")
-        .and_then(Value::as_array)
-        .ok_or(JwkError::Malformed("JWK Set has no \"keys\" array"))?;
+    let keys = v.get("keys").and_then(Value::as_array).ok_or(JwkError::Malformed("JWK Set has no \"keys\" array"))?;
     let mut ok = Vec::new();
     let mut skipped = Vec::new();
     for (i, k) in keys.iter().enumerate() {
@@ -348,17 +302,11 @@ pub fn verify_jwks(token: &str, keys: &[Jwk]) -> Result<Value, JwtError> {
     let p = split(token)?;
     let alg = p.alg();
     if alg != "RS256" && alg != "ES256" {
-        return Err(JwtError::Algorithm {
-            got: alg.to_string(),
-            expected: "RS256 or ES256",
-        });
+        return Err(JwtError::Algorithm { got: alg.to_string(), expected: "RS256 or ES256" });
     }
     let candidates: Vec<&Jwk> = match p.kid() {
         Some(kid) => {
-            let by_kid: Vec<&Jwk> = keys
-                .iter()
-                .filter(|k| k.kid.as_deref() == Some(kid))
-                .collect();
+            let by_kid: Vec<&Jwk> = keys.iter().filter(|k| k.kid.as_deref() == Some(kid)).collect();
             match (by_kid.is_empty(), keys) {
                 (false, _) => by_kid,
                 (true, [only]) if only.kid.is_none() => vec![only],
@@ -371,25 +319,15 @@ pub fn verify_jwks(token: &str, keys: &[Jwk]) -> Result<Value, JwtError> {
             _ => return Err(JwtError::AmbiguousKey),
         },
     };
-    let fitting: Vec<&Jwk> = candidates
-        .iter()
-        .copied()
-        .filter(|k| k.key.alg() == alg)
-        .collect();
+    let fitting: Vec<&Jwk> = candidates.iter().copied().filter(|k| k.key.alg() == alg).collect();
     if fitting.is_empty() {
         return Err(JwtError::AlgorithmMismatch {
             alg: alg.to_string(),
-            key: candidates
-                .first()
-                .map(|k| k.key.kind())
-                .unwrap_or("unknown"),
+            key: candidates.first().map(|k| k.key.kind()).unwrap_or("unknown"),
         });
     }
     // Several keys may share a kid (e.g. mid-rotation): any of them may have signed.
-    if fitting
-        .iter()
-        .any(|k| k.key.verify(p.signing_input, &p.sig).is_ok())
-    {
+    if fitting.iter().any(|k| k.key.verify(p.signing_input, &p.sig).is_ok()) {
         p.claims()
     } else {
         Err(JwtError::Signature)
@@ -445,11 +383,8 @@ pub mod testing {
 
     /// Sign `claims` as an RS256 JWT with the given header fields.
     pub fn sign_rs256(key: &rsa::RsaPrivateKey, header: &Value, claims: &Value) -> String {
-        let input = format!(
-            "{}.{}",
-            util::b64url(header.to_string().as_bytes()),
-            util::b64url(claims.to_string().as_bytes())
-        );
+        let input =
+            format!("{}.{}", util::b64url(header.to_string().as_bytes()), util::b64url(claims.to_string().as_bytes()));
         let sk = rsa::pkcs1v15::SigningKey::<Sha256>::new(key.clone());
         let sig = rsa::signature::Signer::sign(&sk, input.as_bytes());
         format!("{input}.{}", util::b64url(&sig.to_vec()))
@@ -467,26 +402,14 @@ mod tests {
         let other = crate::keys::gen_p256();
         let t = sign(&k, "k1", &json!({"sub": "a"}));
         assert_eq!(verify(&t, k.verifying_key(), "k1").unwrap()["sub"], "a");
-        assert_eq!(
-            verify(&t, other.verifying_key(), "k1"),
-            Err(JwtError::Signature)
-        );
-        assert_eq!(
-            verify(&t, k.verifying_key(), "k2"),
-            Err(JwtError::UnknownKey)
-        );
+        assert_eq!(verify(&t, other.verifying_key(), "k1"), Err(JwtError::Signature));
+        assert_eq!(verify(&t, k.verifying_key(), "k2"), Err(JwtError::UnknownKey));
         let mut p: Vec<&str> = t.split('.').collect();
         let forged = util::b64url(br#"{"sub":"b"}"#);
         p[1] = &forged;
-        assert_eq!(
-            verify(&p.join("."), k.verifying_key(), "k1"),
-            Err(JwtError::Signature)
-        );
+        assert_eq!(verify(&p.join("."), k.verifying_key(), "k1"), Err(JwtError::Signature));
         let none = format!("{}.{}.", util::b64url(br#"{"alg":"none"}"#), forged);
-        assert!(matches!(
-            verify(&none, k.verifying_key(), "k1"),
-            Err(JwtError::Algorithm { .. })
-        ));
+        assert!(matches!(verify(&none, k.verifying_key(), "k1"), Err(JwtError::Algorithm { .. })));
         assert!(verify("garbage", k.verifying_key(), "k1").is_err());
         assert_eq!(unverified_claims(&p.join(".")).unwrap()["sub"], "b");
     }
@@ -529,23 +452,14 @@ mod tests {
         let mut sig = util::b64url_decode(&parts[2]).unwrap();
         sig[10] ^= 1;
         parts[2] = util::b64url(&sig);
-        assert_eq!(
-            verify_jwks(&parts.join("."), &keys),
-            Err(JwtError::Signature)
-        );
+        assert_eq!(verify_jwks(&parts.join("."), &keys), Err(JwtError::Signature));
         let mut parts: Vec<String> = t1.split('.').map(str::to_string).collect();
         parts[1] = util::b64url(br#"{"iss":"http://127.0.0.1:1","sub":"mallory"}"#);
-        assert_eq!(
-            verify_jwks(&parts.join("."), &keys),
-            Err(JwtError::Signature)
-        );
+        assert_eq!(verify_jwks(&parts.join("."), &keys), Err(JwtError::Signature));
         // Truncated signature.
         let mut parts: Vec<&str> = t1.split('.').collect();
         parts[2] = "AAAA";
-        assert_eq!(
-            verify_jwks(&parts.join("."), &keys),
-            Err(JwtError::Signature)
-        );
+        assert_eq!(verify_jwks(&parts.join("."), &keys), Err(JwtError::Signature));
 
         // Signed by r2's key but claiming kid r1; unknown kid.
         let wrong = sign_rs256(&rk2, &hdr("RS256", "r1"), &claims);
@@ -556,21 +470,12 @@ mod tests {
         // Wrong algorithms: unsupported, none, and algorithm confusion with the key type.
         for alg in ["HS256", "none", "RS384", "PS256", ""] {
             let t = sign_rs256(&rk, &hdr(alg, "r1"), &claims);
-            assert!(
-                matches!(verify_jwks(&t, &keys), Err(JwtError::Algorithm { .. })),
-                "{alg}"
-            );
+            assert!(matches!(verify_jwks(&t, &keys), Err(JwtError::Algorithm { .. })), "{alg}");
         }
         let confused = sign_rs256(&rk, &hdr("ES256", "r1"), &claims);
-        assert!(matches!(
-            verify_jwks(&confused, &keys),
-            Err(JwtError::AlgorithmMismatch { .. })
-        ));
+        assert!(matches!(verify_jwks(&confused, &keys), Err(JwtError::AlgorithmMismatch { .. })));
         let confused = sign(&ek, "r1", &claims);
-        assert!(matches!(
-            verify_jwks(&confused, &keys),
-            Err(JwtError::AlgorithmMismatch { .. })
-        ));
+        assert!(matches!(verify_jwks(&confused, &keys), Err(JwtError::AlgorithmMismatch { .. })));
 
         // No kid: ambiguous with several keys, fine with one.
         let nokid = sign_rs256(&rk, &json!({"alg": "RS256"}), &claims);
@@ -602,38 +507,18 @@ mod tests {
             j[k] = v;
             parse_jwk(&j)
         };
-        assert!(matches!(
-            with("alg", json!("RS512")),
-            Err(JwkError::Unsupported(_))
-        ));
-        assert!(matches!(
-            with("use", json!("enc")),
-            Err(JwkError::Unsupported(_))
-        ));
-        assert!(matches!(
-            with("n", json!("!!")),
-            Err(JwkError::Malformed(_))
-        ));
+        assert!(matches!(with("alg", json!("RS512")), Err(JwkError::Unsupported(_))));
+        assert!(matches!(with("use", json!("enc")), Err(JwkError::Unsupported(_))));
+        assert!(matches!(with("n", json!("!!")), Err(JwkError::Malformed(_))));
         assert!(matches!(with("n", json!(5)), Err(JwkError::Malformed(_))));
         assert!(matches!(with("kid", json!(5)), Err(JwkError::Malformed(_))));
-        assert!(matches!(
-            with("e", json!("AA")),
-            Err(JwkError::InvalidKey(_))
-        ));
+        assert!(matches!(with("e", json!("AA")), Err(JwkError::InvalidKey(_))));
         // Even modulus; too small a modulus.
-        assert!(matches!(
-            with("n", json!(util::b64url(&[0xc0; 256]))),
-            Err(JwkError::InvalidKey(_))
-        ));
+        assert!(matches!(with("n", json!(util::b64url(&[0xc0; 256]))), Err(JwkError::InvalidKey(_))));
         let small = rsa_key(1024);
+        assert!(matches!(parse_jwk(&rsa_jwk(&small, None)), Err(JwkError::InvalidKey(_))));
         assert!(matches!(
-            parse_jwk(&rsa_jwk(&small, None)),
-            Err(JwkError::InvalidKey(_))
-        ));
-        assert!(matches!(
-            parse_jwk(
-                &json!({"kty": "EC", "crv": "P-256", "x": util::b64url(&[1; 32]), "y": util::b64url(&[2; 32])})
-            ),
+            parse_jwk(&json!({"kty": "EC", "crv": "P-256", "x": util::b64url(&[1; 32]), "y": util::b64url(&[2; 32])})),
             Err(JwkError::InvalidKey(_))
         ));
         assert!(matches!(

@@ -32,9 +32,7 @@ pub fn load_or_create_p256(path: &Path) -> Result<(p256::ecdsa::SigningKey, bool
         return Ok((k, false));
     }
     let k = gen_p256();
-    let pem = k
-        .to_pkcs8_pem(LineEnding::LF)
-        .map_err(|e| Error::State(format!("encoding key: {e}")))?;
+    let pem = k.to_pkcs8_pem(LineEnding::LF).map_err(|e| Error::State(format!("encoding key: {e}")))?;
     util::write_private(path, pem.as_bytes())?;
     Ok((k, true))
 }
@@ -48,23 +46,17 @@ pub fn load_or_create_p384(path: &Path) -> Result<(p384::ecdsa::SigningKey, bool
         return Ok((k, false));
     }
     let k = gen_p384();
-    let pem = k
-        .to_pkcs8_pem(LineEnding::LF)
-        .map_err(|e| Error::State(format!("encoding key: {e}")))?;
+    let pem = k.to_pkcs8_pem(LineEnding::LF).map_err(|e| Error::State(format!("encoding key: {e}")))?;
     util::write_private(path, pem.as_bytes())?;
     Ok((k, true))
 }
 
 pub fn p256_spki_der(k: &p256::ecdsa::VerifyingKey) -> Vec<u8> {
-    k.to_public_key_der()
-        .map(|d| d.as_bytes().to_vec())
-        .unwrap_or_default()
+    k.to_public_key_der().map(|d| d.as_bytes().to_vec()).unwrap_or_default()
 }
 
 pub fn p384_spki_der(k: &p384::ecdsa::VerifyingKey) -> Vec<u8> {
-    k.to_public_key_der()
-        .map(|d| d.as_bytes().to_vec())
-        .unwrap_or_default()
+    k.to_public_key_der().map(|d| d.as_bytes().to_vec()).unwrap_or_default()
 }
 
 /// ECDSA P-256 / SHA-256, DER signature.

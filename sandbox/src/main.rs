@@ -92,9 +92,7 @@ impl Args {
     }
 
     fn dir(&mut self) -> Result<PathBuf, Error> {
-        self.value("--dir")?
-            .map(PathBuf::from)
-            .ok_or_else(|| Error::Usage("--dir DIR is required".into()))
+        self.value("--dir")?.map(PathBuf::from).ok_or_else(|| Error::Usage("--dir DIR is required".into()))
     }
 
     fn finish(self) -> Result<(), Error> {
@@ -116,18 +114,9 @@ fn cmd_env(mut args: Args) -> Result<(), Error> {
     let info = server::read_info(&dir)?;
     let tr = std::fs::canonicalize(dir.join(server::TRUSTED_ROOT))?;
     let vars = [
-        (
-            "GITSIGN_FULCIO_URL",
-            server::info_str(&info, "fulcio_url")?.to_string(),
-        ),
-        (
-            "GITSIGN_REKOR_URL",
-            server::info_str(&info, "rekor_url")?.to_string(),
-        ),
-        (
-            "GITSIGN_OIDC_ISSUER",
-            server::info_str(&info, "issuer")?.to_string(),
-        ),
+        ("GITSIGN_FULCIO_URL", server::info_str(&info, "fulcio_url")?.to_string()),
+        ("GITSIGN_REKOR_URL", server::info_str(&info, "rekor_url")?.to_string()),
+        ("GITSIGN_OIDC_ISSUER", server::info_str(&info, "issuer")?.to_string()),
         ("GITSIGN_OIDC_CLIENT_ID", fulcio::AUDIENCE.to_string()),
         ("GITSIGN_TRUSTED_ROOT", tr.to_string_lossy().into_owned()),
     ];
@@ -141,10 +130,9 @@ fn cmd_env(mut args: Args) -> Result<(), Error> {
     }
     // The RFC 3161 TSA is always served and listed in trusted_root.json; signing uses it only
     // when asked (`env --tsa`), so the default environment signs exactly as before.
-    if let (Some(url), Some(chain)) = (
-        info.get("timestamp_url").and_then(|v| v.as_str()),
-        info.get("timestamp_cert_chain").and_then(|v| v.as_str()),
-    ) {
+    if let (Some(url), Some(chain)) =
+        (info.get("timestamp_url").and_then(|v| v.as_str()), info.get("timestamp_cert_chain").and_then(|v| v.as_str()))
+    {
         let prefix = if with_tsa { "" } else { "# " };
         println!("{prefix}export GITSIGN_TIMESTAMP_SERVER_URL={}", shell_quote(url));
         println!("{prefix}export GITSIGN_TIMESTAMP_CERT_CHAIN={}", shell_quote(chain));
@@ -161,33 +149,25 @@ fn cmd_token(mut args: Args) -> Result<(), Error> {
     let email = args.value("--email")?;
     let sub = args.value("--sub")?;
     let ttl = match args.value("--ttl")? {
-        Some(t) => t
-            .parse::<i64>()
-            .map_err(|_| Error::Usage("--ttl takes seconds".into()))?,
+        Some(t) => t.parse::<i64>().map_err(|_| Error::Usage("--ttl takes seconds".into()))?,
         None => oidc::DEFAULT_TOKEN_TTL,
     };
-    let aud = args
-        .value("--aud")?
-        .unwrap_or_else(|| fulcio::AUDIENCE.to_string());
+    let aud = args.value("--aud")?.unwrap_or_else(|| fulcio::AUDIENCE.to_string());
     let expired = args.flag("--expired");
     let unverified = args.flag("--no-email-verified");
     args.finish()?;
     let info = server::read_info(&dir)?;
     let issuer = server::info_str(&info, "issuer")?;
     let key_path = dir.join(server::ISSUER_KEY);
-    let pem = std::fs::read_to_string(&key_path)
-        .map_err(|e| Error::State(format!("{}: {e}", key_path.display())))?;
+    let pem = std::fs::read_to_string(&key_path).map_err(|e| Error::State(format!("{}: {e}", key_path.display())))?;
     let key = p256::ecdsa::SigningKey::from_pkcs8_pem(&pem)
         .map_err(|e| Error::State(format!("{}: {e}", key_path.display())))?;
     let email = match (email, &sub) {
         (Some(e), _) => Some(e),
         (None, Some(_)) => None,
-        (None, None) => Some(
-            info.get("identity")
-                .and_then(|v| v.as_str())
-                .unwrap_or(server::DEFAULT_IDENTITY)
-                .to_string(),
-        ),
+        (None, None) => {
+            Some(info.get("identity").and_then(|v| v.as_str()).unwrap_or(server::DEFAULT_IDENTITY).to_string())
+        }
     };
     let now = util::now_unix();
     let spec = oidc::TokenSpec {
@@ -196,11 +176,7 @@ fn cmd_token(mut args: Args) -> Result<(), Error> {
         aud,
         nonce: None,
         email_verified: !unverified,
-        iat: if expired {
-            now - ttl.max(60) - 120
-        } else {
-            now
-        },
+        iat: if expired { now - ttl.max(60) - 120 } else { now },
         ttl: ttl.max(1),
     };
     println!("{}", oidc::mint(&key, issuer, &spec));
@@ -209,30 +185,17 @@ fn cmd_token(mut args: Args) -> Result<(), Error> {
 
 fn cmd_serve(mut args: Args) -> Result<(), Error> {
     let dir = args.dir()?;
-    let addr = args
-        .value("--addr")?
-        .unwrap_or_else(|| "127.0.0.1:0".into());
-    let identity = args
-        .value("--identity")?
-        .unwrap_or_else(|| server::DEFAULT_IDENTITY.into());
+    let addr = args.value("--addr")?.unwrap_or_else(|| "127.0.0.1:0".into());
+    let identity = args.value("--identity")?.unwrap_or_else(|| server::DEFAULT_IDENTITY.into());
     let login_form = args.flag("--login-form");
     let tls = args.flag("--tls");
     let trust_issuers = args.values("--trust-issuer")?;
     args.finish()?;
     let host = addr.rsplit_once(':').map(|(h, _)| h).unwrap_or("");
     if !matches!(host, "127.0.0.1" | "localhost" | "[::1]") {
-        return Err(Error::Usage(format!(
-            "--addr must be a loopback address, got {addr}"
-        )));
+        return Err(Error::Usage(format!("--addr must be a loopback address, got {addr}")));
     }
-    server::serve(server::Options {
-        dir,
-        addr,
-        identity,
-        login_form,
-        tls,
-        trust_issuers,
-    })
+    server::serve(server::Options { dir, addr, identity, login_form, tls, trust_issuers })
 }
 
 fn run() -> Result<(), Error> {

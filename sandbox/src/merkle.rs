@@ -113,9 +113,7 @@ mod tests {
     }
 
     fn leaves(n: usize) -> Vec<Hash> {
-        (0..n)
-            .map(|i| leaf_hash(format!("entry {i}").as_bytes()))
-            .collect()
+        (0..n).map(|i| leaf_hash(format!("entry {i}").as_bytes())).collect()
     }
 
     #[test]
@@ -128,10 +126,7 @@ mod tests {
 
     #[test]
     fn empty_tree_root() {
-        assert_eq!(
-            hex::encode(root(&[])),
-            "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
-        );
+        assert_eq!(hex::encode(root(&[])), "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
     }
 
     #[test]
@@ -143,23 +138,13 @@ mod tests {
                 let p = inclusion_proof(&l, m);
                 // Proof length is bounded by ceil(log2 n).
                 assert!(p.len() <= (usize::BITS - (n - 1).leading_zeros()) as usize);
-                assert_eq!(
-                    root_from_proof(m as u64, n as u64, &l[m], &p),
-                    Some(want),
-                    "n={n} m={m}"
-                );
+                assert_eq!(root_from_proof(m as u64, n as u64, &l[m], &p), Some(want), "n={n} m={m}");
                 // Wrong leaf, wrong index, truncated or extended proofs fail.
                 let other = leaf_hash(b"other");
                 assert_ne!(root_from_proof(m as u64, n as u64, &other, &p), Some(want));
                 if n > 1 {
-                    assert_ne!(
-                        root_from_proof(((m + 1) % n) as u64, n as u64, &l[m], &p),
-                        Some(want)
-                    );
-                    assert_ne!(
-                        root_from_proof(m as u64, n as u64, &l[m], &p[..p.len() - 1]),
-                        Some(want)
-                    );
+                    assert_ne!(root_from_proof(((m + 1) % n) as u64, n as u64, &l[m], &p), Some(want));
+                    assert_ne!(root_from_proof(m as u64, n as u64, &l[m], &p[..p.len() - 1]), Some(want));
                 }
                 let mut longer = p.clone();
                 longer.push(other);
@@ -176,9 +161,6 @@ mod tests {
         assert_eq!(inclusion_proof(&[a, b], 0), vec![b]);
         assert_eq!(r, node_hash(&a, &b));
         // RFC 6962 test vector: leaf hash of the empty string.
-        assert_eq!(
-            hex::encode(a),
-            "6e340b9cffb37a989ca544e6bb780a2c78901d3fb33738768511a30617afa01d"
-        );
+        assert_eq!(hex::encode(a), "6e340b9cffb37a989ca544e6bb780a2c78901d3fb33738768511a30617afa01d");
     }
 }

@@ -42,10 +42,7 @@ impl TokenSpec {
 
 /// Opaque, stable subject for an email identity.
 pub fn subject_for(email: &str) -> String {
-    format!(
-        "sandbox-{}",
-        hex::encode(&util::sha256(email.as_bytes())[..10])
-    )
+    format!("sandbox-{}", hex::encode(&util::sha256(email.as_bytes())[..10]))
 }
 
 /// Sign an ID token with the issuer key.
@@ -114,12 +111,7 @@ pub fn redirect_allowed(uri: &str) -> bool {
     }
     let host = if let Some(v6) = authority.strip_prefix('[') {
         match v6.split_once(']') {
-            Some((h, port))
-                if port.is_empty()
-                    || port
-                        .strip_prefix(':')
-                        .is_some_and(|p| p.parse::<u16>().is_ok()) =>
-            {
+            Some((h, port)) if port.is_empty() || port.strip_prefix(':').is_some_and(|p| p.parse::<u16>().is_ok()) => {
                 return h == "::1";
             }
             _ => return false,
@@ -139,18 +131,13 @@ fn pkce_s256(verifier: &str) -> String {
 }
 
 fn valid_verifier(v: &str) -> bool {
-    (43..=128).contains(&v.len())
-        && v.bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b"-._~".contains(&b))
+    (43..=128).contains(&v.len()) && v.bytes().all(|b| b.is_ascii_alphanumeric() || b"-._~".contains(&b))
 }
 
 fn user_code() -> String {
     const ALPHABET: &[u8] = b"BCDFGHJKLMNPQRSTVWXZ";
     let r = util::random_bytes(8);
-    let s: String = r
-        .iter()
-        .map(|b| ALPHABET[*b as usize % ALPHABET.len()] as char)
-        .collect();
+    let s: String = r.iter().map(|b| ALPHABET[*b as usize % ALPHABET.len()] as char).collect();
     format!("{}-{}", &s[..4], &s[4..])
 }
 
@@ -162,12 +149,7 @@ fn page(title: &str, body: &str) -> String {
 }
 
 impl Oidc {
-    pub fn new(
-        issuer: String,
-        key: p256::ecdsa::SigningKey,
-        identity: String,
-        login_form: bool,
-    ) -> Oidc {
+    pub fn new(issuer: String, key: p256::ecdsa::SigningKey, identity: String, login_form: bool) -> Oidc {
         let kid = jwt::kid(&keys::p256_spki_der(key.verifying_key()));
         Oidc {
             issuer,
@@ -227,11 +209,7 @@ impl Oidc {
     fn jwks(&self) -> Resp {
         let point = self.key.verifying_key().to_sec1_point(false);
         let b = point.as_bytes();
-        let (x, y) = if b.len() == 65 {
-            (&b[1..33], &b[33..65])
-        } else {
-            (&b[..0], &b[..0])
-        };
+        let (x, y) = if b.len() == 65 { (&b[1..33], &b[33..65]) } else { (&b[..0], &b[..0]) };
         Resp::json(
             200,
             &json!({"keys": [{
@@ -241,12 +219,7 @@ impl Oidc {
         )
     }
 
-    fn authorize(
-        &self,
-        _req: &Req,
-        p: &std::collections::BTreeMap<String, String>,
-        posted: bool,
-    ) -> Resp {
+    fn authorize(&self, _req: &Req, p: &std::collections::BTreeMap<String, String>, posted: bool) -> Resp {
         let get = |k: &str| p.get(k).map(String::as_str).unwrap_or("");
         let redirect_uri = get("redirect_uri");
         if !redirect_allowed(redirect_uri) {
@@ -262,17 +235,11 @@ impl Oidc {
             if redirect_uri == OOB {
                 return Resp::html(
                     400,
-                    &page(
-                        "Authorization error",
-                        &format!("<p>{}: {}</p>", code, util::html_escape(desc)),
-                    ),
+                    &page("Authorization error", &format!("<p>{}: {}</p>", code, util::html_escape(desc))),
                 );
             }
             let sep = if redirect_uri.contains('?') { '&' } else { '?' };
-            let mut loc = format!(
-                "{redirect_uri}{sep}error={code}&error_description={}",
-                util::url_encode(desc)
-            );
+            let mut loc = format!("{redirect_uri}{sep}error={code}&error_description={}", util::url_encode(desc));
             if !get("state").is_empty() {
                 loc.push_str(&format!("&state={}", util::url_encode(get("state"))));
             }
@@ -339,12 +306,7 @@ impl Oidc {
         Resp::redirect(&loc)
     }
 
-    fn login_page(
-        &self,
-        p: &std::collections::BTreeMap<String, String>,
-        action: &str,
-        title: &str,
-    ) -> Resp {
+    fn login_page(&self, p: &std::collections::BTreeMap<String, String>, action: &str, title: &str) -> Resp {
         let hidden: String = p
             .iter()
             .filter(|(k, _)| k.as_str() != "email")
@@ -391,11 +353,7 @@ impl Oidc {
                     Err(_) => return Resp::error(500, "state poisoned"),
                 };
                 let Some(g) = grant else {
-                    return Resp::oauth_error(
-                        400,
-                        "invalid_grant",
-                        "unknown, used or expired authorization code",
-                    );
+                    return Resp::oauth_error(400, "invalid_grant", "unknown, used or expired authorization code");
                 };
                 if g.expires < util::now_unix() {
                     return Resp::oauth_error(400, "invalid_grant", "authorization code expired");
@@ -434,11 +392,7 @@ impl Oidc {
                     return Resp::oauth_error(400, "expired_token", "the device code has expired");
                 }
                 if g.client_id != get("client_id") {
-                    return Resp::oauth_error(
-                        400,
-                        "invalid_client",
-                        "client_id does not match the device request",
-                    );
+                    return Resp::oauth_error(400, "invalid_client", "client_id does not match the device request");
                 }
                 let Some(email) = g.approved.clone() else {
                     return Resp::oauth_error(
@@ -458,11 +412,7 @@ impl Oidc {
                 self.id_token(&client_id, &email, None)
             }
             "" => Resp::oauth_error(400, "invalid_request", "grant_type is required"),
-            other => Resp::oauth_error(
-                400,
-                "unsupported_grant_type",
-                &format!("grant_type {other} is not supported"),
-            ),
+            other => Resp::oauth_error(400, "unsupported_grant_type", &format!("grant_type {other} is not supported")),
         }
     }
 
@@ -476,11 +426,7 @@ impl Oidc {
             ("", _) => None,
             (c, "S256") if c.len() == 43 => Some(c.to_string()),
             _ => {
-                return Resp::oauth_error(
-                    400,
-                    "invalid_request",
-                    "code_challenge requires code_challenge_method=S256",
-                );
+                return Resp::oauth_error(400, "invalid_request", "code_challenge requires code_challenge_method=S256");
             }
         };
         let device_code = util::random_token(24);
@@ -515,10 +461,7 @@ impl Oidc {
     }
 
     fn device_verify(&self, p: &std::collections::BTreeMap<String, String>, posted: bool) -> Resp {
-        let code = p
-            .get("user_code")
-            .map(|s| s.trim().to_ascii_uppercase())
-            .unwrap_or_default();
+        let code = p.get("user_code").map(|s| s.trim().to_ascii_uppercase()).unwrap_or_default();
         if code.is_empty() {
             let form = format!(
                 "<form method=\"get\" action=\"{}/device\">\n<label>Code <input name=\"user_code\" required></label>\n<button type=\"submit\">Continue</button>\n</form>",
@@ -542,30 +485,18 @@ impl Oidc {
             Err(_) => return Resp::error(500, "state poisoned"),
         };
         let now = util::now_unix();
-        match devices
-            .values_mut()
-            .find(|g| g.user_code == code && g.expires > now)
-        {
+        match devices.values_mut().find(|g| g.user_code == code && g.expires > now) {
             Some(g) => {
                 g.approved = Some(email.clone());
                 Resp::html(
                     200,
                     &page(
                         "Device approved",
-                        &format!(
-                            "<p>Signed in as {}. You can close this window.</p>",
-                            util::html_escape(&email)
-                        ),
+                        &format!("<p>Signed in as {}. You can close this window.</p>", util::html_escape(&email)),
                     ),
                 )
             }
-            None => Resp::html(
-                400,
-                &page(
-                    "Unknown or expired code",
-                    "<p>Start the device login again.</p>",
-                ),
-            ),
+            None => Resp::html(400, &page("Unknown or expired code", "<p>Start the device login again.</p>")),
         }
     }
 }
@@ -573,11 +504,7 @@ impl Oidc {
 /// Mint a default token with the issuer's own key (unit tests of other modules).
 #[cfg(test)]
 pub fn mint_for_test(oidc: &Oidc, email: &str) -> String {
-    mint(
-        &oidc.key,
-        &oidc.issuer,
-        &TokenSpec::for_email(email, "sigstore"),
-    )
+    mint(&oidc.key, &oidc.issuer, &TokenSpec::for_email(email, "sigstore"))
 }
 
 #[cfg(test)]

@@ -38,10 +38,7 @@ struct Signer {
 /// First rfc822Name in the certificate's SubjectAltName, lower-cased.
 fn san_email(cert: &x509_cert::Certificate) -> Option<String> {
     use x509_cert::ext::pkix::{SubjectAltName, name::GeneralName};
-    let (_, san) = cert
-        .tbs_certificate()
-        .get_extension::<SubjectAltName>()
-        .ok()??;
+    let (_, san) = cert.tbs_certificate().get_extension::<SubjectAltName>().ok()??;
     san.0.iter().find_map(|n| match n {
         GeneralName::Rfc822Name(e) => Some(e.to_string().to_ascii_lowercase()),
         _ => None,
@@ -51,8 +48,7 @@ fn san_email(cert: &x509_cert::Certificate) -> Option<String> {
 fn parse_signer(b64_pem: &str) -> Result<Signer, Resp> {
     let pem = util::b64_decode(b64_pem)
         .ok_or_else(|| Resp::error(400, "spec.signature.publicKey.content is not valid base64"))?;
-    let text =
-        String::from_utf8(pem).map_err(|_| Resp::error(400, "public key content is not PEM"))?;
+    let text = String::from_utf8(pem).map_err(|_| Resp::error(400, "public key content is not PEM"))?;
     let (label, der) = util::pem_decode_all(&text)
         .into_iter()
         .next()
@@ -66,33 +62,16 @@ fn parse_signer(b64_pem: &str) -> Result<Signer, Resp> {
                 .subject_public_key_info()
                 .to_der()
                 .map_err(|e| Resp::error(400, &format!("invalid certificate key: {e}")))?;
-            let key = keys::p256_from_spki(&spki).ok_or_else(|| {
-                Resp::error(
-                    400,
-                    "unsupported certificate key: only ECDSA P-256 is accepted",
-                )
-            })?;
+            let key = keys::p256_from_spki(&spki)
+                .ok_or_else(|| Resp::error(400, "unsupported certificate key: only ECDSA P-256 is accepted"))?;
             // Canonical form is the re-encoded DER.
-            let der = cert
-                .to_der()
-                .map_err(|e| Resp::error(400, &format!("invalid certificate: {e}")))?;
-            Ok(Signer {
-                der,
-                label: "CERTIFICATE",
-                key,
-                email: san_email(&cert),
-            })
+            let der = cert.to_der().map_err(|e| Resp::error(400, &format!("invalid certificate: {e}")))?;
+            Ok(Signer { der, label: "CERTIFICATE", key, email: san_email(&cert) })
         }
         "PUBLIC KEY" => {
-            let key = keys::p256_from_spki(&der).ok_or_else(|| {
-                Resp::error(400, "unsupported public key: only ECDSA P-256 is accepted")
-            })?;
-            Ok(Signer {
-                der: keys::p256_spki_der(&key),
-                label: "PUBLIC KEY",
-                key,
-                email: None,
-            })
+            let key = keys::p256_from_spki(&der)
+                .ok_or_else(|| Resp::error(400, "unsupported public key: only ECDSA P-256 is accepted"))?;
+            Ok(Signer { der: keys::p256_spki_der(&key), label: "PUBLIC KEY", key, email: None })
         }
         other => Err(Resp::error(400, &format!("unsupported PEM type {other}"))),
     }
@@ -133,13 +112,7 @@ impl Rekor {
         let leaves = store.leaf_hashes()?;
         let spki = keys::p256_spki_der(key.verifying_key());
         let log_id = util::sha256(&spki);
-        Ok(Rekor {
-            key,
-            spki,
-            log_id,
-            tree_id,
-            inner: Mutex::new(Inner { store, leaves }),
-        })
+        Ok(Rekor { key, spki, log_id, tree_id, inner: Mutex::new(Inner { store, leaves }) })
     }
 
     pub fn spki(&self) -> &[u8] {
@@ -160,18 +133,12 @@ impl Rekor {
     }
 
     fn lock(&self) -> Result<std::sync::MutexGuard<'_, Inner>, Resp> {
-        self.inner
-            .lock()
-            .map_err(|_| Resp::error(500, "log state poisoned"))
+        self.inner.lock().map_err(|_| Resp::error(500, "log state poisoned"))
     }
 
     /// Signed note for a tree size and root (§5.9).
     pub fn checkpoint(&self, size: usize, root: &Hash) -> String {
-        let text = format!(
-            "{LOG_NAME} - {}\n{size}\n{}\n",
-            self.tree_id,
-            util::b64(root)
-        );
+        let text = format!("{LOG_NAME} - {}\n{size}\n{}\n", self.tree_id, util::b64(root));
         let sig = keys::sign_p256_der(&self.key, text.as_bytes());
         let mut hint_sig = self.log_id[..4].to_vec();
         hint_sig.extend_from_slice(&sig);
@@ -181,10 +148,7 @@ impl Rekor {
     fn entry_json(&self, e: &Entry, leaves: &[Hash]) -> Value {
         let size = leaves.len();
         let root = merkle::root(leaves);
-        let proof: Vec<String> = merkle::inclusion_proof(leaves, e.index as usize)
-            .iter()
-            .map(hex::encode)
-            .collect();
+        let proof: Vec<String> = merkle::inclusion_proof(leaves, e.index as usize).iter().map(hex::encode).collect();
         let mut m = serde_json::Map::new();
         m.insert(
             self.uuid(&e.leaf_hash),
@@ -214,16 +178,12 @@ impl Rekor {
             ("POST", "/api/v1/log/entries") => self.create(req),
             ("GET", "/api/v1/log/entries") => self.get_by_index(req),
             ("POST", "/api/v1/log/entries/retrieve") => self.retrieve_entries(req),
-            ("GET", _) if p.starts_with("/api/v1/log/entries/") => {
-                self.get(&p["/api/v1/log/entries/".len()..])
-            }
+            ("GET", _) if p.starts_with("/api/v1/log/entries/") => self.get(&p["/api/v1/log/entries/".len()..]),
             ("POST", "/api/v1/index/retrieve") => self.search(req),
             ("GET", "/api/v1/log") => self.log_info(),
-            ("GET", "/api/v1/log/publicKey") => Resp::text(
-                200,
-                "application/x-pem-file",
-                util::pem_encode("PUBLIC KEY", &self.spki),
-            ),
+            ("GET", "/api/v1/log/publicKey") => {
+                Resp::text(200, "application/x-pem-file", util::pem_encode("PUBLIC KEY", &self.spki))
+            }
             _ => Resp::error(404, "not found"),
         }
     }
@@ -238,10 +198,7 @@ impl Rekor {
             return Resp::error(400, "unsupported entry kind: only hashedrekord is accepted");
         }
         if s("/apiVersion") != Some("0.0.1") {
-            return Resp::error(
-                400,
-                "unsupported hashedrekord apiVersion: only 0.0.1 is accepted",
-            );
+            return Resp::error(400, "unsupported hashedrekord apiVersion: only 0.0.1 is accepted");
         }
         if s("/spec/data/hash/algorithm") != Some("sha256") {
             return Resp::error(400, "spec.data.hash.algorithm must be sha256");
@@ -250,10 +207,7 @@ impl Rekor {
             return Resp::error(400, "spec.data.hash.value must be 64 hex digits");
         };
         let hash_hex = hash_hex.to_ascii_lowercase();
-        let Some(sig) = s("/spec/signature/content")
-            .and_then(util::b64_decode)
-            .filter(|s| !s.is_empty())
-        else {
+        let Some(sig) = s("/spec/signature/content").and_then(util::b64_decode).filter(|s| !s.is_empty()) else {
             return Resp::error(400, "spec.signature.content must be base64");
         };
         let Some(key_content) = s("/spec/signature/publicKey/content") else {
@@ -281,18 +235,19 @@ impl Rekor {
         match inner.store.by_leaf(&leaf) {
             Ok(Some(_)) => {
                 let uuid = self.uuid(&leaf);
-                return Resp::error(409, &format!("An equivalent entry already exists in the transparency log with UUID {uuid}"))
-                    .with_header("Location", &format!("/api/v1/log/entries/{uuid}"));
+                return Resp::error(
+                    409,
+                    &format!("An equivalent entry already exists in the transparency log with UUID {uuid}"),
+                )
+                .with_header("Location", &format!("/api/v1/log/entries/{uuid}"));
             }
             Ok(None) => {}
             Err(e) => return Resp::error(500, &e.to_string()),
         }
         let index = inner.leaves.len() as u64;
         let integrated_time = util::now_unix();
-        let set = keys::sign_p256_der(
-            &self.key,
-            set_payload(&body, integrated_time, &self.log_id_hex(), index).as_bytes(),
-        );
+        let set =
+            keys::sign_p256_der(&self.key, set_payload(&body, integrated_time, &self.log_id_hex(), index).as_bytes());
         let entry = Entry {
             index,
             leaf_hash: leaf,
@@ -310,8 +265,7 @@ impl Rekor {
         // Self-check: the proof we hand out must lead to the root we sign.
         let proof = merkle::inclusion_proof(&inner.leaves, index as usize);
         let size = inner.leaves.len() as u64;
-        if merkle::root_from_proof(index, size, &leaf, &proof) != Some(merkle::root(&inner.leaves))
-        {
+        if merkle::root_from_proof(index, size, &leaf, &proof) != Some(merkle::root(&inner.leaves)) {
             return Resp::error(500, "internal error: inclusion proof self-check failed");
         }
         let uuid = self.uuid(&leaf);
@@ -323,11 +277,7 @@ impl Rekor {
     /// Accepts the 80-hex (tree id + leaf hash) or 64-hex (leaf hash) entry id.
     fn parse_uuid(&self, id: &str) -> Option<Hash> {
         let leaf_hex = match id.len() {
-            80 if util::is_hex(id, 80)
-                && id[..16].eq_ignore_ascii_case(&format!("{:016x}", self.tree_id)) =>
-            {
-                &id[16..]
-            }
+            80 if util::is_hex(id, 80) && id[..16].eq_ignore_ascii_case(&format!("{:016x}", self.tree_id)) => &id[16..],
             64 if util::is_hex(id, 64) => id,
             _ => return None,
         };
@@ -350,11 +300,7 @@ impl Rekor {
     }
 
     fn get_by_index(&self, req: &Req) -> Resp {
-        let Some(idx) = req
-            .query
-            .get("logIndex")
-            .and_then(|s| s.parse::<u64>().ok())
-        else {
+        let Some(idx) = req.query.get("logIndex").and_then(|s| s.parse::<u64>().ok()) else {
             return Resp::error(400, "logIndex query parameter required");
         };
         let inner = match self.lock() {
@@ -379,11 +325,7 @@ impl Rekor {
             Err(r) => return r,
         };
         let mut out = Vec::new();
-        let uuids = v
-            .get("entryUUIDs")
-            .and_then(Value::as_array)
-            .cloned()
-            .unwrap_or_default();
+        let uuids = v.get("entryUUIDs").and_then(Value::as_array).cloned().unwrap_or_default();
         for u in uuids.iter().filter_map(Value::as_str) {
             if let Some(leaf) = self.parse_uuid(u)
                 && let Ok(Some(e)) = inner.store.by_leaf(&leaf)
@@ -391,11 +333,7 @@ impl Rekor {
                 out.push(self.entry_json(&e, &inner.leaves));
             }
         }
-        let idxs = v
-            .get("logIndexes")
-            .and_then(Value::as_array)
-            .cloned()
-            .unwrap_or_default();
+        let idxs = v.get("logIndexes").and_then(Value::as_array).cloned().unwrap_or_default();
         for i in idxs.iter().filter_map(Value::as_u64) {
             if let Ok(Some(e)) = inner.store.by_index(i) {
                 out.push(self.entry_json(&e, &inner.leaves));
@@ -429,11 +367,7 @@ impl Rekor {
             if format != "x509" {
                 return Resp::error(400, "publicKey.format: only x509 is supported");
             }
-            let Some(raw) = pk
-                .get("content")
-                .and_then(Value::as_str)
-                .and_then(util::b64_decode)
-            else {
+            let Some(raw) = pk.get("content").and_then(Value::as_str).and_then(util::b64_decode) else {
                 return Resp::error(400, "publicKey.content must be base64");
             };
             let der = match std::str::from_utf8(&raw).ok().map(util::pem_decode_all) {
@@ -441,10 +375,7 @@ impl Rekor {
                 _ => raw,
             };
             // Normalise a certificate to its DER re-encoding, a key to its SPKI.
-            let der = x509_cert::Certificate::from_der(&der)
-                .ok()
-                .and_then(|c| c.to_der().ok())
-                .unwrap_or(der);
+            let der = x509_cert::Certificate::from_der(&der).ok().and_then(|c| c.to_der().ok()).unwrap_or(der);
             match inner.store.search_key(&der) {
                 Ok(r) => sets.push(r),
                 Err(e) => return Resp::error(500, &e.to_string()),
@@ -472,10 +403,7 @@ impl Rekor {
                 result.retain(|h| s.contains(h));
             }
         }
-        Resp::json(
-            200,
-            &Value::Array(result.iter().map(|h| Value::String(self.uuid(h))).collect()),
-        )
+        Resp::json(200, &Value::Array(result.iter().map(|h| Value::String(self.uuid(h))).collect()))
     }
 
     fn log_info(&self) -> Resp {
@@ -504,10 +432,7 @@ mod tests {
     fn canonical_body_matches_serde_sorted_json() {
         let b = canonical_body("ab", "c2ln", "PEM\n");
         let v: Value = serde_json::from_slice(&b).unwrap();
-        assert_eq!(
-            v["spec"]["signature"]["publicKey"]["content"],
-            util::b64(b"PEM\n")
-        );
+        assert_eq!(v["spec"]["signature"]["publicKey"]["content"], util::b64(b"PEM\n"));
         assert_eq!(
             String::from_utf8(b).unwrap(),
             r#"{"apiVersion":"0.0.1","kind":"hashedrekord","spec":{"data":{"hash":{"algorithm":"sha256","value":"ab"}},"signature":{"content":"c2ln","publicKey":{"content":"UEVNCg=="}}}}"#

@@ -39,17 +39,10 @@ pub fn encode_list(sct: &[u8]) -> Vec<u8> {
 }
 
 /// Sign a precertificate and return the TLS SCT list.
-pub fn make_list(
-    ct_key: &p256::ecdsa::SigningKey,
-    issuer_spki_der: &[u8],
-    precert_tbs: &[u8],
-) -> Vec<u8> {
+pub fn make_list(ct_key: &p256::ecdsa::SigningKey, issuer_spki_der: &[u8], precert_tbs: &[u8]) -> Vec<u8> {
     let log_id = util::sha256(&keys::p256_spki_der(ct_key.verifying_key()));
     let ts = util::now_unix_millis();
-    let sig = keys::sign_p256_der(
-        ct_key,
-        &signed_data(ts, &util::sha256(issuer_spki_der), precert_tbs),
-    );
+    let sig = keys::sign_p256_der(ct_key, &signed_data(ts, &util::sha256(issuer_spki_der), precert_tbs));
     encode_list(&encode_sct(&log_id, ts, &sig))
 }
 
@@ -89,11 +82,7 @@ pub fn parse_list(b: &[u8]) -> Option<Vec<Sct>> {
         if p + 4 + sl != s.len() {
             return None;
         }
-        out.push(Sct {
-            log_id,
-            timestamp_ms: ts,
-            signature: sig,
-        });
+        out.push(Sct { log_id, timestamp_ms: ts, signature: sig });
     }
     Some(out)
 }

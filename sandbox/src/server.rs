@@ -42,10 +42,7 @@ struct Stack {
 fn created(dir: &Path) -> Result<i64, Error> {
     let p = dir.join("created");
     if let Ok(s) = std::fs::read_to_string(&p) {
-        return s
-            .trim()
-            .parse()
-            .map_err(|_| Error::State(format!("{}: not a timestamp", p.display())));
+        return s.trim().parse().map_err(|_| Error::State(format!("{}: not a timestamp", p.display())));
     }
     let now = util::now_unix();
     std::fs::write(&p, format!("{now}\n"))?;
@@ -56,10 +53,7 @@ fn created(dir: &Path) -> Result<i64, Error> {
 fn tree_id(dir: &Path) -> Result<i64, Error> {
     let p = dir.join("tree_id");
     if let Ok(s) = std::fs::read_to_string(&p) {
-        return s
-            .trim()
-            .parse()
-            .map_err(|_| Error::State(format!("{}: not a tree id", p.display())));
+        return s.trim().parse().map_err(|_| Error::State(format!("{}: not a tree id", p.display())));
     }
     let b = util::random_bytes(8);
     let mut a = [0u8; 8];
@@ -150,10 +144,7 @@ pub fn serve(opts: Options) -> Result<(), Error> {
     } else {
         let server = tiny_http::Server::http(opts.addr.as_str())
             .map_err(|e| Error::Usage(format!("cannot listen on {}: {e}", opts.addr)))?;
-        let addr = server
-            .server_addr()
-            .to_ip()
-            .ok_or_else(|| Error::Usage("listener has no IP address".into()))?;
+        let addr = server.server_addr().to_ip().ok_or_else(|| Error::Usage("listener has no IP address".into()))?;
         (Listener::Plain(server), addr)
     };
     let scheme = if opts.tls { "https" } else { "http" };
@@ -182,18 +173,10 @@ pub fn serve(opts: Options) -> Result<(), Error> {
         let urls: Vec<&str> = trusted.iter().map(|t| t.url.as_str()).collect();
         info["trusted_issuers"] = json!(urls);
     }
-    write_atomic(
-        &dir.join(SANDBOX_JSON),
-        serde_json::to_string_pretty(&info)?.as_bytes(),
-    )?;
+    write_atomic(&dir.join(SANDBOX_JSON), serde_json::to_string_pretty(&info)?.as_bytes())?;
 
     let stack = Arc::new(Stack {
-        oidc: Oidc::new(
-            issuer.clone(),
-            issuer_key,
-            opts.identity.clone(),
-            opts.login_form,
-        ),
+        oidc: Oidc::new(issuer.clone(), issuer_key, opts.identity.clone(), opts.login_form),
         trusted,
         ca,
         rekor,
@@ -222,8 +205,7 @@ pub fn serve(opts: Options) -> Result<(), Error> {
     match listener {
         Listener::Tls(l, config) => {
             let st = Arc::clone(&stack);
-            let handler: Arc<dyn Fn(&Req) -> Resp + Send + Sync> =
-                Arc::new(move |req: &Req| route(&st, req));
+            let handler: Arc<dyn Fn(&Req) -> Resp + Send + Sync> = Arc::new(move |req: &Req| route(&st, req));
             std::thread::spawn(move || tls::serve(l, config, handler));
         }
         Listener::Plain(server) => {
@@ -273,7 +255,5 @@ pub fn read_info(dir: &Path) -> Result<Value, Error> {
 }
 
 pub fn info_str<'a>(info: &'a Value, key: &str) -> Result<&'a str, Error> {
-    info.get(key)
-        .and_then(Value::as_str)
-        .ok_or_else(|| Error::State(format!("{SANDBOX_JSON} has no {key}")))
+    info.get(key).and_then(Value::as_str).ok_or_else(|| Error::State(format!("{SANDBOX_JSON} has no {key}")))
 }

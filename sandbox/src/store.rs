@@ -82,17 +82,13 @@ impl Store {
 
     /// All leaf hashes in index order (to rebuild the tree at start).
     pub fn leaf_hashes(&self) -> Result<Vec<Hash>, Error> {
-        let mut st = self
-            .conn
-            .prepare("SELECT idx, leaf_hash FROM entries ORDER BY idx")?;
+        let mut st = self.conn.prepare("SELECT idx, leaf_hash FROM entries ORDER BY idx")?;
         let mut out = Vec::new();
         let rows = st.query_map([], |r| Ok((r.get::<_, i64>(0)?, r.get::<_, Vec<u8>>(1)?)))?;
         for r in rows {
             let (idx, h) = r?;
             if idx as usize != out.len() || h.len() != 32 {
-                return Err(Error::State(format!(
-                    "log database is inconsistent at index {idx}"
-                )));
+                return Err(Error::State(format!("log database is inconsistent at index {idx}")));
             }
             let mut a = [0u8; 32];
             a.copy_from_slice(&h);
@@ -122,23 +118,12 @@ impl Store {
     pub fn by_leaf(&self, leaf: &Hash) -> Result<Option<Entry>, Error> {
         Ok(self
             .conn
-            .query_row(
-                &format!("SELECT {COLS} FROM entries WHERE leaf_hash = ?1"),
-                [leaf.to_vec()],
-                row,
-            )
+            .query_row(&format!("SELECT {COLS} FROM entries WHERE leaf_hash = ?1"), [leaf.to_vec()], row)
             .optional()?)
     }
 
     pub fn by_index(&self, idx: u64) -> Result<Option<Entry>, Error> {
-        Ok(self
-            .conn
-            .query_row(
-                &format!("SELECT {COLS} FROM entries WHERE idx = ?1"),
-                [idx as i64],
-                row,
-            )
-            .optional()?)
+        Ok(self.conn.query_row(&format!("SELECT {COLS} FROM entries WHERE idx = ?1"), [idx as i64], row).optional()?)
     }
 
     pub fn search_hash(&self, hex: &str) -> Result<Vec<Hash>, Error> {
@@ -150,16 +135,11 @@ impl Store {
     }
 
     pub fn search_email(&self, email: &str) -> Result<Vec<Hash>, Error> {
-        self.search(
-            "email",
-            rusqlite::types::Value::Text(email.to_ascii_lowercase()),
-        )
+        self.search("email", rusqlite::types::Value::Text(email.to_ascii_lowercase()))
     }
 
     fn search(&self, col: &str, v: rusqlite::types::Value) -> Result<Vec<Hash>, Error> {
-        let mut st = self.conn.prepare(&format!(
-            "SELECT leaf_hash FROM entries WHERE {col} = ?1 ORDER BY idx"
-        ))?;
+        let mut st = self.conn.prepare(&format!("SELECT leaf_hash FROM entries WHERE {col} = ?1 ORDER BY idx"))?;
         let rows = st.query_map([v], |r| r.get::<_, Vec<u8>>(0))?;
         let mut out = Vec::new();
         for r in rows {

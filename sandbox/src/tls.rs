@@ -30,10 +30,7 @@ fn sign(tbs: Vec<u8>, key: &p256::ecdsa::SigningKey) -> Vec<u8> {
 }
 
 fn ca_name() -> Vec<u8> {
-    name(&[
-        (OID_O, "gitsign-sandbox"),
-        (OID_CN, "gitsign-sandbox TLS CA"),
-    ])
+    name(&[(OID_O, "gitsign-sandbox"), (OID_CN, "gitsign-sandbox TLS CA")])
 }
 
 fn ca_cert(key: &p256::ecdsa::SigningKey, start: i64) -> Vec<u8> {
@@ -59,11 +56,7 @@ fn ca_cert(key: &p256::ecdsa::SigningKey, start: i64) -> Vec<u8> {
     sign(tbs, key)
 }
 
-fn server_cert(
-    ca_key: &p256::ecdsa::SigningKey,
-    key: &p256::ecdsa::SigningKey,
-    start: i64,
-) -> Vec<u8> {
+fn server_cert(ca_key: &p256::ecdsa::SigningKey, key: &p256::ecdsa::SigningKey, start: i64) -> Vec<u8> {
     let spki = keys::p256_spki_der(key.verifying_key());
     let ca_ski = util::sha256(&keys::p256_spki_der(ca_key.verifying_key()))[..20].to_vec();
     let san = seq(&[
@@ -85,11 +78,7 @@ fn server_cert(
                 extension("2.5.29.15", true, &tlv(0x03, &[7, 0x80])),
                 extension("2.5.29.37", false, &seq(&[oid("1.3.6.1.5.5.7.3.1")])),
                 extension("2.5.29.19", true, &seq(&[])),
-                extension(
-                    "2.5.29.14",
-                    false,
-                    &octet_string(&util::sha256(&spki)[..20]),
-                ),
+                extension("2.5.29.14", false, &octet_string(&util::sha256(&spki)[..20])),
                 extension("2.5.29.35", false, &seq(&[implicit_prim(0, &ca_ski)])),
                 extension("2.5.29.17", false, &san),
             ]),
@@ -105,25 +94,15 @@ pub fn server_config(dir: &Path, start: i64) -> Result<Arc<rustls::ServerConfig>
     let ca_path = dir.join(CA_FILE);
     let cert_path = dir.join("tls-server.pem");
     if new_ca || new_key || !ca_path.exists() || !cert_path.exists() {
-        std::fs::write(
-            &ca_path,
-            util::pem_encode("CERTIFICATE", &ca_cert(&ca_key, start)),
-        )?;
-        std::fs::write(
-            &cert_path,
-            util::pem_encode("CERTIFICATE", &server_cert(&ca_key, &key, start)),
-        )?;
+        std::fs::write(&ca_path, util::pem_encode("CERTIFICATE", &ca_cert(&ca_key, start)))?;
+        std::fs::write(&cert_path, util::pem_encode("CERTIFICATE", &server_cert(&ca_key, &key, start)))?;
     }
     let cert = util::pem_decode_all(&std::fs::read_to_string(&cert_path)?)
         .into_iter()
         .next()
         .ok_or_else(|| Error::State(format!("{}: no certificate", cert_path.display())))?
         .1;
-    let pkcs8 = key
-        .to_pkcs8_der()
-        .map_err(|e| Error::State(format!("encoding TLS key: {e}")))?
-        .as_bytes()
-        .to_vec();
+    let pkcs8 = key.to_pkcs8_der().map_err(|e| Error::State(format!("encoding TLS key: {e}")))?.as_bytes().to_vec();
     let provider = Arc::new(rustls::crypto::ring::default_provider());
     let config = rustls::ServerConfig::builder_with_provider(provider)
         .with_safe_default_protocol_versions()
@@ -187,11 +166,7 @@ fn read_line(r: &mut impl BufRead) -> std::io::Result<Option<String>> {
     if n == 0 {
         return Ok(None);
     }
-    Ok(Some(
-        String::from_utf8_lossy(&buf)
-            .trim_end_matches(['\r', '\n'])
-            .to_string(),
-    ))
+    Ok(Some(String::from_utf8_lossy(&buf).trim_end_matches(['\r', '\n']).to_string()))
 }
 
 type Parsed = Result<(Req, bool), Resp>;
@@ -205,8 +180,7 @@ fn read_request(r: &mut impl BufRead) -> std::io::Result<Option<Parsed>> {
         Err(e) => return Err(e),
     };
     let mut parts = line.split(' ');
-    let (Some(method), Some(target), Some(version)) = (parts.next(), parts.next(), parts.next())
-    else {
+    let (Some(method), Some(target), Some(version)) = (parts.next(), parts.next(), parts.next()) else {
         return Ok(Some(Err(Resp::error(400, "malformed request line"))));
     };
     let mut headers = Vec::new();
@@ -221,20 +195,15 @@ fn read_request(r: &mut impl BufRead) -> std::io::Result<Option<Parsed>> {
             None => return Ok(None),
         }
     }
-    let h = |k: &str| {
-        headers
-            .iter()
-            .find(|(n, _)| n == k)
-            .map(|(_, v)| v.to_ascii_lowercase())
-    };
+    let h = |k: &str| headers.iter().find(|(n, _)| n == k).map(|(_, v)| v.to_ascii_lowercase());
     let mut body = Vec::new();
     if h("transfer-encoding").is_some_and(|v| v.contains("chunked")) {
         loop {
             let Some(size_line) = read_line(r)? else {
                 return Ok(None);
             };
-            let size = usize::from_str_radix(size_line.split(';').next().unwrap_or("").trim(), 16)
-                .unwrap_or(usize::MAX);
+            let size =
+                usize::from_str_radix(size_line.split(';').next().unwrap_or("").trim(), 16).unwrap_or(usize::MAX);
             if size == usize::MAX || body.len() + size > MAX_BODY as usize {
                 return Ok(Some(Err(Resp::error(400, "bad or oversized chunked body"))));
             }
@@ -266,10 +235,7 @@ fn read_request(r: &mut impl BufRead) -> std::io::Result<Option<Parsed>> {
         Some(c) if c.contains("keep-alive") => true,
         _ => version == "HTTP/1.1",
     };
-    Ok(Some(Ok((
-        Req::from_parts(method, target, headers, body),
-        keep_alive,
-    ))))
+    Ok(Some(Ok((Req::from_parts(method, target, headers, body), keep_alive))))
 }
 
 fn reason(status: u16) -> &'static str {

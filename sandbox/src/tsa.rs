@@ -121,7 +121,8 @@ impl Tsa {
         }
         let root_der = ca::read_pem_cert(&root_path)?;
         let leaf_der = ca::read_pem_cert(&leaf_path)?;
-        let chain = format!("{}{}", util::pem_encode("CERTIFICATE", &leaf_der), util::pem_encode("CERTIFICATE", &root_der));
+        let chain =
+            format!("{}{}", util::pem_encode("CERTIFICATE", &leaf_der), util::pem_encode("CERTIFICATE", &root_der));
         std::fs::write(dir.join(CHAIN_FILE), chain)?;
         let (leaf_serial, leaf_issuer) = serial_and_issuer(&leaf_der)
             .ok_or_else(|| Error::State(format!("{}: malformed certificate", leaf_path.display())))?;
@@ -146,13 +147,8 @@ impl Tsa {
 
     /// A granted TimeStampResp for `r` at `now`.
     fn respond(&self, r: &TsReq, now: i64) -> Vec<u8> {
-        let mut tst = vec![
-            small_int(1),
-            oid(POLICY),
-            r.imprint.clone(),
-            uint(&util::random_bytes(16)),
-            generalized_time(now),
-        ];
+        let mut tst =
+            vec![small_int(1), oid(POLICY), r.imprint.clone(), uint(&util::random_bytes(16)), generalized_time(now)];
         if let Some(n) = &r.nonce {
             tst.push(n.clone());
         }
@@ -279,7 +275,11 @@ mod tests {
     use std::process::Command;
 
     fn tempdir(tag: &str) -> std::path::PathBuf {
-        let p = std::env::temp_dir().join(format!("gitsign-sandbox-tsa-{tag}-{}-{}", std::process::id(), util::random_token(6)));
+        let p = std::env::temp_dir().join(format!(
+            "gitsign-sandbox-tsa-{tag}-{}-{}",
+            std::process::id(),
+            util::random_token(6)
+        ));
         std::fs::create_dir_all(&p).unwrap();
         p
     }
@@ -347,9 +347,7 @@ mod tests {
             assert!(text.contains("Status: Granted."), "{text}");
             assert!(text.contains(&format!("Policy OID: {POLICY}")), "{text}");
             assert!(text.contains("Nonce: 0x"), "{text}");
-            let mut v = vec![
-                "ts", "-verify", "-in", "resp.tsr", "-queryfile", "req.tsq", "-CAfile", ROOT_FILE,
-            ];
+            let mut v = vec!["ts", "-verify", "-in", "resp.tsr", "-queryfile", "req.tsq", "-CAfile", ROOT_FILE];
             if !cert_flag {
                 v.extend(["-untrusted", LEAF_FILE]);
             }
@@ -363,14 +361,30 @@ mod tests {
             // Other data: openssl must reject the same reply.
             std::fs::write(dir.join("other.txt"), b"other\n").unwrap();
             let out = openssl(
-                &["ts", "-verify", "-in", "resp.tsr", "-data", "other.txt", "-CAfile", ROOT_FILE, "-untrusted", LEAF_FILE],
+                &[
+                    "ts",
+                    "-verify",
+                    "-in",
+                    "resp.tsr",
+                    "-data",
+                    "other.txt",
+                    "-CAfile",
+                    ROOT_FILE,
+                    "-untrusted",
+                    LEAF_FILE,
+                ],
                 &dir,
             );
             assert!(!out.status.success(), "openssl accepted a reply for other data");
         }
         // The chain file verifies with openssl x509 tooling too.
         let out = openssl(&["verify", "-CAfile", ROOT_FILE, "-purpose", "timestampsign", LEAF_FILE], &dir);
-        assert!(out.status.success(), "{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
         let _ = std::fs::remove_dir_all(&dir);
     }
 }

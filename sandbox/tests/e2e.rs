@@ -64,10 +64,7 @@ impl Sandbox {
                 break;
             }
         }
-        Sandbox {
-            child,
-            base: base.expect("no base_url line before ready"),
-        }
+        Sandbox { child, base: base.expect("no base_url line before ready") }
     }
 
     /// SIGKILL, as `kill -9`.
@@ -99,10 +96,7 @@ impl HttpResp {
         String::from_utf8_lossy(&self.body).into_owned()
     }
     fn header(&self, name: &str) -> Option<&str> {
-        self.headers
-            .iter()
-            .find(|(k, _)| k.eq_ignore_ascii_case(name))
-            .map(|(_, v)| v.as_str())
+        self.headers.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
     }
 }
 
@@ -126,38 +120,17 @@ fn http(method: &str, url: &str, headers: &[(&str, &str)], body: &[u8]) -> HttpR
     s.write_all(body).unwrap();
     let mut raw = Vec::new();
     s.read_to_end(&mut raw).unwrap();
-    let split = raw
-        .windows(4)
-        .position(|w| w == b"\r\n\r\n")
-        .expect("header end");
+    let split = raw.windows(4).position(|w| w == b"\r\n\r\n").expect("header end");
     let head = String::from_utf8_lossy(&raw[..split]).into_owned();
     let mut body = raw[split + 4..].to_vec();
     let mut lines = head.split("\r\n");
-    let status: u16 = lines
-        .next()
-        .unwrap()
-        .split(' ')
-        .nth(1)
-        .unwrap()
-        .parse()
-        .unwrap();
-    let headers: Vec<(String, String)> = lines
-        .filter_map(|l| {
-            l.split_once(':')
-                .map(|(k, v)| (k.trim().to_string(), v.trim().to_string()))
-        })
-        .collect();
-    if headers
-        .iter()
-        .any(|(k, v)| k.eq_ignore_ascii_case("transfer-encoding") && v.contains("chunked"))
-    {
+    let status: u16 = lines.next().unwrap().split(' ').nth(1).unwrap().parse().unwrap();
+    let headers: Vec<(String, String)> =
+        lines.filter_map(|l| l.split_once(':').map(|(k, v)| (k.trim().to_string(), v.trim().to_string()))).collect();
+    if headers.iter().any(|(k, v)| k.eq_ignore_ascii_case("transfer-encoding") && v.contains("chunked")) {
         body = dechunk(&body);
     }
-    HttpResp {
-        status,
-        headers,
-        body,
-    }
+    HttpResp { status, headers, body }
 }
 
 fn dechunk(mut b: &[u8]) -> Vec<u8> {
@@ -187,16 +160,8 @@ fn post_json(url: &str, v: &Value, bearer: Option<&str>) -> HttpResp {
 }
 
 fn post_form(url: &str, pairs: &[(&str, &str)]) -> HttpResp {
-    let body: Vec<String> = pairs
-        .iter()
-        .map(|(k, v)| format!("{}={}", enc(k), enc(v)))
-        .collect();
-    http(
-        "POST",
-        url,
-        &[("Content-Type", "application/x-www-form-urlencoded")],
-        body.join("&").as_bytes(),
-    )
+    let body: Vec<String> = pairs.iter().map(|(k, v)| format!("{}={}", enc(k), enc(v))).collect();
+    http("POST", url, &[("Content-Type", "application/x-www-form-urlencoded")], body.join("&").as_bytes())
 }
 
 fn enc(s: &str) -> String {
@@ -253,24 +218,13 @@ fn new_key() -> SigningKey {
 }
 
 fn spki_der(k: &SigningKey) -> Vec<u8> {
-    k.verifying_key()
-        .to_public_key_der()
-        .unwrap()
-        .as_bytes()
-        .to_vec()
+    k.verifying_key().to_public_key_der().unwrap().as_bytes().to_vec()
 }
 
 fn pem(label: &str, der: &[u8]) -> String {
     let b = b64(der);
-    let lines: Vec<&str> = b
-        .as_bytes()
-        .chunks(64)
-        .map(|c| std::str::from_utf8(c).unwrap())
-        .collect();
-    format!(
-        "-----BEGIN {label}-----\n{}\n-----END {label}-----\n",
-        lines.join("\n")
-    )
+    let lines: Vec<&str> = b.as_bytes().chunks(64).map(|c| std::str::from_utf8(c).unwrap()).collect();
+    format!("-----BEGIN {label}-----\n{}\n-----END {label}-----\n", lines.join("\n"))
 }
 
 fn pem_blocks(text: &str) -> Vec<Vec<u8>> {
@@ -351,22 +305,12 @@ struct Trust {
 }
 
 fn read_trust(dir: &Path) -> (Value, Trust) {
-    let v: Value =
-        serde_json::from_str(&std::fs::read_to_string(dir.join("trusted_root.json")).unwrap())
-            .unwrap();
-    assert_eq!(
-        v["mediaType"],
-        "application/vnd.dev.sigstore.trustedroot+json;version=0.1"
-    );
+    let v: Value = serde_json::from_str(&std::fs::read_to_string(dir.join("trusted_root.json")).unwrap()).unwrap();
+    assert_eq!(v["mediaType"], "application/vnd.dev.sigstore.trustedroot+json;version=0.1");
     let t = &v["tlogs"][0];
     assert_eq!(t["hashAlgorithm"], "SHA2_256");
     assert_eq!(t["publicKey"]["keyDetails"], "PKIX_ECDSA_P256_SHA_256");
-    assert!(
-        t["publicKey"]["validFor"]["start"]
-            .as_str()
-            .unwrap()
-            .ends_with('Z')
-    );
+    assert!(t["publicKey"]["validFor"]["start"].as_str().unwrap().ends_with('Z'));
     let raw = unb64(t["publicKey"]["rawBytes"].as_str().unwrap());
     let rekor_log_id = unb64(t["logId"]["keyId"].as_str().unwrap());
     assert_eq!(rekor_log_id, sha256(&raw));
@@ -389,15 +333,7 @@ fn read_trust(dir: &Path) -> (Value, Trust) {
     assert_eq!(tsa["certChain"]["certificates"].as_array().unwrap().len(), 2);
     assert!(tsa["validFor"]["start"].is_string());
     let rekor_key = VerifyingKey::from_public_key_der(&raw).unwrap();
-    (
-        v.clone(),
-        Trust {
-            rekor_key,
-            rekor_log_id,
-            ct_log_id,
-            chain,
-        },
-    )
+    (v.clone(), Trust { rekor_key, rekor_log_id, ct_log_id, chain })
 }
 
 fn canonical_body(hash_hex: &str, sig_b64: &str, cert_der: &[u8]) -> Vec<u8> {
@@ -428,14 +364,8 @@ fn check_entry(resp: &Value, trust: &Trust, expect_body: &[u8]) -> (String, u64,
         "{{\"body\":\"{}\",\"integratedTime\":{itime},\"logID\":\"{log_id}\",\"logIndex\":{index}}}",
         e["body"].as_str().unwrap()
     );
-    let set = Signature::from_der(&unb64(
-        e["verification"]["signedEntryTimestamp"].as_str().unwrap(),
-    ))
-    .unwrap();
-    trust
-        .rekor_key
-        .verify(payload.as_bytes(), &set)
-        .expect("SET verifies");
+    let set = Signature::from_der(&unb64(e["verification"]["signedEntryTimestamp"].as_str().unwrap())).unwrap();
+    trust.rekor_key.verify(payload.as_bytes(), &set).expect("SET verifies");
     // Inclusion proof.
     let p = &e["verification"]["inclusionProof"];
     let pidx = p["logIndex"].as_u64().unwrap();
@@ -444,12 +374,7 @@ fn check_entry(resp: &Value, trust: &Trust, expect_body: &[u8]) -> (String, u64,
         .as_array()
         .unwrap()
         .iter()
-        .map(|h| {
-            hex::decode(h.as_str().unwrap())
-                .unwrap()
-                .try_into()
-                .unwrap()
-        })
+        .map(|h| hex::decode(h.as_str().unwrap()).unwrap().try_into().unwrap())
         .collect();
     let root = proof_root(pidx, size, leaf, &hashes).expect("proof shape");
     assert_eq!(hex::encode(root), p["rootHash"].as_str().unwrap());
@@ -459,37 +384,20 @@ fn check_entry(resp: &Value, trust: &Trust, expect_body: &[u8]) -> (String, u64,
     let text = format!("{text}\n");
     let lines: Vec<&str> = text.lines().collect();
     assert!(lines[0].starts_with("gitsign-sandbox - "));
-    assert_eq!(
-        &uuid[..16],
-        format!(
-            "{:016x}",
-            lines[0]["gitsign-sandbox - ".len()..]
-                .parse::<u64>()
-                .unwrap()
-        )
-    );
+    assert_eq!(&uuid[..16], format!("{:016x}", lines[0]["gitsign-sandbox - ".len()..].parse::<u64>().unwrap()));
     assert_eq!(lines[1].parse::<u64>().unwrap(), size);
     assert_eq!(unb64(lines[2]), root);
     let sigline = sigline.strip_suffix('\n').unwrap();
-    let rest = sigline
-        .strip_prefix("\u{2014} gitsign-sandbox ")
-        .expect("em dash signature line");
+    let rest = sigline.strip_prefix("\u{2014} gitsign-sandbox ").expect("em dash signature line");
     let raw = unb64(rest);
     assert_eq!(&raw[..4], &trust.rekor_log_id[..4]);
     let sig = Signature::from_der(&raw[4..]).unwrap();
-    trust
-        .rekor_key
-        .verify(text.as_bytes(), &sig)
-        .expect("checkpoint signature");
+    trust.rekor_key.verify(text.as_bytes(), &sig).expect("checkpoint signature");
     (uuid.clone(), index, size)
 }
 
 fn openssl_available() -> bool {
-    Command::new("openssl")
-        .arg("version")
-        .output()
-        .map(|o| o.status.success())
-        .unwrap_or(false)
+    Command::new("openssl").arg("version").output().map(|o| o.status.success()).unwrap_or(false)
 }
 
 fn upload(base: &str, cert_der: &[u8], k: &SigningKey, data: &[u8]) -> (HttpResp, Vec<u8>) {
@@ -527,10 +435,7 @@ fn oidc_flows() {
     let issuer = format!("{base}/oauth2");
     assert_eq!(disc["issuer"], issuer);
     assert_eq!(disc["code_challenge_methods_supported"], json!(["S256"]));
-    assert_eq!(
-        disc["id_token_signing_alg_values_supported"],
-        json!(["ES256"])
-    );
+    assert_eq!(disc["id_token_signing_alg_values_supported"], json!(["ES256"]));
     let grants = disc["grant_types_supported"].as_array().unwrap();
     assert!(grants.contains(&json!("urn:ietf:params:oauth:grant-type:device_code")));
 
@@ -545,15 +450,12 @@ fn oidc_flows() {
     let issuer_key = VerifyingKey::from_sec1_bytes(&sec1).unwrap();
     let check_id_token = |t: &str, nonce: Option<&str>| {
         let parts: Vec<&str> = t.split('.').collect();
-        let header: Value =
-            serde_json::from_slice(&URL_SAFE_NO_PAD.decode(parts[0]).unwrap()).unwrap();
+        let header: Value = serde_json::from_slice(&URL_SAFE_NO_PAD.decode(parts[0]).unwrap()).unwrap();
         assert_eq!(header["alg"], "ES256");
         assert_eq!(header["typ"], "JWT");
         assert_eq!(header["kid"], jwk["kid"]);
         let sig = Signature::from_slice(&URL_SAFE_NO_PAD.decode(parts[2]).unwrap()).unwrap();
-        issuer_key
-            .verify(format!("{}.{}", parts[0], parts[1]).as_bytes(), &sig)
-            .unwrap();
+        issuer_key.verify(format!("{}.{}", parts[0], parts[1]).as_bytes(), &sig).unwrap();
         let c: Value = serde_json::from_slice(&URL_SAFE_NO_PAD.decode(parts[1]).unwrap()).unwrap();
         assert_eq!(c["iss"], issuer);
         assert_eq!(c["aud"], "sigstore");
@@ -582,14 +484,7 @@ fn oidc_flows() {
     let loc = r.header("Location").unwrap().to_string();
     assert!(loc.starts_with(&format!("{redirect}?code=")), "{loc}");
     assert!(loc.ends_with("&state=st8"));
-    let code = loc
-        .split("code=")
-        .nth(1)
-        .unwrap()
-        .split('&')
-        .next()
-        .unwrap()
-        .to_string();
+    let code = loc.split("code=").nth(1).unwrap().split('&').next().unwrap().to_string();
     let token_url = disc["token_endpoint"].as_str().unwrap();
     // Wrong verifier fails (and consumes the code).
     let bad = post_form(
@@ -605,16 +500,7 @@ fn oidc_flows() {
     assert_eq!(bad.status, 400);
     assert_eq!(bad.json()["error"], "invalid_grant");
     let r = get(&auth_url(redirect, &challenge));
-    let code = r
-        .header("Location")
-        .unwrap()
-        .split("code=")
-        .nth(1)
-        .unwrap()
-        .split('&')
-        .next()
-        .unwrap()
-        .to_string();
+    let code = r.header("Location").unwrap().split("code=").nth(1).unwrap().split('&').next().unwrap().to_string();
     let form = [
         ("grant_type", "authorization_code"),
         ("code", code.as_str()),
@@ -631,18 +517,10 @@ fn oidc_flows() {
     // Single use.
     assert_eq!(post_form(token_url, &form).status, 400);
     // Redirect policy and PKCE requirement.
-    assert_eq!(
-        get(&auth_url("https://evil.example/cb", &challenge)).status,
-        400
-    );
+    assert_eq!(get(&auth_url("https://evil.example/cb", &challenge)).status, 400);
     let no_pkce = get(&auth_url(redirect, ""));
     assert_eq!(no_pkce.status, 302);
-    assert!(
-        no_pkce
-            .header("Location")
-            .unwrap()
-            .contains("error=invalid_request")
-    );
+    assert!(no_pkce.header("Location").unwrap().contains("error=invalid_request"));
     // OOB shows the code in a page.
     let oob = get(&auth_url("urn:ietf:wg:oauth:2.0:oob", &challenge));
     assert_eq!(oob.status, 200);
@@ -682,10 +560,7 @@ fn oidc_flows() {
 #[test]
 fn login_form_mode() {
     let d = TempDir::new("form");
-    let sb = Sandbox::start(
-        &d.0,
-        &["--login-form", "--identity", "default@example.test"],
-    );
+    let sb = Sandbox::start(&d.0, &["--login-form", "--identity", "default@example.test"]);
     let verifier = "a".repeat(50);
     let challenge = URL_SAFE_NO_PAD.encode(sha256(verifier.as_bytes()));
     let redirect = "http://127.0.0.1:9/cb";
@@ -700,26 +575,14 @@ fn login_form_mode() {
         .split('&')
         .map(|p| {
             let (k, v) = p.split_once('=').unwrap();
-            (
-                k.to_string(),
-                v.replace('+', " ").replace("%3A", ":").replace("%2F", "/"),
-            )
+            (k.to_string(), v.replace('+', " ").replace("%3A", ":").replace("%2F", "/"))
         })
         .collect();
     form.push(("email".into(), "carol@example.test".into()));
     let pairs: Vec<(&str, &str)> = form.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
     let r = post_form(&format!("{}/oauth2/auth", sb.base), &pairs);
     assert_eq!(r.status, 302, "{}", r.text());
-    let code = r
-        .header("Location")
-        .unwrap()
-        .split("code=")
-        .nth(1)
-        .unwrap()
-        .split('&')
-        .next()
-        .unwrap()
-        .to_string();
+    let code = r.header("Location").unwrap().split("code=").nth(1).unwrap().split('&').next().unwrap().to_string();
     let t = post_form(
         &format!("{}/oauth2/token", sb.base),
         &[
@@ -732,20 +595,13 @@ fn login_form_mode() {
     );
     assert_eq!(t.status, 200);
     let idt = t.json()["id_token"].as_str().unwrap().to_string();
-    let c: Value = serde_json::from_slice(
-        &URL_SAFE_NO_PAD
-            .decode(idt.split('.').nth(1).unwrap())
-            .unwrap(),
-    )
-    .unwrap();
+    let c: Value = serde_json::from_slice(&URL_SAFE_NO_PAD.decode(idt.split('.').nth(1).unwrap()).unwrap()).unwrap();
     assert_eq!(c["email"], "carol@example.test");
 
     // Device flow: the verification page asks for the email, POST approves.
-    let dev = post_form(
-        &format!("{}/oauth2/device/code", sb.base),
-        &[("client_id", "sigstore"), ("scope", "openid email")],
-    )
-    .json();
+    let dev =
+        post_form(&format!("{}/oauth2/device/code", sb.base), &[("client_id", "sigstore"), ("scope", "openid email")])
+            .json();
     let page = get(dev["verification_uri_complete"].as_str().unwrap());
     assert_eq!(page.status, 200);
     assert!(page.text().contains("name=\"email\""));
@@ -754,33 +610,19 @@ fn login_form_mode() {
         ("client_id", "sigstore"),
         ("device_code", dev["device_code"].as_str().unwrap()),
     ];
-    assert_eq!(
-        post_form(&format!("{}/oauth2/token", sb.base), &poll).json()["error"],
-        "authorization_pending"
-    );
+    assert_eq!(post_form(&format!("{}/oauth2/token", sb.base), &poll).json()["error"], "authorization_pending");
     let ok = post_form(
         &format!("{}/oauth2/device", sb.base),
-        &[
-            ("user_code", dev["user_code"].as_str().unwrap()),
-            ("email", "dave@example.test"),
-        ],
+        &[("user_code", dev["user_code"].as_str().unwrap()), ("email", "dave@example.test")],
     );
     assert_eq!(ok.status, 200, "{}", ok.text());
     let t = post_form(&format!("{}/oauth2/token", sb.base), &poll);
     assert_eq!(t.status, 200, "{}", t.text());
     let idt = t.json()["id_token"].as_str().unwrap().to_string();
-    let c: Value = serde_json::from_slice(
-        &URL_SAFE_NO_PAD
-            .decode(idt.split('.').nth(1).unwrap())
-            .unwrap(),
-    )
-    .unwrap();
+    let c: Value = serde_json::from_slice(&URL_SAFE_NO_PAD.decode(idt.split('.').nth(1).unwrap()).unwrap()).unwrap();
     assert_eq!(c["email"], "dave@example.test");
     // The device code is single use.
-    assert_eq!(
-        post_form(&format!("{}/oauth2/token", sb.base), &poll).json()["error"],
-        "invalid_grant"
-    );
+    assert_eq!(post_form(&format!("{}/oauth2/token", sb.base), &poll).json()["error"], "invalid_grant");
 }
 
 #[test]
@@ -789,8 +631,7 @@ fn fulcio_rekor_restart() {
     let sb = Sandbox::start(&d.0, &[]);
     let base = sb.base.clone();
     let (tr1, trust) = read_trust(&d.0);
-    let info: Value =
-        serde_json::from_str(&std::fs::read_to_string(d.0.join("sandbox.json")).unwrap()).unwrap();
+    let info: Value = serde_json::from_str(&std::fs::read_to_string(d.0.join("sandbox.json")).unwrap()).unwrap();
     assert_eq!(info["fulcio_url"], base);
     assert_eq!(info["issuer"], format!("{base}/oauth2"));
 
@@ -806,13 +647,7 @@ fn fulcio_rekor_restart() {
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt;
-        for f in [
-            "issuer-key.pem",
-            "root-key.pem",
-            "intermediate-key.pem",
-            "ctlog-key.pem",
-            "rekor-key.pem",
-        ] {
+        for f in ["issuer-key.pem", "root-key.pem", "intermediate-key.pem", "ctlog-key.pem", "rekor-key.pem"] {
             let m = std::fs::metadata(d.0.join(f)).unwrap().permissions().mode();
             assert_eq!(m & 0o777, 0o600, "{f}");
         }
@@ -823,10 +658,7 @@ fn fulcio_rekor_restart() {
     let k = new_key();
     let r = fulcio_v1(&base, &tok, &k, EMAIL);
     assert_eq!(r.status, 201, "{}", r.text());
-    assert_eq!(
-        r.header("Content-Type"),
-        Some("application/pem-certificate-chain")
-    );
+    assert_eq!(r.header("Content-Type"), Some("application/pem-certificate-chain"));
     let chain = pem_blocks(&r.text());
     assert_eq!(chain.len(), 3);
     assert_eq!(chain[1..], trust.chain[..]);
@@ -834,26 +666,11 @@ fn fulcio_rekor_restart() {
     {
         use der::{Decode, Encode};
         let c = x509_cert::Certificate::from_der(&leaf).unwrap();
-        assert_eq!(
-            c.tbs_certificate()
-                .subject_public_key_info()
-                .to_der()
-                .unwrap(),
-            spki_der(&k)
-        );
+        assert_eq!(c.tbs_certificate().subject_public_key_info().to_der().unwrap(), spki_der(&k));
         let exts = c.tbs_certificate().extensions().unwrap();
-        let issuer_raw = exts
-            .iter()
-            .find(|e| e.extn_id.to_string() == "1.3.6.1.4.1.57264.1.1")
-            .unwrap();
-        assert_eq!(
-            issuer_raw.extn_value.as_bytes(),
-            format!("{base}/oauth2").as_bytes()
-        );
-        let sct = exts
-            .iter()
-            .find(|e| e.extn_id.to_string() == "1.3.6.1.4.1.11129.2.4.2")
-            .unwrap();
+        let issuer_raw = exts.iter().find(|e| e.extn_id.to_string() == "1.3.6.1.4.1.57264.1.1").unwrap();
+        assert_eq!(issuer_raw.extn_value.as_bytes(), format!("{base}/oauth2").as_bytes());
+        let sct = exts.iter().find(|e| e.extn_id.to_string() == "1.3.6.1.4.1.11129.2.4.2").unwrap();
         // OCTET STRING { list_len(2) sct_len(2) version(1)=0 log_id(32) ... }
         let inner = sct.extn_value.as_bytes();
         assert_eq!(inner[0], 0x04);
@@ -873,12 +690,8 @@ fn fulcio_rekor_restart() {
     );
     assert_eq!(r2.status, 200, "{}", r2.text());
     let certs = r2.json()["signedCertificateEmbeddedSct"]["chain"]["certificates"].clone();
-    let certs: Vec<Vec<u8>> = certs
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|c| pem_blocks(c.as_str().unwrap()).remove(0))
-        .collect();
+    let certs: Vec<Vec<u8>> =
+        certs.as_array().unwrap().iter().map(|c| pem_blocks(c.as_str().unwrap()).remove(0)).collect();
     assert_eq!(certs.len(), 3);
     // Other Fulcio endpoints.
     let tb = get(&format!("{base}/api/v2/trustBundle")).json();
@@ -887,10 +700,7 @@ fn fulcio_rekor_restart() {
         get(&format!("{base}/api/v2/configuration")).json()["issuers"][0]["issuerUrl"],
         format!("{base}/oauth2")
     );
-    assert_eq!(
-        pem_blocks(&get(&format!("{base}/api/v1/rootCert")).text()).len(),
-        2
-    );
+    assert_eq!(pem_blocks(&get(&format!("{base}/api/v1/rootCert")).text()).len(), 2);
 
     // openssl, if present.
     if openssl_available() {
@@ -899,16 +709,8 @@ fn fulcio_rekor_restart() {
             std::fs::write(&f, pem("CERTIFICATE", der)).unwrap();
             f
         };
-        let (lf, inf, rf) = (
-            p("t-leaf.pem", &leaf),
-            p("t-inter.pem", &chain[1]),
-            p("t-root.pem", &chain[2]),
-        );
-        let o = Command::new("openssl")
-            .args(["x509", "-noout", "-text", "-in"])
-            .arg(&lf)
-            .output()
-            .unwrap();
+        let (lf, inf, rf) = (p("t-leaf.pem", &leaf), p("t-inter.pem", &chain[1]), p("t-root.pem", &chain[2]));
+        let o = Command::new("openssl").args(["x509", "-noout", "-text", "-in"]).arg(&lf).output().unwrap();
         assert!(o.status.success());
         let text = String::from_utf8_lossy(&o.stdout);
         assert!(text.contains("email:sandbox-user@example.test"), "{text}");
@@ -924,12 +726,8 @@ fn fulcio_rekor_restart() {
             .output()
             .unwrap();
         assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-        let o = Command::new("openssl")
-            .args(["verify", "-partial_chain", "-CAfile"])
-            .arg(&inf)
-            .arg(&lf)
-            .output()
-            .unwrap();
+        let o =
+            Command::new("openssl").args(["verify", "-partial_chain", "-CAfile"]).arg(&inf).arg(&lf).output().unwrap();
         assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     }
 
@@ -941,59 +739,30 @@ fn fulcio_rekor_restart() {
         let (uuid, idx, size) = check_entry(&r.json(), &trust, &body);
         assert_eq!(idx, i as u64);
         assert_eq!(size, i as u64 + 1);
-        assert_eq!(
-            r.header("Location").unwrap(),
-            format!("/api/v1/log/entries/{uuid}")
-        );
+        assert_eq!(r.header("Location").unwrap(), format!("/api/v1/log/entries/{uuid}"));
         uuids.push((uuid, body));
     }
     // Entry 2 in a tree of 7 has a 3-hash proof.
     let g = get(&format!("{base}/api/v1/log/entries/{}", uuids[2].0));
     assert_eq!(g.status, 200);
     let gj = g.json();
-    assert_eq!(
-        gj[&uuids[2].0]["verification"]["inclusionProof"]["hashes"]
-            .as_array()
-            .unwrap()
-            .len(),
-        3
-    );
+    assert_eq!(gj[&uuids[2].0]["verification"]["inclusionProof"]["hashes"].as_array().unwrap().len(), 3);
     assert_eq!(check_entry(&gj, &trust, &uuids[2].1).2, 7);
     // 64-hex form, and by index.
+    assert_eq!(get(&format!("{base}/api/v1/log/entries/{}", &uuids[3].0[16..])).status, 200);
     assert_eq!(
-        get(&format!("{base}/api/v1/log/entries/{}", &uuids[3].0[16..])).status,
-        200
-    );
-    assert_eq!(
-        get(&format!("{base}/api/v1/log/entries?logIndex=4"))
-            .json()
-            .as_object()
-            .unwrap()
-            .keys()
-            .next()
-            .unwrap(),
+        get(&format!("{base}/api/v1/log/entries?logIndex=4")).json().as_object().unwrap().keys().next().unwrap(),
         &uuids[4].0
     );
-    assert_eq!(
-        get(&format!("{base}/api/v1/log/entries/{}", "0".repeat(64))).status,
-        404
-    );
+    assert_eq!(get(&format!("{base}/api/v1/log/entries/{}", "0".repeat(64))).status, 404);
     // Duplicate: same signature bytes → 409 with the existing location.
     let existing: Value = serde_json::from_slice(&uuids[0].1).unwrap();
     let dup = post_json(&format!("{base}/api/v1/log/entries"), &existing, None);
     assert_eq!(dup.status, 409, "{}", dup.text());
-    assert_eq!(
-        dup.header("Location").unwrap(),
-        format!("/api/v1/log/entries/{}", uuids[0].0)
-    );
+    assert_eq!(dup.header("Location").unwrap(), format!("/api/v1/log/entries/{}", uuids[0].0));
     // Search.
     let h = hex::encode(sha256(b"artifact 5"));
-    let s = post_json(
-        &format!("{base}/api/v1/index/retrieve"),
-        &json!({"hash": format!("sha256:{h}")}),
-        None,
-    )
-    .json();
+    let s = post_json(&format!("{base}/api/v1/index/retrieve"), &json!({"hash": format!("sha256:{h}")}), None).json();
     assert_eq!(s, json!([uuids[5].0]));
     let s = post_json(
         &format!("{base}/api/v1/index/retrieve"),
@@ -1009,12 +778,8 @@ fn fulcio_rekor_restart() {
     )
     .json();
     assert_eq!(s, json!([]));
-    let s = post_json(
-        &format!("{base}/api/v1/index/retrieve"),
-        &json!({"email": "Sandbox-User@example.test"}),
-        None,
-    )
-    .json();
+    let s = post_json(&format!("{base}/api/v1/index/retrieve"), &json!({"email": "Sandbox-User@example.test"}), None)
+        .json();
     assert_eq!(s.as_array().unwrap().len(), 7);
     let s = post_json(
         &format!("{base}/api/v1/index/retrieve"),
@@ -1027,23 +792,12 @@ fn fulcio_rekor_restart() {
     let li = get(&format!("{base}/api/v1/log")).json();
     assert_eq!(li["treeSize"], 7);
     let pk = get(&format!("{base}/api/v1/log/publicKey")).text();
-    assert_eq!(
-        pem_blocks(&pk)[0],
-        unb64(tr1["tlogs"][0]["publicKey"]["rawBytes"].as_str().unwrap())
-    );
+    assert_eq!(pem_blocks(&pk)[0], unb64(tr1["tlogs"][0]["publicKey"]["rawBytes"].as_str().unwrap()));
 
     // A second server on the same directory is refused.
-    let o = Command::new(BIN)
-        .args(["serve", "--dir"])
-        .arg(&d.0)
-        .output()
-        .unwrap();
+    let o = Command::new(BIN).args(["serve", "--dir"]).arg(&d.0).output().unwrap();
     assert!(!o.status.success());
-    assert!(
-        String::from_utf8_lossy(&o.stderr).contains("already serving"),
-        "{}",
-        String::from_utf8_lossy(&o.stderr)
-    );
+    assert!(String::from_utf8_lossy(&o.stderr).contains("already serving"), "{}", String::from_utf8_lossy(&o.stderr));
 
     // kill -9, restart on the same directory: entries and trust root survive.
     sb.kill();
@@ -1052,10 +806,7 @@ fn fulcio_rekor_restart() {
     let (tr2, trust2) = read_trust(&d.0);
     assert_eq!(tr1["tlogs"][0]["publicKey"], tr2["tlogs"][0]["publicKey"]);
     assert_eq!(tr1["ctlogs"][0]["publicKey"], tr2["ctlogs"][0]["publicKey"]);
-    assert_eq!(
-        tr1["certificateAuthorities"][0]["certChain"],
-        tr2["certificateAuthorities"][0]["certChain"]
-    );
+    assert_eq!(tr1["certificateAuthorities"][0]["certChain"], tr2["certificateAuthorities"][0]["certChain"]);
     assert_eq!(get(&format!("{base2}/api/v1/log")).json()["treeSize"], 7);
     for (uuid, body) in &uuids {
         let g = get(&format!("{base2}/api/v1/log/entries/{uuid}"));
@@ -1083,15 +834,9 @@ fn rejections() {
 
     // Bad token signature: payload altered.
     let parts: Vec<&str> = good.split('.').collect();
-    let mut claims: Value =
-        serde_json::from_slice(&URL_SAFE_NO_PAD.decode(parts[1]).unwrap()).unwrap();
+    let mut claims: Value = serde_json::from_slice(&URL_SAFE_NO_PAD.decode(parts[1]).unwrap()).unwrap();
     claims["email"] = json!("mallory@example.test");
-    let forged = format!(
-        "{}.{}.{}",
-        parts[0],
-        URL_SAFE_NO_PAD.encode(claims.to_string()),
-        parts[2]
-    );
+    let forged = format!("{}.{}.{}", parts[0], URL_SAFE_NO_PAD.encode(claims.to_string()), parts[2]);
     let r = fulcio_v1(base, &forged, &k, "mallory@example.test");
     assert_eq!(r.status, 401, "{}", r.text());
     assert_eq!(r.json()["code"], 16, "gRPC Unauthenticated in the body");
@@ -1102,11 +847,7 @@ fn rejections() {
     let foreign = format!("{input}.{}", URL_SAFE_NO_PAD.encode(sig.to_bytes()));
     assert_eq!(fulcio_v1(base, &foreign, &k, EMAIL).status, 401);
     // alg none.
-    let none = format!(
-        "{}.{}.",
-        URL_SAFE_NO_PAD.encode(r#"{"alg":"none"}"#),
-        parts[1]
-    );
+    let none = format!("{}.{}.", URL_SAFE_NO_PAD.encode(r#"{"alg":"none"}"#), parts[1]);
     assert_eq!(fulcio_v1(base, &none, &k, EMAIL).status, 401);
     // Expired, wrong audience, unverified email.
     let r = fulcio_v1(base, &token(&d.0, &["--expired"]), &k, EMAIL);
@@ -1115,10 +856,7 @@ fn rejections() {
     let r = fulcio_v1(base, &token(&d.0, &["--aud", "other"]), &k, EMAIL);
     assert_eq!(r.status, 401);
     assert!(r.json()["message"].as_str().unwrap().contains("audience"));
-    assert_eq!(
-        fulcio_v1(base, &token(&d.0, &["--no-email-verified"]), &k, EMAIL).status,
-        401
-    );
+    assert_eq!(fulcio_v1(base, &token(&d.0, &["--no-email-verified"]), &k, EMAIL).status, 401);
     // Missing token.
     let r = post_json(
         &format!("{base}/api/v1/signingCert"),
@@ -1127,10 +865,7 @@ fn rejections() {
     );
     assert_eq!(r.status, 401);
     // Bad PoP: wrong subject, wrong key, garbage.
-    assert_eq!(
-        fulcio_v1(base, &good, &k, "someone-else@example.test").status,
-        400
-    );
+    assert_eq!(fulcio_v1(base, &good, &k, "someone-else@example.test").status, 400);
     let r = post_json(
         &format!("{base}/api/v1/signingCert"),
         &json!({"publicKey": {"content": b64(&spki_der(&k)), "algorithm": "ecdsa"}, "signedEmailAddress": pop(&other, EMAIL)}),
@@ -1170,39 +905,20 @@ fn rejections() {
         "data": {"hash": {"algorithm": "sha256", "value": hash}}}})
     };
     let cert_b64 = b64(pem("CERTIFICATE", &leaf).as_bytes());
-    let r = post_json(
-        &entries,
-        &mk(sig_other.as_bytes(), &digest, &cert_b64),
-        None,
-    );
+    let r = post_json(&entries, &mk(sig_other.as_bytes(), &digest, &cert_b64), None);
     assert_eq!(r.status, 400, "{}", r.text());
     assert!(r.json()["message"].as_str().unwrap().contains("signature"));
     // Signature over a different hash.
     assert_eq!(
-        post_json(
-            &entries,
-            &mk(sig_ok.as_bytes(), &hex::encode(sha256(b"other")), &cert_b64),
-            None
-        )
-        .status,
+        post_json(&entries, &mk(sig_ok.as_bytes(), &hex::encode(sha256(b"other")), &cert_b64), None).status,
         400
     );
-    assert_eq!(
-        post_json(&entries, &mk(sig_ok.as_bytes(), "abc", &cert_b64), None).status,
-        400
-    );
-    assert_eq!(
-        post_json(&entries, &mk(sig_ok.as_bytes(), &digest, "!!!"), None).status,
-        400
-    );
+    assert_eq!(post_json(&entries, &mk(sig_ok.as_bytes(), "abc", &cert_b64), None).status, 400);
+    assert_eq!(post_json(&entries, &mk(sig_ok.as_bytes(), &digest, "!!!"), None).status, 400);
     assert_eq!(
         post_json(
             &entries,
-            &mk(
-                sig_ok.as_bytes(),
-                &digest,
-                &b64(b"-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n")
-            ),
+            &mk(sig_ok.as_bytes(), &digest, &b64(b"-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n")),
             None
         )
         .status,
@@ -1214,10 +930,7 @@ fn rejections() {
     assert_eq!(http("POST", &entries, &[], b"[]").status, 400);
     // Nothing was logged by the rejected requests; the good one still works.
     assert_eq!(get(&format!("{base}/api/v1/log")).json()["treeSize"], 0);
-    assert_eq!(
-        post_json(&entries, &mk(sig_ok.as_bytes(), &digest, &cert_b64), None).status,
-        201
-    );
+    assert_eq!(post_json(&entries, &mk(sig_ok.as_bytes(), &digest, &cert_b64), None).status, 201);
     // Unknown routes.
     assert_eq!(get(&format!("{base}/nope")).status, 404);
     assert_eq!(get(&format!("{base}/api/v1/log/entries/zz")).status, 404);
@@ -1236,18 +949,14 @@ fn https(url: &str, ca_pem: &Path, method: &str, body: &[u8]) -> HttpResp {
     for der in pem_blocks(&std::fs::read_to_string(ca_pem).unwrap()) {
         roots.add(CertificateDer::from(der)).unwrap();
     }
-    let config = rustls::ClientConfig::builder_with_provider(std::sync::Arc::new(
-        rustls::crypto::ring::default_provider(),
-    ))
-    .with_safe_default_protocol_versions()
-    .unwrap()
-    .with_root_certificates(roots)
-    .with_no_client_auth();
-    let conn = rustls::ClientConnection::new(
-        std::sync::Arc::new(config),
-        ServerName::try_from(host.clone()).unwrap(),
-    )
-    .unwrap();
+    let config =
+        rustls::ClientConfig::builder_with_provider(std::sync::Arc::new(rustls::crypto::ring::default_provider()))
+            .with_safe_default_protocol_versions()
+            .unwrap()
+            .with_root_certificates(roots)
+            .with_no_client_auth();
+    let conn = rustls::ClientConnection::new(std::sync::Arc::new(config), ServerName::try_from(host.clone()).unwrap())
+        .unwrap();
     let tcp = TcpStream::connect(hostport).unwrap();
     let mut tls = rustls::StreamOwned::new(conn, tcp);
     let req = format!(
@@ -1261,25 +970,10 @@ fn https(url: &str, ca_pem: &Path, method: &str, body: &[u8]) -> HttpResp {
     let split = raw.windows(4).position(|w| w == b"\r\n\r\n").unwrap();
     let head = String::from_utf8_lossy(&raw[..split]).into_owned();
     let mut lines = head.split("\r\n");
-    let status = lines
-        .next()
-        .unwrap()
-        .split(' ')
-        .nth(1)
-        .unwrap()
-        .parse()
-        .unwrap();
-    let headers = lines
-        .filter_map(|l| {
-            l.split_once(':')
-                .map(|(k, v)| (k.trim().to_string(), v.trim().to_string()))
-        })
-        .collect();
-    HttpResp {
-        status,
-        headers,
-        body: raw[split + 4..].to_vec(),
-    }
+    let status = lines.next().unwrap().split(' ').nth(1).unwrap().parse().unwrap();
+    let headers =
+        lines.filter_map(|l| l.split_once(':').map(|(k, v)| (k.trim().to_string(), v.trim().to_string()))).collect();
+    HttpResp { status, headers, body: raw[split + 4..].to_vec() }
 }
 
 #[test]
@@ -1289,30 +983,16 @@ fn tls_mode_and_sigterm() {
     assert!(sb.base.starts_with("https://127.0.0.1:"));
     let ca = d.0.join("tls-ca.pem");
     assert!(ca.exists());
-    let disc = https(
-        &format!("{}/oauth2/.well-known/openid-configuration", sb.base),
-        &ca,
-        "GET",
-        b"",
-    )
-    .json();
+    let disc = https(&format!("{}/oauth2/.well-known/openid-configuration", sb.base), &ca, "GET", b"").json();
     assert_eq!(disc["issuer"], format!("{}/oauth2", sb.base));
     let localhost = sb.base.replace("127.0.0.1", "localhost");
-    assert_eq!(
-        https(&format!("{localhost}/api/v1/log"), &ca, "GET", b"").json()["treeSize"],
-        0
-    );
+    assert_eq!(https(&format!("{localhost}/api/v1/log"), &ca, "GET", b"").json()["treeSize"], 0);
     // Fulcio over TLS.
     let tok = token(&d.0, &[]);
     let k = new_key();
     let body = json!({"credentials": {"oidcIdentityToken": tok},
         "publicKeyRequest": {"publicKey": {"algorithm": "ECDSA", "content": pem("PUBLIC KEY", &spki_der(&k))}, "proofOfPossession": pop(&k, EMAIL)}});
-    let r = https(
-        &format!("{}/api/v2/signingCert", sb.base),
-        &ca,
-        "POST",
-        body.to_string().as_bytes(),
-    );
+    let r = https(&format!("{}/api/v2/signingCert", sb.base), &ca, "POST", body.to_string().as_bytes());
     assert_eq!(r.status, 200, "{}", r.text());
     let (rc, out, _) = cli(&["env", "--dir", d.0.to_str().unwrap()]);
     assert_eq!(rc, 0);
@@ -1320,13 +1000,7 @@ fn tls_mode_and_sigterm() {
 
     // SIGTERM → exit status 0.
     let pid = sb.child.id().to_string();
-    assert!(
-        Command::new("kill")
-            .args(["-TERM", &pid])
-            .status()
-            .unwrap()
-            .success()
-    );
+    assert!(Command::new("kill").args(["-TERM", &pid]).status().unwrap().success());
     let start = std::time::Instant::now();
     loop {
         if let Some(st) = sb.child.try_wait().unwrap() {
@@ -1406,12 +1080,7 @@ fn timestamp_authority_answers_openssl() {
     let text = run(&["ts", "-reply", "-in", "resp.tsr", "-text"]);
     assert!(String::from_utf8_lossy(&text.stdout).contains("Status: Granted."));
     let ok = run(&["ts", "-verify", "-in", "resp.tsr", "-queryfile", "req.tsq", "-CAfile", "root.crt"]);
-    assert!(
-        ok.status.success(),
-        "{}{}",
-        String::from_utf8_lossy(&ok.stdout),
-        String::from_utf8_lossy(&ok.stderr)
-    );
+    assert!(ok.status.success(), "{}{}", String::from_utf8_lossy(&ok.stdout), String::from_utf8_lossy(&ok.stderr));
     // Wrong media type: refused.
     let r = http("POST", &url, &[("Content-Type", "application/json")], b"{}");
     assert_eq!(r.status, 415);

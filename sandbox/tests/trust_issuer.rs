@@ -71,11 +71,7 @@ impl Sandbox {
             }
             lines.push(line);
         }
-        Sandbox {
-            child,
-            base: base.expect("no base_url line before ready"),
-            lines,
-        }
+        Sandbox { child, base: base.expect("no base_url line before ready"), lines }
     }
 }
 
@@ -93,8 +89,7 @@ struct HttpResp {
 
 impl HttpResp {
     fn json(&self) -> Value {
-        serde_json::from_slice(&self.body)
-            .unwrap_or_else(|e| panic!("not JSON ({e}): {}", self.text()))
+        serde_json::from_slice(&self.body).unwrap_or_else(|e| panic!("not JSON ({e}): {}", self.text()))
     }
     fn text(&self) -> String {
         String::from_utf8_lossy(&self.body).into_owned()
@@ -117,20 +112,10 @@ fn http(method: &str, url: &str, body: &[u8]) -> HttpResp {
     s.write_all(body).unwrap();
     let mut raw = Vec::new();
     s.read_to_end(&mut raw).unwrap();
-    let split = raw
-        .windows(4)
-        .position(|w| w == b"\r\n\r\n")
-        .expect("header end");
+    let split = raw.windows(4).position(|w| w == b"\r\n\r\n").expect("header end");
     let head = String::from_utf8_lossy(&raw[..split]).into_owned();
-    let status = head
-        .split(' ')
-        .nth(1)
-        .and_then(|s| s.parse().ok())
-        .expect("status");
-    HttpResp {
-        status,
-        body: raw[split + 4..].to_vec(),
-    }
+    let status = head.split(' ').nth(1).and_then(|s| s.parse().ok()).expect("status");
+    HttpResp { status, body: raw[split + 4..].to_vec() }
 }
 
 // ---------------------------------------------------------------- RSA and tokens
@@ -174,20 +159,13 @@ fn rsa_jwk(key: &rsa::RsaPrivateKey, kid: &str) -> Value {
 }
 
 fn now() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_secs() as i64
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs() as i64
 }
 
 /// An ID token as oidc-provider would issue it, RS256.
 fn rs256_token(key: &rsa::RsaPrivateKey, kid: &str, claims: &Value) -> String {
     let header = json!({"alg": "RS256", "typ": "JWT", "kid": kid});
-    let input = format!(
-        "{}.{}",
-        b64url(header.to_string().as_bytes()),
-        b64url(claims.to_string().as_bytes())
-    );
+    let input = format!("{}.{}", b64url(header.to_string().as_bytes()), b64url(claims.to_string().as_bytes()));
     let sk = rsa::pkcs1v15::SigningKey::<Sha256>::new(key.clone());
     let sig = rsa::signature::Signer::sign(&sk, input.as_bytes());
     format!("{input}.{}", b64url(&sig.to_vec()))
@@ -212,9 +190,8 @@ struct FakeIssuer {
 }
 
 fn respond(s: &mut TcpStream, status: &str, body: &str, chunked: bool) {
-    let mut out = format!(
-        "HTTP/1.1 {status}\r\nContent-Type: application/json; charset=utf-8\r\nConnection: close\r\n"
-    );
+    let mut out =
+        format!("HTTP/1.1 {status}\r\nContent-Type: application/json; charset=utf-8\r\nConnection: close\r\n");
     if chunked {
         out.push_str("Transfer-Encoding: chunked\r\n\r\n");
         for part in body.as_bytes().chunks(100) {
@@ -235,11 +212,7 @@ impl FakeIssuer {
         let url = format!("http://{}", l.local_addr().unwrap());
         let discovery_hits = Arc::new(AtomicUsize::new(0));
         let jwks_hits = Arc::new(AtomicUsize::new(0));
-        let (d, j, base) = (
-            Arc::clone(&discovery_hits),
-            Arc::clone(&jwks_hits),
-            url.clone(),
-        );
+        let (d, j, base) = (Arc::clone(&discovery_hits), Arc::clone(&jwks_hits), url.clone());
         let jwks = Mutex::new(jwks.to_string());
         std::thread::spawn(move || {
             for s in l.incoming() {
@@ -278,11 +251,7 @@ impl FakeIssuer {
                 }
             }
         });
-        FakeIssuer {
-            url,
-            discovery_hits,
-            jwks_hits,
-        }
+        FakeIssuer { url, discovery_hits, jwks_hits }
     }
 }
 
@@ -308,19 +277,11 @@ fn fulcio_v2(base: &str, tok: &str, k: &SigningKey, subject: &str) -> HttpResp {
             "proofOfPossession": STANDARD.encode(pop.as_bytes()),
         },
     });
-    http(
-        "POST",
-        &format!("{base}/api/v2/signingCert"),
-        body.to_string().as_bytes(),
-    )
+    http("POST", &format!("{base}/api/v2/signingCert"), body.to_string().as_bytes())
 }
 
 fn pem_der(pem: &str) -> Vec<u8> {
-    let b: String = pem
-        .lines()
-        .filter(|l| !l.starts_with("-----"))
-        .map(str::trim)
-        .collect();
+    let b: String = pem.lines().filter(|l| !l.starts_with("-----")).map(str::trim).collect();
     STANDARD.decode(b).unwrap()
 }
 
@@ -342,26 +303,17 @@ fn certificate_for_a_trusted_issuers_rs256_token() {
     let d = TempDir::new("trust");
     let sb = Sandbox::start(&d.0, &["--trust-issuer", &issuer.url]);
     let base = sb.base.clone();
-    assert!(
-        sb.lines.contains(&format!("trusted_issuer {}", issuer.url)),
-        "{:?}",
-        sb.lines
-    );
+    assert!(sb.lines.contains(&format!("trusted_issuer {}", issuer.url)), "{:?}", sb.lines);
     // Keys were fetched at start-up: discovery, then jwks_uri.
     assert_eq!(issuer.discovery_hits.load(Ordering::SeqCst), 1);
     assert_eq!(issuer.jwks_hits.load(Ordering::SeqCst), 1);
 
     // Configuration lists the built-in issuer and the trusted one.
     let conf = http("GET", &format!("{base}/api/v2/configuration"), b"").json();
-    let urls: Vec<&str> = conf["issuers"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|i| i["issuerUrl"].as_str().unwrap())
-        .collect();
+    let urls: Vec<&str> =
+        conf["issuers"].as_array().unwrap().iter().map(|i| i["issuerUrl"].as_str().unwrap()).collect();
     assert_eq!(urls, [format!("{base}/oauth2"), issuer.url.clone()]);
-    let info: Value =
-        serde_json::from_str(&std::fs::read_to_string(d.0.join("sandbox.json")).unwrap()).unwrap();
+    let info: Value = serde_json::from_str(&std::fs::read_to_string(d.0.join("sandbox.json")).unwrap()).unwrap();
     assert_eq!(info["trusted_issuers"], json!([issuer.url]));
 
     // A token signed by the trusted issuer: a certificate naming that issuer.
@@ -389,15 +341,9 @@ fn certificate_for_a_trusted_issuers_rs256_token() {
         let utf8 = der::asn1::Utf8StringRef::from_der(&v2).unwrap();
         assert_eq!(utf8.as_str(), issuer.url);
         let san = ext("2.5.29.17");
-        assert!(
-            san.windows(EMAIL.len()).any(|w| w == EMAIL.as_bytes()),
-            "SAN carries the email"
-        );
+        assert!(san.windows(EMAIL.len()).any(|w| w == EMAIL.as_bytes()), "SAN carries the email");
         assert_eq!(
-            leaf.tbs_certificate()
-                .subject_public_key_info()
-                .to_der()
-                .unwrap(),
+            leaf.tbs_certificate().subject_public_key_info().to_der().unwrap(),
             k.verifying_key().to_public_key_der().unwrap().as_bytes()
         );
     }
@@ -460,11 +406,7 @@ fn certificate_for_a_trusted_issuers_rs256_token() {
     // Proof of possession must sign the token's subject.
     assert_eq!(fulcio_v2(&base, &tok, &k, "someone@else.test").status, 400);
     // The built-in issuer still works alongside.
-    let own = Command::new(BIN)
-        .args(["token", "--dir"])
-        .arg(&d.0)
-        .output()
-        .unwrap();
+    let own = Command::new(BIN).args(["token", "--dir"]).arg(&d.0).output().unwrap();
     assert!(own.status.success());
     let own = String::from_utf8(own.stdout).unwrap();
     let r = fulcio_v2(&base, own.trim(), &k, "sandbox-user@example.test");
@@ -482,10 +424,7 @@ fn bad_trust_issuer_urls_fail_at_start_up() {
             .stdout(Stdio::null())
             .output()
             .unwrap();
-        (
-            o.status.code(),
-            String::from_utf8_lossy(&o.stderr).into_owned(),
-        )
+        (o.status.code(), String::from_utf8_lossy(&o.stderr).into_owned())
     };
     let (rc, err) = run("https://127.0.0.1:8443");
     assert_eq!(rc, Some(2), "{err}");
@@ -502,10 +441,7 @@ fn bad_trust_issuer_urls_fail_at_start_up() {
     assert!(err.contains("must be equal exactly"), "{err}");
 
     // serve --help documents the option.
-    let o = Command::new(BIN)
-        .args(["serve", "--help"])
-        .output()
-        .unwrap();
+    let o = Command::new(BIN).args(["serve", "--help"]).output().unwrap();
     assert!(o.status.success());
     assert!(String::from_utf8_lossy(&o.stdout).contains("--trust-issuer URL"));
 }

@@ -4,9 +4,7 @@
 //! this user (or root): its uid is checked with `SO_PEERCRED` before a key is sent, so a
 //! socket planted by someone else never receives one. Callers in the signing path turn any
 //! [`ClientError`] into a cache miss with a warning.
-use super::protocol::{
-    Credential, KeyId, ProtocolError, Request, Response, TransportError, read_frame, write_frame,
-};
+use super::protocol::{Credential, KeyId, ProtocolError, Request, Response, TransportError, read_frame, write_frame};
 use std::os::unix::net::UnixStream;
 use std::path::{Path, PathBuf};
 use std::sync::mpsc;
@@ -97,11 +95,7 @@ impl Client {
         Ok(Response::decode(&payload))
     }
 
-    fn expect<T>(
-        &mut self,
-        req: &Request,
-        pick: impl FnOnce(Response) -> Option<T>,
-    ) -> Result<T, ClientError> {
+    fn expect<T>(&mut self, req: &Request, pick: impl FnOnce(Response) -> Option<T>) -> Result<T, ClientError> {
         match self.call(req)?? {
             Response::Error(code, message) => Err(ProtocolError::Remote { code, message }.into()),
             other => pick(other).ok_or_else(|| ProtocolError::Unexpected(req.name()).into()),

@@ -88,7 +88,8 @@ mod imp {
         // Let the kernel drop the key at expiry too (best effort: the stored expiry is
         // checked on every read anyway).
         let description = format!("keyring:{}@{SERVICE}", user(key));
-        if let Ok(k) = KeyRing::from_special_id(KeyRingIdentifier::Session, false).and_then(|r| r.search(&description)) {
+        if let Ok(k) = KeyRing::from_special_id(KeyRingIdentifier::Session, false).and_then(|r| r.search(&description))
+        {
             let _ = k.set_timeout(usize::try_from(secs).unwrap_or(usize::MAX));
         }
         Ok(())

@@ -73,9 +73,7 @@ pub enum Backend {
 /// `<user cache dir>/sigstore/gitsign/cache.sock` (`$XDG_CACHE_HOME` or `~/.cache` on Linux,
 /// `~/Library/Caches` on macOS) — gitsign's own default.
 pub fn default_socket_path() -> Option<PathBuf> {
-    dirs::runtime_dir()
-        .or_else(dirs::cache_dir)
-        .map(|d| d.join("sigstore").join("gitsign").join("cache.sock"))
+    dirs::runtime_dir().or_else(dirs::cache_dir).map(|d| d.join("sigstore").join("gitsign").join("cache.sock"))
 }
 
 /// Whether `cfg` turns the cache on at all (cheap; no I/O, no warnings).
@@ -138,9 +136,7 @@ pub fn key_id(cfg: &Config, host: &str) -> KeyId {
 
 /// The certificate's notAfter (unix seconds).
 pub fn not_after(leaf_der: &[u8]) -> Result<i64, CredentialError> {
-    crate::x509::CertInfo::parse(leaf_der)
-        .map(|i| i.not_after)
-        .map_err(|e| CredentialError::Certificate(e.to_string()))
+    crate::x509::CertInfo::parse(leaf_der).map(|i| i.not_after).map_err(|e| CredentialError::Certificate(e.to_string()))
 }
 
 /// When an entry for this certificate expires: notAfter minus `margin` seconds.
@@ -206,9 +202,9 @@ pub fn lookup(cfg: &Config, now: i64) -> Option<Identity> {
     let backend = backend(cfg)?;
     let key = key_id(cfg, &hostname());
     let found = match &backend {
-        Backend::Socket(path) => client::Client::connect(path, client::DIAL_TIMEOUT)
-            .and_then(|mut c| c.get(&key))
-            .map_err(|e| e.to_string()),
+        Backend::Socket(path) => {
+            client::Client::connect(path, client::DIAL_TIMEOUT).and_then(|mut c| c.get(&key)).map_err(|e| e.to_string())
+        }
         Backend::System => keyring::get(&key, now).map_err(|e| e.to_string()),
     };
     let (_expires, cred) = match found {

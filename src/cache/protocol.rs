@@ -612,7 +612,9 @@ mod tests {
         assert!(matches!(write_frame(&mut Vec::new(), &big), Err(TransportError::FrameSize { .. })));
         // A header announcing 4 GiB is refused without allocating or reading on.
         let wire = [0xFFu8, 0xFF, 0xFF, 0xFF, 1, 1];
-        assert!(matches!(read_frame(&mut &wire[..]), Err(TransportError::FrameSize { len, .. }) if len == u32::MAX as usize));
+        assert!(
+            matches!(read_frame(&mut &wire[..]), Err(TransportError::FrameSize { len, .. }) if len == u32::MAX as usize)
+        );
         let wire = [0u8, 0, 0, 0];
         assert!(matches!(read_frame(&mut &wire[..]), Err(TransportError::FrameSize { len: 0, .. })));
         // The largest allowed frame passes.

@@ -12,9 +12,7 @@
 //! - entries expire at the certificate's notAfter minus a margin and are swept every second;
 //!   key bytes are zeroized when an entry is replaced, expires, is cleared, or the store is
 //!   dropped; nothing is written to disk.
-use super::protocol::{
-    Credential, ErrorCode, KeyId, Request, Response, TransportError, read_frame, write_frame,
-};
+use super::protocol::{Credential, ErrorCode, KeyId, Request, Response, TransportError, read_frame, write_frame};
 use std::collections::HashMap;
 use std::io;
 use std::os::unix::fs::{DirBuilderExt, MetadataExt, PermissionsExt};
@@ -99,13 +97,17 @@ fn my_uid() -> u32 {
 pub fn prepare_dir(dir: &Path) -> Result<(), ServerError> {
     let unsafe_dir = |reason: String| ServerError::UnsafeDir { path: dir.to_path_buf(), reason };
     if !dir.exists() {
-        std::fs::DirBuilder::new()
-            .recursive(true)
-            .mode(0o700)
-            .create(dir)
-            .map_err(|source| ServerError::Io { what: "cannot create", path: dir.to_path_buf(), source })?;
+        std::fs::DirBuilder::new().recursive(true).mode(0o700).create(dir).map_err(|source| ServerError::Io {
+            what: "cannot create",
+            path: dir.to_path_buf(),
+            source,
+        })?;
     }
-    let md = std::fs::metadata(dir).map_err(|source| ServerError::Io { what: "cannot stat", path: dir.to_path_buf(), source })?;
+    let md = std::fs::metadata(dir).map_err(|source| ServerError::Io {
+        what: "cannot stat",
+        path: dir.to_path_buf(),
+        source,
+    })?;
     if !md.is_dir() {
         return Err(unsafe_dir("not a directory".into()));
     }
@@ -140,8 +142,11 @@ pub fn bind(path: &Path) -> Result<UnixListener, ServerError> {
             if UnixStream::connect(path).is_ok() {
                 return Err(ServerError::AlreadyRunning(path.to_path_buf()));
             }
-            std::fs::remove_file(path)
-                .map_err(|source| ServerError::Io { what: "cannot remove stale socket", path: path.to_path_buf(), source })?;
+            std::fs::remove_file(path).map_err(|source| ServerError::Io {
+                what: "cannot remove stale socket",
+                path: path.to_path_buf(),
+                source,
+            })?;
         }
         Err(e) if e.kind() == io::ErrorKind::NotFound => {}
         Err(source) => return Err(ServerError::Io { what: "cannot stat", path: path.to_path_buf(), source }),
@@ -150,17 +155,17 @@ pub fn bind(path: &Path) -> Result<UnixListener, ServerError> {
     let bound = UnixListener::bind(path);
     rustix::process::umask(old);
     let listener = bound.map_err(|source| ServerError::Io { what: "cannot bind", path: path.to_path_buf(), source })?;
-    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600))
-        .map_err(|source| ServerError::Io { what: "cannot chmod", path: path.to_path_buf(), source })?;
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600)).map_err(|source| ServerError::Io {
+        what: "cannot chmod",
+        path: path.to_path_buf(),
+        source,
+    })?;
     Ok(listener)
 }
 
 /// Current unix time in seconds.
 pub fn unix_now() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs() as i64)
-        .unwrap_or(0)
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs() as i64).unwrap_or(0)
 }
 
 struct Entry {
@@ -199,7 +204,9 @@ impl Store {
             Request::Get(k) => {
                 let mut m = self.lock();
                 match m.get(&k) {
-                    Some(e) if e.expires_at > now => Response::Credential(Some((e.expires_at, Box::new(e.cred.clone())))),
+                    Some(e) if e.expires_at > now => {
+                        Response::Credential(Some((e.expires_at, Box::new(e.cred.clone()))))
+                    }
                     Some(_) => {
                         m.remove(&k);
                         Response::Credential(None)
@@ -221,7 +228,10 @@ impl Store {
                 let mut m = self.lock();
                 m.retain(|_, e| e.expires_at > now);
                 if m.len() >= self.max_entries && !m.contains_key(&k) {
-                    return Response::Error(ErrorCode::Rejected, format!("the cache is full ({} entries)", self.max_entries));
+                    return Response::Error(
+                        ErrorCode::Rejected,
+                        format!("the cache is full ({} entries)", self.max_entries),
+                    );
                 }
                 m.insert(k, Entry { expires_at, cred: *cred });
                 Response::Stored(expires_at)
@@ -314,12 +324,10 @@ impl Server {
             let slot = Slot(Arc::clone(&active));
             let store = Arc::clone(&self.store);
             let timeout = self.opts.read_timeout;
-            let spawned = std::thread::Builder::new()
-                .name("cache-conn".into())
-                .spawn(move || {
-                    let _slot = slot;
-                    serve_connection(stream, &store, uid, timeout);
-                });
+            let spawned = std::thread::Builder::new().name("cache-conn".into()).spawn(move || {
+                let _slot = slot;
+                serve_connection(stream, &store, uid, timeout);
+            });
             if spawned.is_err() {
                 std::thread::sleep(Duration::from_millis(50));
             }
@@ -342,12 +350,16 @@ pub fn serve_connection(mut stream: UnixStream, store: &Store, owner_uid: u32, r
         Ok(uid) => {
             let _ = reply(
                 &mut stream,
-                &Response::Error(ErrorCode::Forbidden, format!("uid {uid} may not use the credential cache of uid {owner_uid}")),
+                &Response::Error(
+                    ErrorCode::Forbidden,
+                    format!("uid {uid} may not use the credential cache of uid {owner_uid}"),
+                ),
             );
             return;
         }
         Err(e) => {
-            let _ = reply(&mut stream, &Response::Error(ErrorCode::Forbidden, format!("cannot check the peer's uid: {e}")));
+            let _ =
+                reply(&mut stream, &Response::Error(ErrorCode::Forbidden, format!("cannot check the peer's uid: {e}")));
             return;
         }
     }

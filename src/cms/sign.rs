@@ -65,8 +65,10 @@ pub fn sign_detached(
     let leaf = Certificate::from_der(leaf_der).map_err(|e| CmsSignError::BadCertificate(e.to_string()))?;
     let digest = Sha256::digest(payload);
 
-    let time = x509_cert::time::Time::try_from(std::time::UNIX_EPOCH + std::time::Duration::from_secs(signing_time.max(0) as u64))
-        .map_err(enc)?;
+    let time = x509_cert::time::Time::try_from(
+        std::time::UNIX_EPOCH + std::time::Duration::from_secs(signing_time.max(0) as u64),
+    )
+    .map_err(enc)?;
     let mut signed = SetOfVec::new();
     signed
         .insert(attribute(oids::CONTENT_TYPE, Any::new(Tag::ObjectIdentifier, oids::DATA.as_bytes()).map_err(enc)?)?)
@@ -143,7 +145,10 @@ mod tests {
     /// for the certificate, time, digest and signature values.
     #[test]
     fn layout_matches_real_gitsign_signature() {
-        let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/fixtures/real/examples/online-commit__sigstore_gitsign__9d6c4c63e05b62088998795e483cd6c8b33c29cb");
+        let dir = concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../shared/fixtures/real/examples/online-commit__sigstore_gitsign__9d6c4c63e05b62088998795e483cd6c8b33c29cb"
+        );
         let real = std::fs::read(format!("{dir}/signature.der")).unwrap();
         let real_attrs = std::fs::read(format!("{dir}/signed_attrs.der")).unwrap();
         let leaf_pem = std::fs::read_to_string(format!("{dir}/cert0.pem")).unwrap();
@@ -153,9 +158,12 @@ mod tests {
         // the real signing time, so the attribute bytes must be identical
         let info: serde_json::Value =
             serde_json::from_slice(&std::fs::read(format!("{dir}/info.json")).unwrap()).unwrap();
-        let t = time::OffsetDateTime::parse(info["signing_time"].as_str().unwrap(), &time::format_description::well_known::Rfc3339)
-            .unwrap()
-            .unix_timestamp();
+        let t = time::OffsetDateTime::parse(
+            info["signing_time"].as_str().unwrap(),
+            &time::format_description::well_known::Rfc3339,
+        )
+        .unwrap()
+        .unix_timestamp();
         let pending = sign_detached(&payload, &leaf, &key, t).unwrap();
         assert_eq!(pending.signed_attrs_der, real_attrs, "signed attributes differ from gitsign's");
         let ours = pending.finish(&[]).unwrap();
@@ -166,9 +174,8 @@ mod tests {
         let mut infos = sd.signer_infos.0.into_vec();
         infos[0].signature = real_sig;
         sd.signer_infos = SignerInfos(SetOfVec::try_from(infos).unwrap());
-        let rebuilt = ContentInfo { content_type: oids::SIGNED_DATA, content: Any::encode_from(&sd).unwrap() }
-            .to_der()
-            .unwrap();
+        let rebuilt =
+            ContentInfo { content_type: oids::SIGNED_DATA, content: Any::encode_from(&sd).unwrap() }.to_der().unwrap();
         assert_eq!(rebuilt, real, "our CMS layout differs from gitsign's");
     }
 }

@@ -141,10 +141,7 @@ fn find_long(name: &str) -> Result<&'static Opt, ArgsError> {
 }
 
 fn find_short(c: char) -> Result<&'static Opt, ArgsError> {
-    OPTIONS
-        .iter()
-        .find(|o| o.short == Some(c))
-        .ok_or_else(|| ArgsError::Unknown(format!("-{c}")))
+    OPTIONS.iter().find(|o| o.short == Some(c)).ok_or_else(|| ArgsError::Unknown(format!("-{c}")))
 }
 
 fn apply(out: &mut GpgArgs, opt: &Opt, shown: &str, value: Option<String>) -> Result<(), ArgsError> {
@@ -281,17 +278,53 @@ mod tests {
         }
         let cases = [
             // git sign_buffer_gpg
-            Case { argv: &["--status-fd=2", "-bsau", "Jane <j@x>"], mode: Mode::Sign, fd: Some(2), user: Some("Jane <j@x>"), positional: &[] },
+            Case {
+                argv: &["--status-fd=2", "-bsau", "Jane <j@x>"],
+                mode: Mode::Sign,
+                fd: Some(2),
+                user: Some("Jane <j@x>"),
+                positional: &[],
+            },
             // jj
             Case { argv: &["-abu", "KEY"], mode: Mode::Sign, fd: None, user: Some("KEY"), positional: &[] },
             Case { argv: &["-sbau", "KEY"], mode: Mode::Sign, fd: None, user: Some("KEY"), positional: &[] },
-            Case { argv: &["--status-fd", "2", "-b", "-s", "-a", "-uKEY"], mode: Mode::Sign, fd: Some(2), user: Some("KEY"), positional: &[] },
+            Case {
+                argv: &["--status-fd", "2", "-b", "-s", "-a", "-uKEY"],
+                mode: Mode::Sign,
+                fd: Some(2),
+                user: Some("KEY"),
+                positional: &[],
+            },
             // git verify_gpg_signed_buffer
-            Case { argv: &["--status-fd=1", "--verify", "/tmp/.git_vtag_tmpX", "-"], mode: Mode::Verify, fd: Some(1), user: None, positional: &["/tmp/.git_vtag_tmpX", "-"] },
-            Case { argv: &["--stat=1", "--veri", "sig", "-"], mode: Mode::Verify, fd: Some(1), user: None, positional: &["sig", "-"] },
+            Case {
+                argv: &["--status-fd=1", "--verify", "/tmp/.git_vtag_tmpX", "-"],
+                mode: Mode::Verify,
+                fd: Some(1),
+                user: None,
+                positional: &["/tmp/.git_vtag_tmpX", "-"],
+            },
+            Case {
+                argv: &["--stat=1", "--veri", "sig", "-"],
+                mode: Mode::Verify,
+                fd: Some(1),
+                user: None,
+                positional: &["sig", "-"],
+            },
             Case { argv: &["--version"], mode: Mode::Version, fd: None, user: None, positional: &[] },
-            Case { argv: &["--detached-sign", "--armor", "--local-user=x"], mode: Mode::Sign, fd: None, user: Some("x"), positional: &[] },
-            Case { argv: &["-v", "--", "-sig", "-"], mode: Mode::Verify, fd: None, user: None, positional: &["-sig", "-"] },
+            Case {
+                argv: &["--detached-sign", "--armor", "--local-user=x"],
+                mode: Mode::Sign,
+                fd: None,
+                user: Some("x"),
+                positional: &[],
+            },
+            Case {
+                argv: &["-v", "--", "-sig", "-"],
+                mode: Mode::Verify,
+                fd: None,
+                user: None,
+                positional: &["-sig", "-"],
+            },
         ];
         for c in cases {
             let a = p(c.argv).unwrap_or_else(|e| panic!("{:?}: {e}", c.argv));

@@ -142,10 +142,20 @@ mod tests {
     fn lines_match_what_git_parses() {
         let fpr = "3f2a".repeat(10);
         assert_eq!(
-            Status::SigCreated { detached: true, pk_algo: 19, hash_algo: 9, time: 1785939437, fingerprint: fpr.clone() }.body(),
+            Status::SigCreated {
+                detached: true,
+                pk_algo: 19,
+                hash_algo: 9,
+                time: 1785939437,
+                fingerprint: fpr.clone()
+            }
+            .body(),
             format!("SIG_CREATED D 19 9 00 1785939437 {fpr}")
         );
-        assert_eq!(Status::GoodSig { key_id: fpr.clone(), signer: "a@b.c".into() }.body(), format!("GOODSIG {fpr} a@b.c"));
+        assert_eq!(
+            Status::GoodSig { key_id: fpr.clone(), signer: "a@b.c".into() }.body(),
+            format!("GOODSIG {fpr} a@b.c")
+        );
         let v = Status::ValidSig { fingerprint: fpr.clone(), time: 1785939437, hash_algo: 8 }.body();
         let fields: Vec<&str> = v.split(' ').collect();
         assert_eq!(fields[0], "VALIDSIG");

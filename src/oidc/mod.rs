@@ -56,7 +56,9 @@ pub enum OidcError {
     #[error(transparent)]
     Token(#[from] TokenError),
     /// The issuer cannot be discovered or its keys fetched.
-    #[error("cannot use the OIDC issuer {issuer}: {reason}; check gitsign.issuer / GITSIGN_OIDC_ISSUER and the network")]
+    #[error(
+        "cannot use the OIDC issuer {issuer}: {reason}; check gitsign.issuer / GITSIGN_OIDC_ISSUER and the network"
+    )]
     Discovery {
         /// The configured issuer.
         issuer: String,
@@ -75,7 +77,9 @@ pub enum OidcError {
         discovered: String,
     },
     /// The issuer does not offer PKCE S256.
-    #[error("the OIDC issuer {issuer} does not offer PKCE with S256 (code_challenge_methods_supported), which gitsign requires")]
+    #[error(
+        "the OIDC issuer {issuer} does not offer PKCE with S256 (code_challenge_methods_supported), which gitsign requires"
+    )]
     NoPkce {
         /// The issuer.
         issuer: String,

@@ -67,9 +67,7 @@ impl Claims {
         let (Some(_), Some(payload), Some(_), None) = (parts.next(), parts.next(), parts.next(), parts.next()) else {
             return Err(TokenError::NotJwt);
         };
-        let bytes = URL_SAFE_NO_PAD
-            .decode(payload.trim_end_matches('='))
-            .map_err(|_| TokenError::NotJwt)?;
+        let bytes = URL_SAFE_NO_PAD.decode(payload.trim_end_matches('=')).map_err(|_| TokenError::NotJwt)?;
         serde_json::from_slice(&bytes).map_err(|e| TokenError::BadClaims(e.to_string()))
     }
 

@@ -177,7 +177,8 @@ impl Checkpoint {
             // The key name is part of the note's verifier identity (as in sigstore-go's note
             // verifier): the log's own signature carries the log's name.
             if sig.name != log {
-                last_err.get_or_insert(CheckpointError::KeyNameMismatch { log: log.to_string(), name: sig.name.clone() });
+                last_err
+                    .get_or_insert(CheckpointError::KeyNameMismatch { log: log.to_string(), name: sig.name.clone() });
                 continue;
             }
             match pubkey::verify(log_key_spki, hash, self.signed_text.as_bytes(), &sig.signature) {
@@ -344,7 +345,8 @@ mod key_name_tests {
         let cp = Checkpoint::parse(note).unwrap();
         assert_eq!(cp.log_name(), "rekor.sigstore.dev");
         cp.verify_signature(spki, HashAlg::Sha256).unwrap();
-        let renamed = Checkpoint::parse(&note.replace("\u{2014} rekor.sigstore.dev", "\u{2014} rekor.example.dev")).unwrap();
+        let renamed =
+            Checkpoint::parse(&note.replace("\u{2014} rekor.sigstore.dev", "\u{2014} rekor.example.dev")).unwrap();
         assert!(matches!(
             renamed.verify_signature(spki, HashAlg::Sha256),
             Err(CheckpointError::KeyNameMismatch { .. })

@@ -72,11 +72,7 @@ impl RekorClient {
             .map_err(|e| RekorError::Unreachable { url: url.clone(), reason: error_chain(&e) })?;
         let status = resp.status().as_u16();
         if status == 409 {
-            let location = resp
-                .headers()
-                .get("location")
-                .and_then(|v| v.to_str().ok())
-                .map(str::to_string);
+            let location = resp.headers().get("location").and_then(|v| v.to_str().ok()).map(str::to_string);
             if let Some(loc) = location {
                 let uuid = loc.rsplit('/').next().unwrap_or_default().to_string();
                 return self.get_entry(&uuid);
