@@ -46,8 +46,9 @@ pub fn discover(issuer: &str, http: &reqwest::blocking::Client) -> Result<Metada
     if !status.is_success() {
         return Err(fail(format!("GET {url} answered HTTP {}", status.as_u16())));
     }
+    let body = read_body(resp).map_err(|e| fail(format!("GET {url}: {e}")))?;
     let md: Metadata =
-        resp.json().map_err(|e| fail(format!("{url} is not a discovery document: {}", error_chain(&e))))?;
+        serde_json::from_slice(&body).map_err(|e| fail(format!("{url} is not a discovery document: {e}")))?;
     if md.issuer != issuer {
         return Err(OidcError::IssuerMismatch { configured: issuer.to_string(), discovered: md.issuer });
     }
@@ -72,8 +73,20 @@ impl Metadata {
         if !resp.status().is_success() {
             return Err(fail(format!("GET {} answered HTTP {}", self.jwks_uri, resp.status().as_u16())));
         }
-        resp.json().map_err(|e| fail(format!("{} is not a JWK set: {}", self.jwks_uri, error_chain(&e))))
+        let body = read_body(resp).map_err(|e| fail(format!("GET {}: {e}", self.jwks_uri)))?;
+        serde_json::from_slice(&body).map_err(|e| fail(format!("{} is not a JWK set: {e}", self.jwks_uri)))
     }
+}
+
+/// Largest discovery document, key set or token response accepted (they are a few KiB).
+pub const MAX_BODY: u64 = 1 << 20;
+
+/// Read an identity provider's answer, at most [`MAX_BODY`] bytes.
+fn read_body(resp: reqwest::blocking::Response) -> Result<Vec<u8>, String> {
+    crate::http::read_limited(resp, MAX_BODY).map_err(|e| match e {
+        crate::http::BodyError::TooLarge(n) => format!("the answer is larger than {n} bytes"),
+        crate::http::BodyError::Read(r) => r,
+    })
 }
 
 /// `n` random bytes, base64url without padding.
@@ -191,7 +204,7 @@ pub fn post_form_json(
     let fail = |reason: String| OidcError::Exchange { reason: format!("POST {url}: {reason}") };
     let resp = req.body(form_encode(&pairs)).send().map_err(|e| fail(error_chain(&e)))?;
     let status = resp.status().as_u16();
-    let body = resp.bytes().map_err(|e| fail(error_chain(&e)))?;
+    let body = read_body(resp).map_err(fail)?;
     match serde_json::from_slice::<serde_json::Value>(&body) {
         Ok(v) if v.is_object() => Ok((status, v)),
         _ => Err(fail(format!("HTTP {status} without a JSON object in the body"))),
