@@ -30,6 +30,10 @@ pub struct HttpOptions {
     pub timeout: Option<Duration>,
     /// Connect timeout; 10 s when unset.
     pub connect_timeout: Option<Duration>,
+    /// Every URL this client will be used for is plain `http://` (a local stack on loopback):
+    /// then the platform's CA store is not loaded, which is most of the client's set-up cost,
+    /// and any `https://` request fails.
+    pub plain_http_only: bool,
 }
 
 /// Default whole-request timeout.
@@ -46,6 +50,18 @@ impl HttpOptions {
             extra_ca_file: cfg.ca_bundle.clone(),
             timeout: cfg.http_timeout.map(Duration::from_secs),
             connect_timeout: cfg.connect_timeout.map(Duration::from_secs),
+            // Every service the client may talk to: the configured ones and the ambient token
+            // endpoints of CI systems.
+            plain_http_only: [Some(cfg.fulcio.clone()), Some(cfg.rekor.clone()), Some(cfg.issuer.clone())]
+                .into_iter()
+                .chain([cfg.timestamp_server_url.clone()])
+                .chain([std::env::var("ACTIONS_ID_TOKEN_REQUEST_URL").ok()])
+                .chain([std::env::var_os("BUILDKITE_AGENT_ACCESS_TOKEN").map(|_| {
+                    std::env::var("BUILDKITE_AGENT_ENDPOINT")
+                        .unwrap_or_else(|_| crate::oidc::ambient::BUILDKITE_DEFAULT_ENDPOINT.to_string())
+                })])
+                .flatten()
+                .all(|u| u.starts_with("http://")),
         }
     }
 }
@@ -63,7 +79,9 @@ pub fn client(opts: &HttpOptions) -> Result<reqwest::blocking::Client, HttpError
         .redirect(reqwest::redirect::Policy::none())
         .timeout(opts.timeout.unwrap_or(DEFAULT_TIMEOUT))
         .connect_timeout(opts.connect_timeout.unwrap_or(DEFAULT_CONNECT_TIMEOUT));
-    if !platform_store_present() {
+    if opts.plain_http_only {
+        builder = builder.tls_certs_only(std::iter::empty());
+    } else if !platform_store_present() {
         // No system CA bundle (minimal containers): fall back to the bundled Mozilla roots.
         let bundled = webpki_root_certs::TLS_SERVER_ROOT_CERTS
             .iter()
@@ -142,4 +160,29 @@ pub fn error_chain(e: &dyn std::error::Error) -> String {
         );
     }
     s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn platform_store_is_skipped_only_when_every_service_is_plain_http() {
+        let mut cfg = crate::config::Config::default();
+        assert!(!HttpOptions::from_config(&cfg).plain_http_only, "production services are https");
+        cfg.fulcio = "http://127.0.0.1:1".into();
+        cfg.rekor = "http://127.0.0.1:1".into();
+        assert!(!HttpOptions::from_config(&cfg).plain_http_only, "the issuer is still https");
+        cfg.issuer = "http://127.0.0.1:1/oauth2".into();
+        if std::env::var_os("ACTIONS_ID_TOKEN_REQUEST_URL").is_none()
+            && std::env::var_os("BUILDKITE_AGENT_ACCESS_TOKEN").is_none()
+        {
+            assert!(HttpOptions::from_config(&cfg).plain_http_only);
+        }
+        cfg.timestamp_server_url = Some("https://tsa.example".into());
+        assert!(!HttpOptions::from_config(&cfg).plain_http_only);
+        // a plain-http client refuses https instead of trusting nothing silently
+        let c = client(&HttpOptions { plain_http_only: true, ..Default::default() }).unwrap();
+        assert!(c.get("https://127.0.0.1:9/").send().is_err());
+    }
 }
