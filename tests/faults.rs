@@ -290,19 +290,7 @@ fn commit_must_fail(repo: &Repo, what: &str, service: &str, url: &str, causes: &
 // ---------------------------------------------------------------------------------------------
 // certificates made by the test (for a lying Fulcio)
 
-fn der(tag: u8, content: &[u8]) -> Vec<u8> {
-    let mut out = vec![tag];
-    let n = content.len();
-    if n < 0x80 {
-        out.push(n as u8);
-    } else {
-        let bytes: Vec<u8> = n.to_be_bytes().into_iter().skip_while(|&b| b == 0).collect();
-        out.push(0x80 | bytes.len() as u8);
-        out.extend(bytes);
-    }
-    out.extend_from_slice(content);
-    out
-}
+use common::der_tlv as der;
 
 /// (tag, content, rest) of the first TLV (definite lengths).
 fn tlv(b: &[u8]) -> (u8, &[u8], &[u8]) {

@@ -8,6 +8,7 @@
 //!
 //! Cases per target: `GITSIGN_FUZZ_CASES` (default 3000, about a second each), e.g.
 //! `GITSIGN_FUZZ_CASES=1000000 cargo test --release --test fuzz_props -- --test-threads=2`.
+mod common;
 use base64::Engine;
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 use gitsign::armor;
@@ -439,20 +440,7 @@ fn fuzz_entry_protobuf() {
     });
 }
 
-/// DER TLV with a definite length.
-fn der_tlv(tag: u8, content: &[u8]) -> Vec<u8> {
-    let mut out = vec![tag];
-    let n = content.len();
-    if n < 0x80 {
-        out.push(n as u8);
-    } else {
-        let bytes: Vec<u8> = n.to_be_bytes().into_iter().skip_while(|&b| b == 0).collect();
-        out.push(0x80 | bytes.len() as u8);
-        out.extend(bytes);
-    }
-    out.extend_from_slice(content);
-    out
-}
+use common::der_tlv;
 
 #[test]
 fn fuzz_entry_per_field() {
