@@ -270,9 +270,20 @@ impl Config {
     /// Load from `git config --get-regexp '.*'` in the current directory and the process
     /// environment. Outside a repository (or without git) the git part is empty.
     pub fn load() -> Result<Config, ConfigError> {
-        let pairs = git_config_pairs()?;
+        let pairs = git_config_in_process().map_or_else(|_| git_config_pairs(), Ok)?;
         Config::from_sources(&pairs, &|k| std::env::var(k).ok())
     }
+}
+
+/// Read git's configuration without a git process ([`crate::gitconfig`]), for the layouts that
+/// reader models exactly; `GITSIGN_GIT_CONFIG=process` forces the `git config` path.
+fn git_config_in_process() -> Result<Vec<(String, String)>, crate::gitconfig::Fallback> {
+    if std::env::var_os("GITSIGN_GIT_CONFIG").is_some_and(|v| v == "process") {
+        return Err(crate::gitconfig::Fallback("GITSIGN_GIT_CONFIG=process".into()));
+    }
+    let cwd = std::env::current_dir().map_err(|e| crate::gitconfig::Fallback(e.to_string()))?;
+    let entries = crate::gitconfig::read(&|k| std::env::var(k).ok(), &cwd)?;
+    Ok(entries.into_iter().map(|(k, v)| (k, v.unwrap_or_else(|| "true".to_string()))).collect())
 }
 
 /// Run `git config --get-regexp '.*'` (NUL-separated) and split it into pairs.

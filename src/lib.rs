@@ -87,6 +87,7 @@ pub mod config;
 pub mod doctor;
 pub mod fulcio;
 pub mod git;
+pub mod gitconfig;
 pub mod gpg;
 pub mod http;
 pub mod object_verify;
