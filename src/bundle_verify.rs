@@ -6,7 +6,8 @@
 //!
 //! Supported content: `messageSignature` over an artifact (hashedrekord 0.0.1 entries), and
 //! `dsseEnvelope` with an in-toto statement whose subject names the artifact (dsse 0.0.1 and
-//! intoto 0.0.2 entries). Managed-key entries may carry only an inclusion proof; certificate
+//! intoto 0.0.2 entries, or a hashedrekord 0.0.1 entry over SHA-256 of the envelope's PAE, as
+//! the client spec allows). Managed-key entries may carry only an inclusion proof; certificate
 //! signers need the SET (the only trusted time here; RFC 3161 timestamps are not used).
 //!
 //! Rules from the sigstore-conformance suite: exactly one tlog entry; a v0.1 bundle needs an
@@ -340,10 +341,22 @@ fn tlog_entry(e: &Value, version: BundleVersion) -> Result<TransparencyLogEntry,
         }
     };
     // Early v0.1 bundles carry proofs without checkpoints: their root hash is vouched for by
-    // nothing, so such a proof is ignored and the (required) SET stands alone, as in
-    // sigstore-python.
+    // nothing, so the (required) SET stands alone, as in sigstore-python. The proof must still
+    // lead from this entry to its root hash: one that does not is tampered evidence, rejected
+    // (sigstore-conformance test_verify_rejects_invalid_inclusion_proof).
     let inclusion_proof = match (version, inclusion_proof) {
-        (BundleVersion::V01, Some(p)) if p.checkpoint.is_empty() => None,
+        (BundleVersion::V01, Some(p)) if p.checkpoint.is_empty() => {
+            let (index, size) = (p.log_index as u64, p.tree_size as u64); // both checked non-negative
+            crate::rekor::merkle::verify_inclusion(
+                index,
+                size,
+                &crate::rekor::merkle::leaf_hash(&body),
+                &p.hashes,
+                &p.root_hash,
+            )
+            .map_err(|e| BundleVerifyError::Tlog(TlogError::BadInclusionProof(e)))?;
+            None
+        }
         (_, p) => p,
     };
     match version {
@@ -475,6 +488,36 @@ fn content(b: &Value, artifact_digest: &[u8; 32]) -> Result<Content, BundleVerif
         }
     }
     Ok(Content::Message { signature })
+}
+
+/// Check that a hashedrekord 0.0.1 body records `digest` (of the artifact, or of a DSSE PAE:
+/// `what` says which, for the message), this signature and this signer.
+fn check_hashedrekord_body(
+    body: &[u8],
+    digest: &[u8; 32],
+    what: &str,
+    signature: &[u8],
+    leaf: Option<&CertInfo>,
+    spki: &[u8],
+) -> Result<(), BundleVerifyError> {
+    let rec = recorded_hashedrekord(body)?;
+    if rec.hash_hex != hex::encode(digest) {
+        return Err(BundleVerifyError::EntryMismatch(format!(
+            "it records the digest {}, not the {what} {}",
+            rec.hash_hex,
+            hex::encode(digest)
+        )));
+    }
+    if rec.signature != signature {
+        return Err(BundleVerifyError::EntryMismatch("it records another signature".into()));
+    }
+    if !pem_names_signer(&rec.key_pem, leaf, spki) {
+        return Err(BundleVerifyError::EntryMismatch(match leaf {
+            Some(_) => "it records another certificate".into(),
+            None => "it records another public key".into(),
+        }));
+    }
+    Ok(())
 }
 
 /// Does this PEM text (from a log entry) name the signer: its certificate, or its key?
@@ -675,23 +718,14 @@ pub fn verify_bundle(
             }
             .map_err(BundleVerifyError::Signature)?;
             kind_body("hashedrekord", "0.0.1")?;
-            let rec = recorded_hashedrekord(&entry.canonicalized_body)?;
-            if rec.hash_hex != hex::encode(want_digest) {
-                return Err(BundleVerifyError::EntryMismatch(format!(
-                    "it records the digest {}, not the artifact's {}",
-                    rec.hash_hex,
-                    hex::encode(want_digest)
-                )));
-            }
-            if rec.signature != *signature {
-                return Err(BundleVerifyError::EntryMismatch("it records another signature".into()));
-            }
-            if !pem_names_signer(&rec.key_pem, leaf.as_ref(), &spki) {
-                return Err(BundleVerifyError::EntryMismatch(match leaf {
-                    Some(_) => "it records another certificate".into(),
-                    None => "it records another public key".into(),
-                }));
-            }
+            check_hashedrekord_body(
+                &entry.canonicalized_body,
+                &want_digest,
+                "artifact's",
+                signature,
+                leaf.as_ref(),
+                &spki,
+            )?;
         }
         Content::Dsse { payload_type, payload, signature } => {
             pubkey::verify(&spki, HashAlg::Sha256, &dsse_pae(payload_type, payload), signature)
@@ -699,13 +733,27 @@ pub fn verify_bundle(
             match entry.kind.as_str() {
                 "dsse" => kind_body("dsse", "0.0.1")?,
                 "intoto" => kind_body("intoto", "0.0.2")?,
+                "hashedrekord" => kind_body("hashedrekord", "0.0.1")?,
                 other => {
                     return Err(BundleVerifyError::Unsupported(format!(
-                        "tlog entry kind {other:?} for a DSSE envelope (dsse 0.0.1 and intoto 0.0.2 are supported)"
+                        "tlog entry kind {other:?} for a DSSE envelope (dsse 0.0.1, intoto 0.0.2 and hashedrekord 0.0.1 are supported)"
                     )));
                 }
             }
-            check_dsse_body(&entry.canonicalized_body, &entry.kind, payload, signature, leaf.as_ref(), &spki)?;
+            if entry.kind == "hashedrekord" {
+                // The entry's data hash is SHA-256 of the PAE: the bytes the signature covers.
+                let pae_digest: [u8; 32] = Sha256::digest(dsse_pae(payload_type, payload)).into();
+                check_hashedrekord_body(
+                    &entry.canonicalized_body,
+                    &pae_digest,
+                    "envelope's PAE",
+                    signature,
+                    leaf.as_ref(),
+                    &spki,
+                )?;
+            } else {
+                check_dsse_body(&entry.canonicalized_body, &entry.kind, payload, signature, leaf.as_ref(), &spki)?;
+            }
         }
     }
 
@@ -1095,5 +1143,32 @@ mod tests {
         // kindVersion must agree with the body
         let b7 = key_bundle(&w, ("dsseEnvelope", env(&payload, &sig)), ("dsse", "0.0.1"), &intoto_body, 0, false);
         assert!(matches!(run_key(&w, &b7, artifact, &w.key_spki), Err(BundleVerifyError::EntryMismatch(_))));
+
+        // hashedrekord 0.0.1 over SHA-256 of the PAE, recording the managed key
+        let hr_body = |pae_payload: &[u8]| {
+            let hex_digest = hex::encode(Sha256::digest(dsse_pae(pt, pae_payload)));
+            let body = String::from_utf8(crate::rekor::body::hashedrekord(&hex_digest, &sig, b"")).unwrap();
+            body.replace(&STANDARD.encode(crate::rekor::body::certificate_pem(b"")), &pem_b64)
+        };
+        let b8 = key_bundle(
+            &w,
+            ("dsseEnvelope", env(&payload, &sig)),
+            ("hashedrekord", "0.0.1"),
+            hr_body(&payload).as_bytes(),
+            1_500,
+            true,
+        );
+        assert!(run_key(&w, &b8, artifact, &w.key_spki).is_ok());
+        // the entry records the PAE of another payload
+        let b9 = key_bundle(
+            &w,
+            ("dsseEnvelope", env(&payload, &sig)),
+            ("hashedrekord", "0.0.1"),
+            hr_body(&other_payload).as_bytes(),
+            1_500,
+            true,
+        );
+        let e = run_key(&w, &b9, artifact, &w.key_spki).unwrap_err();
+        assert!(matches!(e, BundleVerifyError::EntryMismatch(_)), "{e}");
     }
 }

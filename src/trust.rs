@@ -74,7 +74,7 @@ fn field_err(field: impl Into<String>, reason: impl Into<String>) -> TrustError 
 /// A validity window in unix seconds; both ends inclusive, `end == None` means open.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ValidFor {
-    /// First second of validity (`i64::MIN` when the source gives no start).
+    /// First second of validity (`i64::MIN` when the source gives no validity period).
     pub start: i64,
     /// Last second of validity; `None` when open-ended.
     pub end: Option<i64>,
@@ -466,9 +466,10 @@ fn parse_time(field: &str, value: &str) -> Result<i64, TrustError> {
 
 fn convert_valid_for(raw: &Option<RawValidFor>, field: &str) -> Result<ValidFor, TrustError> {
     let Some(raw) = raw else { return Ok(ValidFor::OPEN) };
+    // A TimeRange's start is required: a malformed root is rejected, not read as unbounded.
     let start = match &raw.start {
         Some(s) => parse_time(&format!("{field}.start"), s)?,
-        None => i64::MIN,
+        None => return Err(field_err(format!("{field}.start"), "missing (a validity period needs its start)")),
     };
     let end = match &raw.end {
         Some(s) => Some(parse_time(&format!("{field}.end"), s)?),

@@ -160,6 +160,13 @@ fn our_bundles_and_sigstore_python_bundles_verify_and_tampering_fails() {
     b["verificationMaterial"].as_object_mut().unwrap().remove("certificate");
     b["verificationMaterial"]["x509CertificateChain"] = json!({"certificates": [leaf.clone()]});
     ctx.expect_ok(&b, alice, artifact);
+    // Early v0.1 bundles carry an inclusion proof without a checkpoint: the SET stands alone,
+    // but a proof that does not lead from the entry to its root hash is rejected.
+    let mut early = b.clone();
+    early["verificationMaterial"]["tlogEntries"][0]["inclusionProof"].as_object_mut().unwrap().remove("checkpoint");
+    ctx.expect_ok(&early, alice, artifact);
+    flip_b64(&mut early["verificationMaterial"]["tlogEntries"][0]["inclusionProof"]["rootHash"], 1);
+    ctx.expect_fail("v0.1 proof without checkpoint, wrong root", &early, alice, artifact, "inclusion proof");
     b["verificationMaterial"]["x509CertificateChain"] = json!({"certificates": [leaf, root]});
     ctx.expect_fail("chain with root", &b, alice, artifact, "includes a root");
 
@@ -383,4 +390,140 @@ fn online_mode_lookups_are_cached_within_a_run() {
     assert_eq!(stdout.matches("(online)").count(), 4, "{stdout}");
     assert_eq!(proxy.count("POST /api/v1/index/retrieve"), 2, "searches: {:?}", proxy.log.lock().unwrap());
     assert_eq!(proxy.count("GET /api/v1/log/entries/"), 2, "fetches: {:?}", proxy.log.lock().unwrap());
+}
+
+/// A DSSE envelope whose Rekor v1 entry is a hashedrekord 0.0.1 over SHA-256 of the envelope's
+/// PAE (allowed by the client spec; sigstore-conformance "dsse-with-hashedrekord-*"): signed with
+/// a sandbox Fulcio certificate and logged in the sandbox Rekor, it verifies by file and by
+/// digest. Rejected: an envelope signature by another key, a validly signed envelope other than
+/// the logged one, and a second valid signature over the logged PAE that the entry does not record.
+#[test]
+fn dsse_envelope_logged_as_hashedrekord() {
+    use gitsign::bundle_verify::dsse_pae;
+    let sb = Sandbox::start();
+    let issuer = sb.var("GITSIGN_OIDC_ISSUER");
+    let ctx = Ctx { dir: TempDir::new("verify-bundle-dsse-hr"), issuer, sb };
+    let http = gitsign::http::client(&gitsign::http::HttpOptions { plain_http_only: true, ..Default::default() })
+        .expect("http client");
+    let services = gitsign::sign::Services {
+        fulcio: gitsign::fulcio::FulcioClient::new(&ctx.sb.var("GITSIGN_FULCIO_URL"), http.clone()),
+        rekor: gitsign::rekor::client::RekorClient::new(&ctx.sb.var("GITSIGN_REKOR_URL"), http.clone()),
+        http,
+    };
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs() as i64;
+    let carol = "carol@example.test";
+    let id = gitsign::sign::identity_from_token(&ctx.sb.token(carol), &services, now).expect("sandbox certificate");
+
+    let artifact = ctx.dir.path().join("artifact.bin");
+    std::fs::write(&artifact, b"dsse over hashedrekord\n").unwrap();
+    let subject = hex::encode(Sha256::digest(std::fs::read(&artifact).unwrap()));
+    let statement = |note: &str| {
+        serde_json::to_vec(&json!({"_type": "https://in-toto.io/Statement/v1",
+            "subject": [{"name": "artifact.bin", "digest": {"sha256": subject}}],
+            "predicateType": "https://example.com/predicate/v1", "predicate": {"note": note}}))
+        .unwrap()
+    };
+    let pt = "application/vnd.in-toto+json";
+    let sign = |key: &dyn p256::ecdsa::signature::Signer<p256::ecdsa::DerSignature>, payload: &[u8]| -> Vec<u8> {
+        let s: p256::ecdsa::DerSignature = key.sign(&dsse_pae(pt, payload));
+        s.as_bytes().to_vec()
+    };
+    let payload = statement("logged");
+    let sig = sign(&id.key, &payload);
+    let proposed = json!({"apiVersion": "0.0.1", "kind": "hashedrekord", "spec": {
+        "data": {"hash": {"algorithm": "sha256", "value": hex::encode(Sha256::digest(dsse_pae(pt, &payload)))}},
+        "signature": {"content": STANDARD.encode(&sig), "publicKey": {"content":
+            STANDARD.encode(gitsign::rekor::body::certificate_pem(&id.certs.leaf))}}}});
+    let (_uuid, entry) = services.rekor.create_entry(&proposed).expect("sandbox Rekor accepts the entry");
+    let ver = entry.verification.as_ref().expect("verification");
+    let proof = ver.inclusion_proof.as_ref().expect("inclusion proof");
+    let b64_hex = |h: &str| STANDARD.encode(hex::decode(h).unwrap());
+    let bundle = |payload: &[u8], sig: &[u8]| {
+        json!({
+            "mediaType": "application/vnd.dev.sigstore.bundle.v0.3+json",
+            "verificationMaterial": {
+                "certificate": {"rawBytes": STANDARD.encode(&id.certs.leaf)},
+                "tlogEntries": [{
+                    "logIndex": entry.log_index.to_string(),
+                    "logId": {"keyId": b64_hex(&entry.log_id)},
+                    "kindVersion": {"kind": "hashedrekord", "version": "0.0.1"},
+                    "integratedTime": entry.integrated_time.to_string(),
+                    "inclusionPromise": {"signedEntryTimestamp": ver.signed_entry_timestamp.clone().unwrap()},
+                    "inclusionProof": {
+                        "logIndex": proof.log_index.to_string(), "rootHash": b64_hex(&proof.root_hash),
+                        "treeSize": proof.tree_size.to_string(),
+                        "hashes": proof.hashes.iter().map(|h| b64_hex(h)).collect::<Vec<_>>(),
+                        "checkpoint": {"envelope": proof.checkpoint}},
+                    "canonicalizedBody": entry.body,
+                }],
+            },
+            "dsseEnvelope": {"payload": STANDARD.encode(payload), "payloadType": pt,
+                             "signatures": [{"sig": STANDARD.encode(sig)}]},
+        })
+    };
+    let art = artifact.to_str().unwrap();
+    let good = bundle(&payload, &sig);
+    ctx.expect_ok(&good, carol, art);
+    ctx.expect_ok(&good, carol, &format!("sha256:{subject}"));
+    ctx.expect_fail("dsse/hashedrekord, wrong identity", &good, "mallory@example.test", art, "does not match");
+
+    // The envelope signed by another key: the signature does not verify under the certificate.
+    let other = p256::ecdsa::SigningKey::from_slice(&[7u8; 32]).unwrap();
+    let b = bundle(&payload, &sign(&other, &payload));
+    ctx.expect_fail("envelope signed by another key", &b, carol, art, "signature does not verify");
+
+    // Another statement (same subject) validly signed with the same key: not the logged PAE.
+    let other_payload = statement("not logged");
+    let b = bundle(&other_payload, &sign(&id.key, &other_payload));
+    ctx.expect_fail("another envelope", &b, carol, art, "not the envelope's PAE");
+
+    // A second valid signature over the logged PAE, (r, n - s): the entry records another one.
+    let parsed = p256::ecdsa::Signature::from_der(&sig).unwrap();
+    let (r, s) = parsed.split_scalars();
+    let flipped = p256::ecdsa::Signature::from_scalars(r, -s).unwrap();
+    let flipped_der = flipped.to_der().as_bytes().to_vec();
+    assert_ne!(flipped_der, sig);
+    let b = bundle(&payload, &flipped_der);
+    ctx.expect_fail("unrecorded second signature", &b, carol, art, "records another signature");
+
+    // Trusted-root validity windows (conformance "trust-root-tlog-*"): the Rekor key's end is
+    // inclusive (integrated time == end verifies, end one second earlier does not), and a
+    // validFor without its required start is a malformed root, not an unbounded window.
+    let tr: Value = serde_json::from_slice(&std::fs::read(ctx.sb.var("GITSIGN_TRUSTED_ROOT")).unwrap()).unwrap();
+    let with_root = |tr: &Value| {
+        let root_path = ctx.dir.path().join("root-under-test.json");
+        let bundle_path = ctx.dir.path().join("dsse-hr.json");
+        std::fs::write(&root_path, serde_json::to_vec(tr).unwrap()).unwrap();
+        std::fs::write(&bundle_path, serde_json::to_vec(&good).unwrap()).unwrap();
+        let out = Command::new(bin("gitsign"))
+            .arg("verify-bundle")
+            .arg("--bundle")
+            .arg(&bundle_path)
+            .args(["--certificate-identity", carol, "--certificate-oidc-issuer", &ctx.issuer])
+            .arg("--trusted-root")
+            .arg(&root_path)
+            .arg(art)
+            .env_remove("GITSIGN_TRUSTED_ROOT")
+            .output()
+            .unwrap();
+        (out.status.code(), String::from_utf8_lossy(&out.stderr).into_owned())
+    };
+    let rfc3339 = |t: i64| {
+        time::OffsetDateTime::from_unix_timestamp(t)
+            .unwrap()
+            .format(&time::format_description::well_known::Rfc3339)
+            .unwrap()
+    };
+    let mut t = tr.clone();
+    t["tlogs"][0]["publicKey"]["validFor"]["end"] = rfc3339(entry.integrated_time).into();
+    let (code, err) = with_root(&t);
+    assert_eq!(code, Some(0), "Rekor key valid until exactly the integrated time: {err}");
+    t["tlogs"][0]["publicKey"]["validFor"]["end"] = rfc3339(entry.integrated_time - 1).into();
+    let (code, err) = with_root(&t);
+    assert_eq!(code, Some(1), "Rekor key expired a second before the integrated time: {err}");
+    let mut t = tr.clone();
+    t["tlogs"][0]["publicKey"]["validFor"].as_object_mut().unwrap().remove("start");
+    let (code, err) = with_root(&t);
+    assert_eq!(code, Some(1), "validFor without a start: {err}");
+    assert!(err.contains("validFor.start") && err.contains("missing"), "{err}");
 }
