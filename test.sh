@@ -5,12 +5,15 @@
 set -euo pipefail
 cd "$(dirname "$0")"
 
-# Pinned independent verifier: sigstore-python, in a venv under target/ (installed once).
+# Pinned independent peers (sigstore-python, python-tuf): a venv under target/, reinstalled only
+# when tests/peers/requirements.txt changes.
 venv=target/peers/venv
-if [ ! -x "$venv/bin/sigstore" ] || ! "$venv/bin/sigstore" --version 2>/dev/null | grep -q '^sigstore 4.5.1$'; then
+req_sum=$(sha256sum tests/peers/requirements.txt | cut -d' ' -f1)
+if [ ! -x "$venv/bin/sigstore" ] || [ "$(cat "$venv/.gitsign-req-sum" 2>/dev/null)" != "$req_sum" ]; then
   mkdir -p target/peers
   python3 -m venv "$venv"
   "$venv/bin/pip" install --quiet --disable-pip-version-check -r tests/peers/requirements.txt
+  echo "$req_sum" > "$venv/.gitsign-req-sum"
 fi
 
 # Pinned npm peers for tests/login.rs (oidc-provider, playwright-core; the browser is Debian's

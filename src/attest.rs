@@ -10,9 +10,16 @@
 //! escapes `<`, `>`, `&` like Go's `encoding/json`.
 //!
 //! Everything here is a pure function of the raw object bytes.
+//!
+//! `gitsign attest` (signed in-toto statements about commits and trees, logged in Rekor and
+//! stored under `refs/attestations/*`) lives in the submodules: [`sign`], [`refs`], [`check`].
 use crate::git::{self, ObjectKind};
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
+
+pub mod check;
+pub mod refs;
+pub mod sign;
 
 /// The in-toto statement type.
 pub const STATEMENT_TYPE: &str = "https://in-toto.io/Statement/v1";

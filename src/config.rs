@@ -28,8 +28,12 @@ pub enum RekorMode {
 pub enum CredentialCacheMode {
     /// The `gitsign-credential-cache` daemon behind a Unix socket.
     Socket,
-    /// The OS keyring (kernel keyutils on Linux).
+    /// The OS keyring: the Secret Service when a session bus offers one, else kernel keyutils.
     System,
+    /// The OS keyring, forced to the Secret Service (D-Bus `org.freedesktop.secrets`).
+    SecretService,
+    /// The OS keyring, forced to the kernel keyutils keyring (Linux).
+    Keyutils,
 }
 
 /// Configuration errors.
@@ -231,8 +235,14 @@ impl Config {
             c.credential_cache_mode = Some(match v.trim().to_ascii_lowercase().as_str() {
                 "socket" => CredentialCacheMode::Socket,
                 "system" => CredentialCacheMode::System,
+                "secret-service" => CredentialCacheMode::SecretService,
+                "keyutils" => CredentialCacheMode::Keyutils,
                 _ => {
-                    return Err(ConfigError::Invalid { key: key.into(), value: v, expected: "'socket' or 'system'" });
+                    return Err(ConfigError::Invalid {
+                        key: key.into(),
+                        value: v,
+                        expected: "'socket', 'system', 'secret-service' or 'keyutils'",
+                    });
                 }
             });
         }
@@ -370,6 +380,10 @@ mod tests {
             cfg(&[("gitsign.credentialcachemode", "system")], &[("GITSIGN_CREDENTIAL_CACHE_MODE", "socket")]).unwrap();
         assert_eq!(c.credential_cache_mode, Some(CredentialCacheMode::Socket));
         assert!(cfg(&[("gitsign.credentialCacheMode", "disk")], &[]).is_err());
+        let c = cfg(&[], &[("GITSIGN_CREDENTIAL_CACHE_MODE", "Secret-Service")]).unwrap();
+        assert_eq!(c.credential_cache_mode, Some(CredentialCacheMode::SecretService));
+        let c = cfg(&[("gitsign.credentialCacheMode", "keyutils")], &[]).unwrap();
+        assert_eq!(c.credential_cache_mode, Some(CredentialCacheMode::Keyutils));
         // Timeouts: seconds, environment over git config, junk rejected.
         let c = cfg(&[("gitsign.httpTimeout", "5")], &[("GITSIGN_CONNECT_TIMEOUT", "2")]).unwrap();
         assert_eq!((c.http_timeout, c.connect_timeout), (Some(5), Some(2)));

@@ -190,7 +190,15 @@ pub fn check_cache(cfg: &Config) -> Check {
     use crate::cache::{self, Backend};
     match cache::backend(cfg) {
         None => Check::ok("credential cache", "not configured (each signature logs in)"),
-        Some(Backend::System) => Check::ok("credential cache", "OS keyring (gitsign.credentialCacheMode=system)"),
+        Some(Backend::System(choice)) => match cache::keyring::select(choice) {
+            Ok(k) => Check::ok("credential cache", format!("OS keyring: {} (gitsign.credentialCacheMode)", k.name())),
+            Err(e) => Check::bad(
+                "credential cache",
+                Verdict::Warn,
+                e.to_string(),
+                "signing still works, with a login each time",
+            ),
+        },
         Some(Backend::Socket(path)) => {
             match cache::client::Client::connect(&path, Duration::from_secs(2))
                 .and_then(|mut c| c.list().map(|l| l.len()))

@@ -24,10 +24,13 @@
 //! - [`http`]: the HTTPS client.
 //! - [`setup`]: wiring the configuration into trust roots and clients.
 //! - [`pubkey`]: ECDSA signature checks against SPKI-encoded keys.
-//! - [`attest`]: the in-toto statement `gitsign show` prints.
+//! - [`attest`]: the in-toto statement `gitsign show` prints; `gitsign attest` and its verification.
+//! - [`dsse`]: DSSE envelopes and Rekor's intoto v0.0.1 entry.
 //! - [`doctor`]: the checks behind `gitsign doctor`.
 //! - [`runlog`]: the per-run debug log (`GITSIGN_LOG` / `gitsign.logPath`).
+//! - [`secret`]: key material in locked, non-dumpable memory, zeroized on drop.
 //! - [`tsa`]: RFC 3161 timestamps (request, client, token verification).
+//! - [`tuf`]: a TUF client refreshing the trusted root from Sigstore's TUF repository.
 //! - `cache`: the credential cache (daemon protocol, client, server, OS keyring).
 //!
 //! # Verifying a git object from another tool
@@ -85,6 +88,7 @@ pub mod cache;
 pub mod cms;
 pub mod config;
 pub mod doctor;
+pub mod dsse;
 pub mod fulcio;
 pub mod git;
 pub mod gitconfig;
@@ -98,10 +102,12 @@ pub mod pubkey;
 pub mod rekor;
 pub mod repo;
 pub mod runlog;
+pub mod secret;
 pub mod setup;
 pub mod sign;
 pub mod trust;
 pub mod tsa;
+pub mod tuf;
 pub mod verify;
 pub mod x509;
 

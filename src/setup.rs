@@ -5,12 +5,13 @@ use crate::git::{self, HashAlgo, ObjectKind};
 use crate::trust::{TrustError, TrustedRoot};
 
 /// The trusted root for verification: `gitsign.trustedRoot` / `GITSIGN_TRUSTED_ROOT` when
-/// set, else the embedded production root; then gitsign's legacy overrides
-/// (`gitsign.fulcioRoot` PEM roots, `SIGSTORE_REKOR_PUBLIC_KEY`, `gitsign.timestampCertChain`).
+/// set, else the one `gitsign initialize` cached through TUF (see [`crate::tuf`]), else the
+/// embedded production root; then gitsign's legacy overrides (`gitsign.fulcioRoot` PEM roots,
+/// `SIGSTORE_REKOR_PUBLIC_KEY`, `gitsign.timestampCertChain`).
 pub fn trusted_root_for(cfg: &Config) -> Result<TrustedRoot, TrustError> {
     let mut root = match &cfg.trusted_root {
         Some(path) => TrustedRoot::from_file(path)?,
-        None => TrustedRoot::production()?.clone(),
+        None => tuf_or_embedded_root(cfg)?,
     };
     if let Some(path) = &cfg.fulcio_root {
         let pem = std::fs::read(path).map_err(|e| TrustError::Read { path: path.clone(), reason: e.to_string() })?;
@@ -24,6 +25,31 @@ pub fn trusted_root_for(cfg: &Config) -> Result<TrustedRoot, TrustError> {
     root = crate::tsa::with_configured_chain(root, cfg)?;
     Ok(root)
 }
+
+/// The TUF-cached trusted root when `gitsign initialize` has been run, else the embedded
+/// production root. Warnings (stale cache, unreachable mirror) go to stderr once per run; a
+/// TUF problem never fails signing or verification.
+fn tuf_or_embedded_root(cfg: &Config) -> Result<TrustedRoot, TrustError> {
+    let http = crate::http::HttpOptions::from_config(cfg);
+    let Some(rt) = crate::tuf::runtime_trusted_root(&crate::tuf::RuntimeOptions { http }) else {
+        return Ok(TrustedRoot::production()?.clone());
+    };
+    for w in &rt.warnings {
+        eprintln!("{w}");
+    }
+    match rt.json.map(|j| TrustedRoot::from_json(&j)) {
+        Some(Ok(root)) => Ok(root),
+        Some(Err(e)) => {
+            if !WARNED_BAD_TUF_ROOT.swap(true, std::sync::atomic::Ordering::SeqCst) {
+                eprintln!("gitsign: warning: the TUF-cached trusted root is not usable ({e}); using the embedded one");
+            }
+            Ok(TrustedRoot::production()?.clone())
+        }
+        None => Ok(TrustedRoot::production()?.clone()),
+    }
+}
+
+static WARNED_BAD_TUF_ROOT: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
 
 /// The id of the object git stores for this payload and signature text (commit: signature
 /// inserted as a header; tag: appended), or `None` when the payload is neither.

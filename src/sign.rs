@@ -97,8 +97,8 @@ pub enum SignError {
 
 /// A key and the certificate Fulcio issued for it.
 pub struct Identity {
-    /// The ephemeral key (zeroized on drop).
-    pub key: p256::ecdsa::SigningKey,
+    /// The ephemeral key, in locked memory, zeroized on drop ([`crate::secret`]).
+    pub key: crate::secret::SecretKey,
     /// Leaf certificate (DER) and chain.
     pub certs: CertChain,
     /// The token's claims (issuer, subject).
@@ -178,14 +178,7 @@ pub fn identity_from_token(token: &str, services: &Services, now: i64) -> Result
     let claims = Claims::parse(token).map_err(OidcError::from)?;
     claims.check_fresh(now).map_err(OidcError::from)?;
     let subject = claims.challenge_subject().map_err(OidcError::from)?;
-    let mut seed = [0u8; 32];
-    let key = loop {
-        getrandom::fill(&mut seed).map_err(|e| SignError::Key(e.to_string()))?;
-        if let Ok(k) = p256::ecdsa::SigningKey::from_slice(&seed) {
-            break k;
-        }
-    };
-    seed.iter_mut().for_each(|b| *b = 0);
+    let key = crate::secret::SecretKey::generate().map_err(|e| SignError::Key(e.to_string()))?;
     let spki = key.verifying_key().to_public_key_der().map_err(|e| SignError::Key(e.to_string()))?;
     let proof: p256::ecdsa::DerSignature = key.sign(subject.as_bytes());
     let certs = services.fulcio.signing_cert(token, spki.as_bytes(), proof.as_bytes())?;
@@ -275,7 +268,7 @@ pub fn sign_payload(
     now: i64,
 ) -> Result<SignOutput, SignError> {
     let leaf = &identity.certs.leaf;
-    let pending: PendingSignature = sign_detached(payload, leaf, &identity.key, now)?;
+    let pending: PendingSignature = sign_detached(payload, leaf, &identity.key.signing_key(), now)?;
     // RFC 3161 (gitsign.timestampServerURL): fetched before anything is logged, so a TSA
     // failure leaves no Rekor entry behind; stored as id-aa-timeStampToken.
     let timestamp: Vec<_> = crate::tsa::token_for_signature(cfg, trust, &pending.signature)?

@@ -440,12 +440,13 @@ fn unsafe_socket_directories_and_second_daemons_are_refused() {
 }
 
 #[test]
-fn keyring_mode() {
+fn keyutils_keyring_mode() {
+    use gitsign::cache::keyring::Keyring::Keyutils;
     let sb = Sandbox::start();
     let email = format!("keyring-{}@example.test", std::process::id());
     let now = gitsign::cache::server::unix_now();
-    let probe = gitsign::cache::keyring::get(&[0xAB; 32], now);
-    let mut repo = cached_repo(&sb, &email, &[("GITSIGN_CREDENTIAL_CACHE_MODE", "system")]);
+    let probe = Keyutils.get(&[0xAB; 32], now);
+    let mut repo = cached_repo(&sb, &email, &[("GITSIGN_CREDENTIAL_CACHE_MODE", "keyutils")]);
     if let Err(e) = probe {
         // The kernel denies keyutils here: the error must be a miss, never a failure.
         eprintln!("kernel keyring unavailable ({e}); checking that errors are misses");
@@ -468,17 +469,17 @@ fn keyring_mode() {
         ..Default::default()
     };
     let key = gitsign::cache::key_id(&cfg, &gitsign::cache::hostname());
-    let (exp, cred) = gitsign::cache::keyring::get(&key, now).unwrap().expect("entry in the keyring");
+    let (exp, cred) = Keyutils.get(&key, now).unwrap().expect("entry in the keyring");
     let not_after = gitsign::cache::not_after(&cred.leaf).unwrap();
     assert_eq!(exp, not_after - gitsign::cache::DEFAULT_MARGIN_SECS);
     // Expiry is enforced on read (and the entry deleted).
-    assert!(gitsign::cache::keyring::get(&key, exp).unwrap().is_none());
-    assert!(gitsign::cache::keyring::get(&key, now).unwrap().is_none());
+    assert!(Keyutils.get(&key, exp).unwrap().is_none());
+    assert!(Keyutils.get(&key, now).unwrap().is_none());
     assert!(!commit_ok(&repo), "signed without a login after the keyring entry expired");
     // Store, clear.
-    gitsign::cache::keyring::store(&key, &cred, exp, now).unwrap();
-    assert!(gitsign::cache::keyring::clear(&key).unwrap());
-    assert!(!gitsign::cache::keyring::clear(&key).unwrap());
+    Keyutils.store(&key, &cred, exp, now).unwrap();
+    assert!(Keyutils.clear(&key).unwrap());
+    assert!(!Keyutils.clear(&key).unwrap());
 }
 
 fn commit_ok(repo: &Repo) -> bool {
@@ -563,4 +564,476 @@ fn a_certificate_the_signer_refuses_is_not_cached() {
     repo.env.push(("SIGSTORE_ID_TOKEN".into(), sb.token(ALICE)));
     assert!(commit_ok(&repo));
     assert_eq!(daemon.client().list().unwrap().len(), 1);
+}
+
+// ---- The Secret Service keyring (credentialCacheMode=system / secret-service) ----
+//
+// A private D-Bus session bus (dbus-daemon with a config of its own: no service activation,
+// so nothing else is started behind the test's back) and a real GNOME Keyring daemon whose
+// login collection is created and unlocked with a password on stdin, all under a temp HOME.
+
+/// Whether `tool` is on PATH.
+fn on_path(tool: &str) -> bool {
+    std::env::var_os("PATH").is_some_and(|p| std::env::split_paths(&p).any(|d| d.join(tool).is_file()))
+}
+
+/// Whether the Secret Service tools are here. Missing tools fail the test in CI and skip it,
+/// loudly, elsewhere.
+fn secret_service_tools() -> bool {
+    let missing: Vec<&str> = ["dbus-daemon", "dbus-send", "dbus-test-tool", "gnome-keyring-daemon", "secret-tool"]
+        .into_iter()
+        .filter(|t| !on_path(t))
+        .collect();
+    if missing.is_empty() {
+        return true;
+    }
+    assert!(
+        std::env::var_os("CI").is_none(),
+        "CI must provide {missing:?}: .ci/run installs dbus, dbus-tests, gnome-keyring and libsecret-tools"
+    );
+    eprintln!(
+        "\n*** SKIPPED: the Secret Service tests need {missing:?} \
+         (apt-get install dbus dbus-tests gnome-keyring libsecret-tools) ***\n"
+    );
+    false
+}
+
+/// A private session bus, optionally with an unlocked GNOME Keyring on it; killed on drop.
+struct Bus {
+    dir: TempDir,
+    bus: Child,
+    keyring: Option<Child>,
+    address: String,
+}
+
+impl Bus {
+    fn start(tag: &str, with_keyring: bool) -> Bus {
+        let dir = TempDir::new(tag);
+        for d in ["home", "run", "data", "config"] {
+            std::fs::create_dir_all(dir.path().join(d)).unwrap();
+        }
+        std::fs::set_permissions(dir.path().join("run"), std::fs::Permissions::from_mode(0o700)).unwrap();
+        let socket = dir.path().join("bus");
+        let conf = dir.path().join("bus.conf");
+        std::fs::write(
+            &conf,
+            format!(
+                r#"<!DOCTYPE busconfig PUBLIC "-//freedesktop//DTD D-Bus Bus Configuration 1.0//EN"
+ "http://www.freedesktop.org/standards/dbus/1.0/busconfig.dtd">
+<busconfig>
+  <type>session</type>
+  <listen>unix:path={}</listen>
+  <auth>EXTERNAL</auth>
+  <policy context="default">
+    <allow send_destination="*" eavesdrop="true"/>
+    <allow eavesdrop="true"/>
+    <allow own="*"/>
+  </policy>
+</busconfig>
+"#,
+                socket.display()
+            ),
+        )
+        .unwrap();
+        let mut bus = Command::new("dbus-daemon")
+            .arg(format!("--config-file={}", conf.display()))
+            .args(["--nofork", "--print-address=1"])
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start dbus-daemon");
+        let mut address = String::new();
+        BufReader::new(bus.stdout.take().unwrap()).read_line(&mut address).unwrap();
+        let address = address.trim().to_string();
+        assert!(address.starts_with("unix:"), "dbus-daemon printed {address:?}");
+        let mut b = Bus { dir, bus, keyring: None, address };
+        if with_keyring {
+            let mut k = b
+                .cmd("gnome-keyring-daemon")
+                .args(["--foreground", "--unlock", "--components=secrets"])
+                .stdin(Stdio::piped())
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .spawn()
+                .expect("start gnome-keyring-daemon");
+            // The login keyring's password; closing stdin ends it.
+            k.stdin.take().unwrap().write_all(b"test-password").unwrap();
+            b.keyring = Some(k);
+            let deadline = Instant::now() + Duration::from_secs(20);
+            while !b.has_secret_service() {
+                assert!(Instant::now() < deadline, "gnome-keyring-daemon did not appear on the bus");
+                std::thread::sleep(Duration::from_millis(50));
+            }
+        }
+        b
+    }
+
+    /// A command with this bus and the temp HOME.
+    fn cmd(&self, program: &str) -> Command {
+        let mut c = Command::new(program);
+        c.env("DBUS_SESSION_BUS_ADDRESS", &self.address)
+            .env("HOME", self.dir.path().join("home"))
+            .env("XDG_RUNTIME_DIR", self.dir.path().join("run"))
+            .env("XDG_DATA_HOME", self.dir.path().join("data"))
+            .env("XDG_CONFIG_HOME", self.dir.path().join("config"));
+        c
+    }
+
+    fn dbus_send(&self, args: &[&str]) -> String {
+        let out = self.cmd("dbus-send").args(["--session", "--print-reply"]).args(args).output().unwrap();
+        String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr)
+    }
+
+    fn has_secret_service(&self) -> bool {
+        self.dbus_send(&[
+            "--dest=org.freedesktop.DBus",
+            "/org/freedesktop/DBus",
+            "org.freedesktop.DBus.NameHasOwner",
+            "string:org.freedesktop.secrets",
+        ])
+        .contains("boolean true")
+    }
+
+    /// Lock the default collection (as a screen locker would).
+    fn lock(&self) {
+        let alias = self.dbus_send(&[
+            "--dest=org.freedesktop.secrets",
+            "/org/freedesktop/secrets",
+            "org.freedesktop.Secret.Service.ReadAlias",
+            "string:default",
+        ]);
+        let path = alias.split('"').nth(1).unwrap_or_else(|| panic!("no default collection: {alias}")).to_string();
+        let out = self.dbus_send(&[
+            "--dest=org.freedesktop.secrets",
+            "/org/freedesktop/secrets",
+            "org.freedesktop.Secret.Service.Lock",
+            &format!("array:objpath:{path}"),
+        ]);
+        assert!(out.contains(&path), "lock: {out}");
+    }
+
+    /// The secret stored under our attributes for `user`, read with secret-tool.
+    fn lookup(&self, user: &str) -> Option<Vec<u8>> {
+        let out = self
+            .cmd("secret-tool")
+            .args(["lookup", "service", gitsign::cache::keyring::SERVICE, "username", user])
+            .output()
+            .unwrap();
+        (out.status.success() && !out.stdout.is_empty()).then_some(out.stdout)
+    }
+
+    /// Store raw bytes under our attributes for `user`, with secret-tool.
+    fn store_raw(&self, user: &str, value: &[u8]) {
+        let mut c = self
+            .cmd("secret-tool")
+            .args(["store", "--label=planted", "service", gitsign::cache::keyring::SERVICE, "username", user])
+            .stdin(Stdio::piped())
+            .spawn()
+            .unwrap();
+        c.stdin.take().unwrap().write_all(value).unwrap();
+        assert!(c.wait().unwrap().success());
+    }
+
+    /// The labels of our items (secret-tool prints the secrets too; those are left out).
+    fn labels(&self) -> Vec<String> {
+        let out = self
+            .cmd("secret-tool")
+            .args(["search", "--all", "service", gitsign::cache::keyring::SERVICE])
+            .output()
+            .unwrap();
+        String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .filter_map(|l| l.strip_prefix("label = "))
+            .map(str::to_string)
+            .collect()
+    }
+}
+
+impl Drop for Bus {
+    fn drop(&mut self) {
+        if let Some(k) = self.keyring.as_mut() {
+            let _ = k.kill();
+            let _ = k.wait();
+        }
+        let _ = self.bus.kill();
+        let _ = self.bus.wait();
+    }
+}
+
+/// The cache key gitsign uses for `email` against `sb`, in hex (the keyring user name).
+fn cache_user(sb: &Sandbox, email: &str) -> (protocol::KeyId, String) {
+    let cfg = gitsign::config::Config {
+        fulcio: sb.var("GITSIGN_FULCIO_URL"),
+        issuer: sb.var("GITSIGN_OIDC_ISSUER"),
+        client_id: sb.var("GITSIGN_OIDC_CLIENT_ID"),
+        user_email: Some(email.to_string()),
+        ..Default::default()
+    };
+    let key = gitsign::cache::key_id(&cfg, &gitsign::cache::hostname());
+    (key, hex::encode(key))
+}
+
+fn stored(bytes: &[u8]) -> (i64, protocol::Credential) {
+    match Response::decode(bytes).expect("a credential in the keyring") {
+        Response::Credential(Some((exp, c))) => (exp, *c),
+        other => panic!("unexpected value {other:?}"),
+    }
+}
+
+#[test]
+fn secret_service_keeps_the_credential_for_many_commits() {
+    if !secret_service_tools() {
+        return;
+    }
+    let sb = Sandbox::start();
+    let bus = Bus::start("ss-main", true);
+    let email = format!("ss-{}@example.test", std::process::id());
+    let mut repo = cached_repo(
+        &sb,
+        &email,
+        &[("GITSIGN_CREDENTIAL_CACHE_MODE", "system"), ("DBUS_SESSION_BUS_ADDRESS", &bus.address)],
+    );
+    let (key, user) = cache_user(&sb, &email);
+    // An expired entry of another identity, which the first store sweeps away.
+    let (_, stale_user) = cache_user(&sb, "someone-else@example.test");
+    let started = Instant::now();
+    let first = commit(&repo, 0);
+    eprintln!("first signature with the Secret Service cache: {:?}", started.elapsed());
+    let (_, cred) = stored(&bus.lookup(&user).expect("the credential is in the Secret Service"));
+    bus.store_raw(&stale_user, &Response::Credential(Some((1, Box::new(cred)))).encode());
+
+    // One login: without a token every further commit is signed from the Secret Service.
+    drop_token(&mut repo);
+    let started = Instant::now();
+    for n in 1..5 {
+        assert_eq!(commit(&repo, n), first, "commit {n}: the Secret Service entry was not used");
+    }
+    eprintln!("4 signatures from the Secret Service cache: {:?}", started.elapsed());
+
+    // What is stored, read back with secret-tool (libsecret), not with our code.
+    let (exp, cred) = stored(&bus.lookup(&user).expect("the credential is in the Secret Service"));
+    let not_after = gitsign::cache::not_after(&cred.leaf).unwrap();
+    assert_eq!(exp, not_after - gitsign::cache::DEFAULT_MARGIN_SECS);
+    assert_eq!(hex::encode(<sha1::Sha1 as sha1::Digest>::digest(&cred.leaf)), first.to_lowercase());
+    assert_eq!(cred.email.as_deref(), Some(email.as_str()));
+    let labels = bus.labels();
+    let ours = format!("gitsign signing key and certificate for {email} (until ");
+    assert!(labels.iter().any(|l| l.starts_with(&ours)), "{labels:?}");
+    // It went to the Secret Service, not to the kernel keyring.
+    let now = gitsign::cache::server::unix_now();
+    assert!(!matches!(gitsign::cache::keyring::Keyring::Keyutils.get(&key, now), Ok(Some(_))));
+
+    // Expiry: replace the entry by one that expired a second ago. The next commit must not use
+    // it (and, without a token, fails), and the stale item is deleted on that read.
+    let expired = Response::Credential(Some((now - 1, Box::new(cred.clone())))).encode();
+    bus.store_raw(&user, &expired);
+    assert!(!commit_ok(&repo), "signed from an expired Secret Service entry");
+    assert_eq!(bus.lookup(&user), None, "the expired item was not deleted");
+
+    // A new login stores a fresh entry and sweeps our expired items of other identities.
+    repo.env.push(("SIGSTORE_ID_TOKEN".into(), sb.token(&email)));
+    assert!(bus.lookup(&stale_user).is_some());
+    let second = commit(&repo, 10);
+    assert_ne!(second, first);
+    assert!(bus.lookup(&user).is_some());
+    assert_eq!(bus.lookup(&stale_user), None, "an expired item of ours survived a store");
+}
+
+#[test]
+fn a_locked_or_absent_secret_service_is_a_miss_with_a_warning() {
+    if !secret_service_tools() {
+        return;
+    }
+    let sb = Sandbox::start();
+    let email = format!("ss-locked-{}@example.test", std::process::id());
+
+    // Locked: the unlock prompt cannot be shown here; signing goes on without the cache.
+    let bus = Bus::start("ss-locked", true);
+    bus.lock();
+    let repo = cached_repo(
+        &sb,
+        &email,
+        &[("GITSIGN_CREDENTIAL_CACHE_MODE", "system"), ("DBUS_SESSION_BUS_ADDRESS", &bus.address)],
+    );
+    let started = Instant::now();
+    let (ok, err) = gitsign_direct(&repo);
+    let took = started.elapsed();
+    assert!(ok, "{err}");
+    assert!(err.contains("gitsign: warning: credential cache: Secret Service:"), "{err}");
+    assert!(err.contains("unlock it"), "{err}");
+    assert_eq!(err.matches("warning: credential cache").count(), 1, "{err}");
+    assert!(took < Duration::from_secs(15), "took {took:?}");
+    eprintln!("signing past a locked keyring took {took:?}");
+    assert!(commit_ok(&repo));
+
+    // Forced secret-service with no bus at all: a miss with a warning that says so.
+    let nowhere = format!("unix:path={}", bus.dir.path().join("no-such-bus").display());
+    let repo = cached_repo(
+        &sb,
+        &email,
+        &[("GITSIGN_CREDENTIAL_CACHE_MODE", "secret-service"), ("DBUS_SESSION_BUS_ADDRESS", &nowhere)],
+    );
+    let (ok, err) = gitsign_direct(&repo);
+    assert!(ok, "{err}");
+    assert!(err.contains("warning: credential cache: Secret Service: cannot reach org.freedesktop.secrets"), "{err}");
+
+    // `system` on a bus without a Secret Service: quietly the kernel keyring instead.
+    let bare = Bus::start("ss-bare", false);
+    let email2 = format!("ss-bare-{}@example.test", std::process::id());
+    let mut repo = cached_repo(
+        &sb,
+        &email2,
+        &[("GITSIGN_CREDENTIAL_CACHE_MODE", "system"), ("DBUS_SESSION_BUS_ADDRESS", &bare.address)],
+    );
+    let (key2, _) = cache_user(&sb, &email2);
+    let now = gitsign::cache::server::unix_now();
+    let keyutils = gitsign::cache::keyring::Keyring::Keyutils;
+    let (ok, err) = gitsign_direct(&repo);
+    assert!(ok, "{err}");
+    if keyutils.get(&[0xCD; 32], now).is_ok() {
+        assert!(!err.contains("warning"), "{err}");
+        let first = commit(&repo, 0);
+        drop_token(&mut repo);
+        assert_eq!(commit(&repo, 1), first, "the keyutils fallback was not used");
+        assert!(keyutils.clear(&key2).unwrap());
+    } else {
+        assert!(err.contains("warning: credential cache: system keyring"), "{err}");
+    }
+}
+
+/// Owner uid of /proc/PID/status (root when the process is not dumpable, see proc(5)).
+fn proc_owner(pid: u32) -> u32 {
+    use std::os::unix::fs::MetadataExt;
+    std::fs::metadata(format!("/proc/{pid}/status")).unwrap().uid()
+}
+
+/// Pages (kB) of process `pid` that are both locked and excluded from core dumps (adjacent
+/// mappings with equal flags are merged by the kernel, so sizes are counted, not mappings).
+fn locked_undumpable_kb(pid: u32) -> u64 {
+    let smaps = std::fs::read_to_string(format!("/proc/{pid}/smaps")).unwrap();
+    let (mut size, mut total) = (0, 0);
+    for l in smaps.lines() {
+        if let Some(v) = l.strip_prefix("Size:") {
+            size = v.trim().trim_end_matches("kB").trim().parse::<u64>().unwrap();
+        } else if let Some(f) = l.strip_prefix("VmFlags:") {
+            let f: Vec<&str> = f.split_whitespace().collect();
+            if f.contains(&"lo") && f.contains(&"dd") {
+                total += size;
+            }
+        }
+    }
+    total
+}
+
+#[test]
+fn the_daemon_is_not_dumpable_and_locks_its_keys() {
+    let sb = Sandbox::start();
+    let tmp = TempDir::new("cache-dump");
+    let me = rustix::process::geteuid().as_raw();
+    if !is_root() {
+        // Our own daemon: a non-dumpable process's /proc entries belong to root, not to us.
+        let d = Daemon::start(&tmp.path().join("d/cache.sock"), &[]);
+        assert_eq!(proc_owner(d.child.id()), 0, "the daemon is dumpable");
+        eprintln!("(not root: the locked-memory check needs to read the daemon's smaps; skipped)");
+        return;
+    }
+    // As root, run it as uid 65534 so that the ownership tells: a dumpable process of that
+    // user owns its /proc entries (checked on `sleep`), the daemon does not.
+    assert_eq!(me, 0);
+    if Command::new("setpriv").arg("--version").output().is_err() {
+        panic!("setpriv (util-linux) is needed to run a process as another user");
+    }
+    let mut control = Command::new("setpriv")
+        .args(["--reuid=65534", "--regid=65534", "--clear-groups", "sleep", "30"])
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(300));
+    let control_owner = proc_owner(control.id());
+    let _ = control.kill();
+    let _ = control.wait();
+    assert_eq!(control_owner, 65534, "the control process");
+
+    let theirs = tmp.path().join("theirs");
+    std::fs::create_dir(&theirs).unwrap();
+    std::fs::set_permissions(&theirs, std::fs::Permissions::from_mode(0o700)).unwrap();
+    rustix::fs::chown(&theirs, Some(rustix::fs::Uid::from_raw(65534)), Some(rustix::fs::Gid::from_raw(65534))).unwrap();
+    let mut child = Command::new("setpriv")
+        .args(["--reuid=65534", "--regid=65534", "--clear-groups"])
+        .arg(bin("gitsign-credential-cache"))
+        .arg("--socket")
+        .arg(theirs.join("cache.sock"))
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
+    let daemon_owner = proc_owner(child.id());
+    let _ = child.kill();
+    let _ = child.wait();
+    assert!(line.contains("listening"), "{line}");
+    assert_eq!(daemon_owner, 0, "the daemon is dumpable");
+
+    // Its stored keys are in locked, non-dumpable pages: one page per key.
+    let daemon = Daemon::start(&tmp.path().join("d/cache.sock"), &[]);
+    let pid = daemon.child.id();
+    let before = locked_undumpable_kb(pid);
+    let (key, cred) = real_credential(&sb, &daemon);
+    let page = locked_undumpable_kb(pid) - before;
+    assert!((4..=64).contains(&page), "the stored key is not in locked memory ({page} kB more)");
+    let mut other = key;
+    other[0] ^= 1;
+    daemon.client().store(&other, cred).unwrap();
+    assert_eq!(locked_undumpable_kb(pid), before + 2 * page);
+    // Clearing unmaps them.
+    assert_eq!(daemon.client().clear(None).unwrap(), 2);
+    assert_eq!(locked_undumpable_kb(pid), before);
+}
+
+#[test]
+fn a_secret_service_that_never_answers_costs_one_bounded_wait() {
+    if !secret_service_tools() {
+        return;
+    }
+    let sb = Sandbox::start();
+    let bus = Bus::start("ss-hung", false);
+    // Owns org.freedesktop.secrets and never replies to anything.
+    let mut hole = bus
+        .cmd("dbus-test-tool")
+        .args(["black-hole", "--session", "--name=org.freedesktop.secrets"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("start dbus-test-tool");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !bus.has_secret_service() {
+        assert!(Instant::now() < deadline, "the black hole did not take the name");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let email = format!("ss-hung-{}@example.test", std::process::id());
+    let timeout = gitsign::cache::secret_service::TIMEOUT;
+    for (mode, needle) in [
+        ("secret-service", "warning: credential cache: Secret Service: no answer to "),
+        ("system", "using the kernel keyutils keyring instead"),
+    ] {
+        let repo = cached_repo(
+            &sb,
+            &email,
+            &[("GITSIGN_CREDENTIAL_CACHE_MODE", mode), ("DBUS_SESSION_BUS_ADDRESS", &bus.address)],
+        );
+        let started = Instant::now();
+        let (ok, err) = gitsign_direct(&repo);
+        let took = started.elapsed();
+        assert!(ok, "{mode}: {err}");
+        assert!(err.contains(needle), "{mode}: {err}");
+        assert_eq!(err.matches("warning: credential cache").count(), 1, "{mode}: {err}");
+        // One bounded wait, not one per operation and not a hang.
+        assert!(took >= timeout && took < timeout * 3, "{mode}: took {took:?}");
+        eprintln!("{mode}: signing past a Secret Service that never answers took {took:?}");
+    }
+    let _ = hole.kill();
+    let _ = hole.wait();
+    if let Ok(true) = gitsign::cache::keyring::Keyring::Keyutils.clear(&cache_user(&sb, &email).0) {
+        eprintln!("(the system-mode run cached in the kernel keyring; cleared)");
+    }
 }

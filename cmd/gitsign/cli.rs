@@ -118,8 +118,11 @@ pub fn command() -> Command {
                 ),
         )
         .subcommand(crate::show_cmd::command())
+        .subcommand(crate::attest_cmd::attest_command())
+        .subcommand(crate::attest_cmd::verify_command())
         .subcommand(crate::setup_cmd::command())
         .subcommand(crate::doctor_cmd::command())
+        .subcommand(crate::initialize_cmd::command())
         .subcommand(crate::completion_cmd::completion_command())
         .subcommand(crate::completion_cmd::man_command())
 }

@@ -8,10 +8,12 @@ use gitsign::gpg::status::{PK_ECDSA, Status, StatusWriter};
 use std::io::{Read, Write};
 use std::process::ExitCode;
 
+mod attest_cmd;
 mod bundle_cmd;
 mod cli;
 mod completion_cmd;
 mod doctor_cmd;
+mod initialize_cmd;
 mod setup_cmd;
 mod show_cmd;
 mod tee;
@@ -39,9 +41,15 @@ Commands:
           [--trusted-root FILE] FILE_OR_sha256:HEX
                                               verify any Sigstore bundle offline
   gitsign show [REV] [-r REMOTE]              the in-toto statement for a commit or annotated tag
+  gitsign attest -f FILE [--objtype commit|tree] [--type URI] [REV]
+                                              sign an attestation, log it, store it under refs/attestations/
+  gitsign verify-attestation [REV] --certificate-identity ID --certificate-oidc-issuer URL [--type URI]
+                                              verify the attestations stored for REV (needs Rekor)
   gitsign setup [--global|--local] [--sandbox DIR]
                                               configure git to sign with this gitsign
   gitsign doctor                              check configuration, trust root, cache and services
+  gitsign initialize [--mirror URL] [--root FILE_OR_URL]
+                                              fetch the trusted root through TUF and cache it
   gitsign completion bash|zsh|fish            shell completions;  gitsign man: the man page (roff)
   gitsign COMMAND --help                      help for one command, with examples
   gitsign --help                              this text
@@ -61,8 +69,11 @@ fn main() -> ExitCode {
         match first {
             "version" => return version_cmd::run(&argv[1..]),
             "show" => return show_cmd::run(&argv[1..]),
+            "attest" => return attest_cmd::run_attest(&argv[1..]),
+            "verify-attestation" => return attest_cmd::run_verify(&argv[1..]),
             "setup" => return setup_cmd::run(&argv[1..]),
             "doctor" => return doctor_cmd::run(&argv[1..]),
+            "initialize" => return initialize_cmd::run(&argv[1..]),
             "completion" => return completion_cmd::run_completion(&argv[1..]),
             "man" => return completion_cmd::run_man(&argv[1..]),
             "verify" => return verify_cli::run(&argv[1..], false),

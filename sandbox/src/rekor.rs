@@ -1,4 +1,4 @@
-//! Rekor-compatible transparency log (hashedrekord v0.0.1 only).
+//! Rekor-compatible transparency log (hashedrekord v0.0.1, and intoto v0.0.1 for `gitsign attest`).
 
 use crate::error::Error;
 use crate::http::{Req, Resp};
@@ -93,6 +93,32 @@ pub fn canonical_body(hash_hex: &str, sig_b64: &str, pem: &str) -> Vec<u8> {
         json_str(&util::b64(pem.as_bytes()))
     )
     .into_bytes()
+}
+
+/// Canonical intoto v0.0.1 body: the envelope's and the payload's SHA-256 and the signer.
+pub fn intoto_body(envelope_hash_hex: &str, payload_hash_hex: &str, pem: &str) -> Vec<u8> {
+    format!(
+        concat!(
+            r#"{{"apiVersion":"0.0.1","kind":"intoto","spec":{{"content":{{"hash":{{"algorithm":"sha256","value":{}}},"#,
+            r#""payloadHash":{{"algorithm":"sha256","value":{}}}}},"publicKey":{}}}}}"#
+        ),
+        json_str(envelope_hash_hex),
+        json_str(payload_hash_hex),
+        json_str(&util::b64(pem.as_bytes()))
+    )
+    .into_bytes()
+}
+
+/// DSSE pre-authentication encoding.
+fn intoto_pae(payload_type: &str, payload: &[u8]) -> Vec<u8> {
+    let mut out = format!("DSSEv1 {} {} {} ", payload_type.len(), payload_type, payload.len()).into_bytes();
+    out.extend_from_slice(payload);
+    out
+}
+
+/// DSSE allows standard or URL-safe base64.
+fn dsse_b64(s: &str) -> Option<Vec<u8>> {
+    util::b64_decode(s).or_else(|| util::b64url_decode(s))
 }
 
 /// SET payload (§5.7).
@@ -194,8 +220,11 @@ impl Rekor {
             Err(r) => return r,
         };
         let s = |path: &str| v.pointer(path).and_then(Value::as_str);
+        if s("/kind") == Some("intoto") {
+            return self.create_intoto(&v);
+        }
         if s("/kind") != Some("hashedrekord") {
-            return Resp::error(400, "unsupported entry kind: only hashedrekord is accepted");
+            return Resp::error(400, "unsupported entry kind: only hashedrekord and intoto are accepted");
         }
         if s("/apiVersion") != Some("0.0.1") {
             return Resp::error(400, "unsupported hashedrekord apiVersion: only 0.0.1 is accepted");
@@ -226,6 +255,59 @@ impl Rekor {
         }
         let pem = util::pem_encode(signer.label, &signer.der);
         let body = canonical_body(&hash_hex, &util::b64(&sig), &pem);
+        self.append(body, hash_hex, signer)
+    }
+
+    /// intoto v0.0.1 (what `gitsign attest` logs), as the real Rekor handles it: the DSSE
+    /// envelope must carry a signature that verifies over its PAE with `spec.publicKey`; the
+    /// envelope itself is not logged, only its SHA-256 and that of its decoded payload.
+    fn create_intoto(&self, v: &Value) -> Resp {
+        let s = |path: &str| v.pointer(path).and_then(Value::as_str);
+        if s("/apiVersion") != Some("0.0.1") {
+            return Resp::error(400, "unsupported intoto apiVersion: only 0.0.1 is accepted");
+        }
+        let Some(envelope) = s("/spec/content/envelope").filter(|e| !e.is_empty()) else {
+            return Resp::error(400, "spec.content.envelope is required");
+        };
+        let Some(key_content) = s("/spec/publicKey") else {
+            return Resp::error(400, "spec.publicKey is required");
+        };
+        let signer = match parse_signer(key_content) {
+            Ok(s) => s,
+            Err(r) => return r,
+        };
+        let env: Value = match serde_json::from_str(envelope) {
+            Ok(e) => e,
+            Err(e) => return Resp::error(400, &format!("spec.content.envelope is not JSON: {e}")),
+        };
+        let payload_type = env.get("payloadType").and_then(Value::as_str).unwrap_or_default();
+        let payload = env.get("payload").and_then(Value::as_str).and_then(dsse_b64);
+        let sigs = env.get("signatures").and_then(Value::as_array).cloned().unwrap_or_default();
+        let (Some(payload), false, false) = (payload, payload_type.is_empty(), sigs.is_empty()) else {
+            return Resp::error(400, "invalid DSSE envelope: payloadType, payload and signatures are required");
+        };
+        let pae = intoto_pae(payload_type, &payload);
+        let digest = util::sha256(&pae);
+        let verified = sigs
+            .iter()
+            .filter_map(|g| g.get("sig").and_then(Value::as_str).and_then(dsse_b64))
+            .any(|sig| keys::verify_p256_prehash(&signer.key, &digest, &sig));
+        if !verified {
+            return Resp::error(
+                400,
+                "signature verification failed: no envelope signature verifies with spec.publicKey",
+            );
+        }
+        let envelope_hash = hex::encode(util::sha256(envelope.as_bytes()));
+        let payload_hash = hex::encode(util::sha256(&payload));
+        let pem = util::pem_encode(signer.label, &signer.der);
+        let body = intoto_body(&envelope_hash, &payload_hash, &pem);
+        self.append(body, envelope_hash, signer)
+    }
+
+    /// Log a canonical body (409 when it is already logged); `data_hash` is what a search by
+    /// hash finds it under.
+    fn append(&self, body: Vec<u8>, hash_hex: String, signer: Signer) -> Resp {
         let leaf = merkle::leaf_hash(&body);
 
         let mut inner = match self.lock() {
@@ -437,6 +519,16 @@ mod tests {
             String::from_utf8(b).unwrap(),
             r#"{"apiVersion":"0.0.1","kind":"hashedrekord","spec":{"data":{"hash":{"algorithm":"sha256","value":"ab"}},"signature":{"content":"c2ln","publicKey":{"content":"UEVNCg=="}}}}"#
         );
+    }
+
+    #[test]
+    fn intoto_body_is_sorted_compact_json() {
+        let b = intoto_body("aa", "bb", "PEM\n");
+        assert_eq!(
+            String::from_utf8(b).unwrap(),
+            r#"{"apiVersion":"0.0.1","kind":"intoto","spec":{"content":{"hash":{"algorithm":"sha256","value":"aa"},"payloadHash":{"algorithm":"sha256","value":"bb"}},"publicKey":"UEVNCg=="}}"#
+        );
+        assert_eq!(intoto_pae("t", b"xy"), b"DSSEv1 1 t 2 xy");
     }
 
     #[test]

@@ -6,7 +6,9 @@
 //! - **socket** ([`server`], [`client`], [`protocol`]): the `gitsign-credential-cache` daemon
 //!   keeps credentials in memory behind a Unix socket in a 0700 directory, checks every
 //!   connection's peer uid, and never writes anything to disk or runs a login itself.
-//! - **system** ([`keyring`]): the kernel keyutils keyring (Linux), no daemon.
+//! - **system** ([`keyring`]): the OS keyring, no daemon: the Secret Service (GNOME Keyring,
+//!   KWallet, KeePassXC; [`secret_service`]) when a session bus offers one, else the kernel
+//!   keyutils keyring (Linux). `secret-service` and `keyutils` force one of the two.
 //!
 //! Entries are keyed by a hash of the signing-identity configuration and the host
 //! ([`key_id`]): the Fulcio URL, OIDC issuer, client id, connector id, committer email and
@@ -27,6 +29,7 @@ use zeroize::Zeroizing;
 pub mod client;
 pub mod keyring;
 pub mod protocol;
+pub mod secret_service;
 pub mod server;
 
 pub use protocol::{Credential, KeyId};
@@ -64,8 +67,8 @@ pub enum CredentialError {
 pub enum Backend {
     /// The daemon at this socket path.
     Socket(PathBuf),
-    /// The OS keyring.
-    System,
+    /// The OS keyring (which one: [`keyring::Choice`]).
+    System(keyring::Choice),
 }
 
 /// The documented default socket path: `$XDG_RUNTIME_DIR/sigstore/gitsign/cache.sock`, or,
@@ -82,11 +85,13 @@ pub fn enabled(cfg: &Config) -> bool {
 }
 
 /// Which back end `cfg` selects, if any:
-/// `credentialCacheMode=system` → the keyring; `socket` → `GITSIGN_CREDENTIAL_CACHE` or the
+/// `credentialCacheMode=system|secret-service|keyutils` → the keyring; `socket` → `GITSIGN_CREDENTIAL_CACHE` or the
 /// default path; unset → the socket named by `GITSIGN_CREDENTIAL_CACHE` (as gitsign), else off.
 pub fn backend(cfg: &Config) -> Option<Backend> {
     let path = match (cfg.credential_cache_mode, cfg.credential_cache.as_deref()) {
-        (Some(CredentialCacheMode::System), _) => return Some(Backend::System),
+        (Some(CredentialCacheMode::System), _) => return Some(Backend::System(keyring::Choice::Auto)),
+        (Some(CredentialCacheMode::SecretService), _) => return Some(Backend::System(keyring::Choice::SecretService)),
+        (Some(CredentialCacheMode::Keyutils), _) => return Some(Backend::System(keyring::Choice::Keyutils)),
         (Some(CredentialCacheMode::Socket), Some(p)) | (None, Some(p)) => PathBuf::from(p),
         (Some(CredentialCacheMode::Socket), None) => match default_socket_path() {
             Some(p) => p,
@@ -146,10 +151,9 @@ pub fn expiry(leaf_der: &[u8], margin: i64) -> Result<i64, CredentialError> {
 
 /// The credential to cache for an identity.
 pub fn credential_from_identity(identity: &Identity) -> Result<Credential, CredentialError> {
-    use p256::pkcs8::EncodePrivateKey;
     let doc = identity.key.to_pkcs8_der().map_err(|e| CredentialError::Key(e.to_string()))?;
     Ok(Credential {
-        private_key_pkcs8: Zeroizing::new(doc.as_bytes().to_vec()),
+        private_key_pkcs8: Zeroizing::new(doc.to_vec()),
         leaf: identity.certs.leaf.clone(),
         chain: identity.certs.chain.clone(),
         issuer: identity.claims.iss.clone(),
@@ -162,13 +166,12 @@ pub fn credential_from_identity(identity: &Identity) -> Result<Credential, Crede
 /// The identity a cached credential stands for, after checking that the key belongs to the
 /// certificate and that the certificate stays valid for [`MIN_REMAINING_SECS`].
 pub fn identity_from_credential(c: &Credential, now: i64) -> Result<Identity, CredentialError> {
-    use p256::pkcs8::DecodePrivateKey;
     use spki::EncodePublicKey;
     let info = crate::x509::CertInfo::parse(&c.leaf).map_err(|e| CredentialError::Certificate(e.to_string()))?;
     if info.not_after - now < MIN_REMAINING_SECS {
         return Err(CredentialError::Expiring { not_after: info.not_after, now });
     }
-    let key = p256::ecdsa::SigningKey::from_pkcs8_der(&c.private_key_pkcs8)
+    let key = crate::secret::SecretKey::from_pkcs8_der(&c.private_key_pkcs8)
         .map_err(|e| CredentialError::Key(e.to_string()))?;
     let spki = key.verifying_key().to_public_key_der().map_err(|e| CredentialError::Key(e.to_string()))?;
     if spki.as_bytes() != info.spki_der.as_slice() {
@@ -205,7 +208,7 @@ pub fn lookup(cfg: &Config, now: i64) -> Option<Identity> {
         Backend::Socket(path) => {
             client::Client::connect(path, client::DIAL_TIMEOUT).and_then(|mut c| c.get(&key)).map_err(|e| e.to_string())
         }
-        Backend::System => keyring::get(&key, now).map_err(|e| e.to_string()),
+        Backend::System(choice) => keyring::select(*choice).and_then(|k| k.get(&key, now)).map_err(|e| e.to_string()),
     };
     let (_expires, cred) = match found {
         Ok(Some(hit)) => hit,
@@ -243,9 +246,9 @@ pub fn remember(cfg: &Config, identity: &Identity, now: i64) {
             .and_then(|mut c| c.store(&key, cred))
             .map(|_| ())
             .map_err(|e| e.to_string()),
-        Backend::System => expiry(&cred.leaf, DEFAULT_MARGIN_SECS)
-            .map_err(|e| e.to_string())
-            .and_then(|exp| keyring::store(&key, &cred, exp, now).map_err(|e| e.to_string())),
+        Backend::System(choice) => expiry(&cred.leaf, DEFAULT_MARGIN_SECS).map_err(|e| e.to_string()).and_then(|exp| {
+            keyring::select(*choice).and_then(|k| k.store(&key, &cred, exp, now)).map_err(|e| e.to_string())
+        }),
     };
     if let Err(e) = result {
         warn(&e);
@@ -288,7 +291,11 @@ mod tests {
         let c = Config { credential_cache: Some("/s/c.sock".into()), ..Config::default() };
         assert_eq!(backend(&c), Some(Backend::Socket("/s/c.sock".into())));
         let c = Config { credential_cache_mode: Some(CredentialCacheMode::System), ..c };
-        assert_eq!(backend(&c), Some(Backend::System));
+        assert_eq!(backend(&c), Some(Backend::System(keyring::Choice::Auto)));
+        let c = Config { credential_cache_mode: Some(CredentialCacheMode::SecretService), ..c };
+        assert_eq!(backend(&c), Some(Backend::System(keyring::Choice::SecretService)));
+        let c = Config { credential_cache_mode: Some(CredentialCacheMode::Keyutils), ..c };
+        assert_eq!(backend(&c), Some(Backend::System(keyring::Choice::Keyutils)));
         let c = Config { credential_cache_mode: Some(CredentialCacheMode::Socket), ..Config::default() };
         assert_eq!(backend(&c).map(|b| matches!(b, Backend::Socket(_))), default_socket_path().map(|_| true));
     }

@@ -10,8 +10,9 @@
 //! - frames are bounded ([`MAX_FRAME`](super::protocol::MAX_FRAME)), each connection has a
 //!   read timeout, and a malformed frame closes only its own connection;
 //! - entries expire at the certificate's notAfter minus a margin and are swept every second;
-//!   key bytes are zeroized when an entry is replaced, expires, is cleared, or the store is
-//!   dropped; nothing is written to disk.
+//!   key bytes are held in locked, non-dumpable memory ([`crate::secret::SecretBytes`]) and
+//!   zeroized when an entry is replaced, expires, is cleared, or the store is dropped; nothing
+//!   is written to disk.
 use super::protocol::{Credential, ErrorCode, KeyId, Request, Response, TransportError, read_frame, write_frame};
 use std::collections::HashMap;
 use std::io;
@@ -170,7 +171,23 @@ pub fn unix_now() -> i64 {
 
 struct Entry {
     expires_at: i64,
+    /// The credential without its key (an empty `private_key_pkcs8`).
     cred: Credential,
+    /// The key, in locked memory.
+    key: crate::secret::SecretBytes,
+}
+
+impl Entry {
+    fn new(expires_at: i64, mut cred: Credential) -> Entry {
+        let key = crate::secret::SecretBytes::from_slice(&cred.private_key_pkcs8);
+        // The heap copy is zeroized as it is replaced.
+        cred.private_key_pkcs8 = zeroize::Zeroizing::new(Vec::new());
+        Entry { expires_at, cred, key }
+    }
+
+    fn credential(&self) -> Credential {
+        Credential { private_key_pkcs8: zeroize::Zeroizing::new(self.key.to_vec()), ..self.cred.clone() }
+    }
 }
 
 /// The in-memory store. Dropping an entry zeroizes its key.
@@ -205,7 +222,7 @@ impl Store {
                 let mut m = self.lock();
                 match m.get(&k) {
                     Some(e) if e.expires_at > now => {
-                        Response::Credential(Some((e.expires_at, Box::new(e.cred.clone()))))
+                        Response::Credential(Some((e.expires_at, Box::new(e.credential()))))
                     }
                     Some(_) => {
                         m.remove(&k);
@@ -233,7 +250,7 @@ impl Store {
                         format!("the cache is full ({} entries)", self.max_entries),
                     );
                 }
-                m.insert(k, Entry { expires_at, cred: *cred });
+                m.insert(k, Entry::new(expires_at, *cred));
                 Response::Stored(expires_at)
             }
             Request::List => {

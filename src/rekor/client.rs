@@ -1,8 +1,8 @@
-//! Rekor v1 REST client: upload a hashedrekord, fetch an entry, search by certificate.
+//! Rekor v1 REST client: upload an entry, fetch an entry, search by certificate or hash.
 //!
 //! The client never fetches the log's public key for verification (GHSA-xvrc): keys come
 //! only from the trusted root.
-use super::types::{HashedRekord, LogEntries, LogEntry, SearchIndex, SearchPublicKey};
+use super::types::{LogEntries, LogEntry, SearchIndex, SearchPublicKey};
 use crate::http::error_chain;
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
@@ -60,9 +60,9 @@ impl RekorClient {
         &self.base
     }
 
-    /// Upload a hashedrekord entry. On 409 (already logged) the existing entry is fetched.
-    /// Returns the entry uuid and the entry.
-    pub fn create_entry(&self, entry: &HashedRekord) -> Result<(String, LogEntry), RekorError> {
+    /// Upload a proposed entry ([`super::types::HashedRekord`]; or the intoto entry `gitsign attest` logs).
+    /// On 409 (already logged) the existing entry is fetched. Returns the entry uuid and the entry.
+    pub fn create_entry<E: serde::Serialize + ?Sized>(&self, entry: &E) -> Result<(String, LogEntry), RekorError> {
         let url = format!("{}/api/v1/log/entries", self.base);
         let resp = self
             .http
@@ -123,6 +123,25 @@ impl RekorClient {
             return Err(RekorError::Malformed { url, reason: "entry body does not hash to the requested uuid".into() });
         }
         Ok((got, entry))
+    }
+
+    /// Search the index for entries logged under this SHA-256 (`sha256:<hex>`), e.g. the hash of
+    /// a DSSE envelope for intoto entries. Only the hash is sent.
+    pub fn search_by_hash(&self, sha256: &[u8; 32]) -> Result<Vec<String>, RekorError> {
+        let query = SearchIndex { hash: Some(format!("sha256:{}", hex::encode(sha256))), public_key: None };
+        let url = format!("{}/api/v1/index/retrieve", self.base);
+        let resp = self
+            .http
+            .post(&url)
+            .json(&query)
+            .send()
+            .map_err(|e| RekorError::Unreachable { url: url.clone(), reason: error_chain(&e) })?;
+        let status = resp.status().as_u16();
+        let body = read_body(resp, &url)?;
+        if status != 200 {
+            return Err(RekorError::Status { url, status, message: api_message(&body) });
+        }
+        serde_json::from_slice(&body).map_err(|e| RekorError::Malformed { url, reason: e.to_string() })
     }
 
     /// Search the index for entries logged with this certificate (PEM). Only the certificate
