@@ -114,12 +114,11 @@ pub fn verify(spki_der: &[u8], hash: HashAlg, msg: &[u8], sig_der: &[u8]) -> Res
     if memo().lock().map(|m| m.contains(&memo_key)).unwrap_or(false) {
         return Ok(());
     }
-    let result = match (curve_of(spki_der)?, hash) {
-        // ring's P-256 verification is about twice as fast as the pure-Rust one.
-        (Curve::P256, HashAlg::Sha256) => verify_p256_sha256_ring(spki_der, msg, sig_der)
-            .unwrap_or_else(|| verify_prehash(spki_der, &hash.digest(msg), sig_der)),
-        _ => verify_prehash(spki_der, &hash.digest(msg), sig_der),
-    };
+    let curve = curve_of(spki_der)?;
+    // ring is about twice as fast as the pure-Rust code on P-256 and several times on P-384
+    // (every Fulcio certificate chain is P-384); SHA-512 pairs stay on the pure-Rust path.
+    let result = verify_ring(curve, hash, spki_der, msg, sig_der)
+        .unwrap_or_else(|| verify_prehash(spki_der, &hash.digest(msg), sig_der));
     if result.is_ok()
         && let Ok(mut m) = memo().lock()
     {
@@ -140,21 +139,36 @@ fn memo() -> &'static std::sync::Mutex<std::collections::HashSet<[u8; 32]>> {
     MEMO.get_or_init(Default::default)
 }
 
-/// P-256/SHA-256 with ring; `None` when ring cannot take the key (then the caller falls back).
-fn verify_p256_sha256_ring(spki_der: &[u8], msg: &[u8], sig_der: &[u8]) -> Option<Result<(), PubkeyError>> {
+/// ECDSA with ring for the curve/hash pairs it implements; `None` when ring cannot take the
+/// pair or the key (then the caller uses the pure-Rust path).
+fn verify_ring(
+    curve: Curve,
+    hash: HashAlg,
+    spki_der: &[u8],
+    msg: &[u8],
+    sig_der: &[u8],
+) -> Option<Result<(), PubkeyError>> {
     use der::Decode;
+    let alg: &'static ring::signature::EcdsaVerificationAlgorithm = match (curve, hash) {
+        (Curve::P256, HashAlg::Sha256) => &ring::signature::ECDSA_P256_SHA256_ASN1,
+        (Curve::P256, HashAlg::Sha384) => &ring::signature::ECDSA_P256_SHA384_ASN1,
+        (Curve::P384, HashAlg::Sha256) => &ring::signature::ECDSA_P384_SHA256_ASN1,
+        (Curve::P384, HashAlg::Sha384) => &ring::signature::ECDSA_P384_SHA384_ASN1,
+        (_, HashAlg::Sha512) => return None,
+    };
     let spki = SubjectPublicKeyInfoRef::from_der(spki_der).ok()?;
     let point = spki.subject_public_key.as_bytes()?;
     if point.first() != Some(&0x04) {
         return None; // compressed points: let the pure-Rust path handle them
     }
-    let key = ring::signature::UnparsedPublicKey::new(&ring::signature::ECDSA_P256_SHA256_ASN1, point);
+    let key = ring::signature::UnparsedPublicKey::new(alg, point);
     Some(key.verify(msg, sig_der).map_err(|_| {
         // ring does not distinguish malformed from wrong; keep the pure-Rust classification.
-        match p256::ecdsa::DerSignature::try_from(sig_der) {
-            Ok(_) => PubkeyError::BadSignature,
-            Err(_) => PubkeyError::MalformedSignature,
-        }
+        let well_formed = match curve {
+            Curve::P256 => p256::ecdsa::DerSignature::try_from(sig_der).is_ok(),
+            Curve::P384 => p384::ecdsa::DerSignature::try_from(sig_der).is_ok(),
+        };
+        if well_formed { PubkeyError::BadSignature } else { PubkeyError::MalformedSignature }
     }))
 }
 
@@ -181,19 +195,37 @@ mod tests {
 
     #[test]
     fn ring_and_pure_rust_paths_agree() {
+        use ecdsa::signature::hazmat::PrehashSigner;
         let sk = p256::ecdsa::SigningKey::from_slice(&[11u8; 32]).unwrap();
         let spki = sk.verifying_key().to_public_key_der().unwrap();
-        for i in 0..20u8 {
+        let sk384 = p384::ecdsa::SigningKey::from_slice(&[12u8; 48]).unwrap();
+        let spki384 = sk384.verifying_key().to_public_key_der().unwrap();
+        for i in 0..10u8 {
             let msg = [i; 40];
-            let sig: p256::ecdsa::DerSignature = sk.sign(&msg);
-            let ring = verify_p256_sha256_ring(spki.as_bytes(), &msg, sig.as_bytes()).unwrap();
-            let rc = verify_prehash(spki.as_bytes(), &HashAlg::Sha256.digest(&msg), sig.as_bytes());
-            assert_eq!(ring, rc);
             let other = [i ^ 1; 40];
-            let ring = verify_p256_sha256_ring(spki.as_bytes(), &other, sig.as_bytes()).unwrap();
-            let rc = verify_prehash(spki.as_bytes(), &HashAlg::Sha256.digest(&other), sig.as_bytes());
-            assert_eq!(ring, rc);
-            assert_eq!(ring, Err(PubkeyError::BadSignature));
+            for hash in [HashAlg::Sha256, HashAlg::Sha384] {
+                let digest = hash.digest(&msg);
+                let cases: [(Curve, &[u8], Vec<u8>); 2] = [
+                    (Curve::P256, spki.as_bytes(), {
+                        let s: p256::ecdsa::Signature = sk.sign_prehash(&digest).unwrap();
+                        s.to_der().as_bytes().to_vec()
+                    }),
+                    (Curve::P384, spki384.as_bytes(), {
+                        let s: p384::ecdsa::Signature = sk384.sign_prehash(&digest).unwrap();
+                        s.to_der().as_bytes().to_vec()
+                    }),
+                ];
+                for (curve, key, sig) in cases {
+                    let ring = verify_ring(curve, hash, key, &msg, &sig).unwrap();
+                    assert_eq!(ring, Ok(()), "{curve:?} {hash:?}");
+                    assert_eq!(ring, verify_prehash(key, &digest, &sig));
+                    let ring = verify_ring(curve, hash, key, &other, &sig).unwrap();
+                    assert_eq!(ring, Err(PubkeyError::BadSignature));
+                    assert_eq!(ring, verify_prehash(key, &hash.digest(&other), &sig));
+                    let ring = verify_ring(curve, hash, key, &msg, &sig[..sig.len() - 1]).unwrap();
+                    assert_eq!(ring, Err(PubkeyError::MalformedSignature));
+                }
+            }
         }
         // a failure is not remembered as a success after a good check of the same key
         let sig: p256::ecdsa::DerSignature = sk.sign(b"memo");

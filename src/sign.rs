@@ -103,6 +103,9 @@ pub struct Identity {
     pub certs: CertChain,
     /// The token's claims (issuer, subject).
     pub claims: Claims,
+    /// Read back from the credential cache, whose entries are keyed by the trusted root they
+    /// were checked under (so [`check_certificate`] need not repeat the chain's signatures).
+    pub from_cache: bool,
 }
 
 impl std::fmt::Debug for Identity {
@@ -154,9 +157,14 @@ impl Services {
 /// over every token source); otherwise a token from the configured provider, a fresh P-256
 /// key, and a certificate from Fulcio for it, which is then stored in the cache. Cache
 /// failures are warnings, never errors.
-pub fn obtain_identity(cfg: &Config, services: &Services, now: i64) -> Result<Identity, SignError> {
+pub fn obtain_identity(
+    cfg: &Config,
+    services: &Services,
+    trust: &TrustedRoot,
+    now: i64,
+) -> Result<Identity, SignError> {
     #[cfg(unix)]
-    if let Some(identity) = crate::cache::lookup(cfg, now) {
+    if let Some(identity) = crate::cache::lookup(cfg, trust, now) {
         return Ok(identity);
     }
     let token = oidc::get_token(cfg, &services.http)?;
@@ -166,9 +174,9 @@ pub fn obtain_identity(cfg: &Config, services: &Services, now: i64) -> Result<Id
     #[cfg(unix)]
     if crate::cache::enabled(cfg)
         && check_match_committer(cfg, &identity).is_ok()
-        && crate::setup::trusted_root_for(cfg).is_ok_and(|t| check_certificate(cfg, &identity, &t, now).is_ok())
+        && check_certificate(cfg, &identity, trust, now).is_ok()
     {
-        crate::cache::remember(cfg, &identity, now);
+        crate::cache::remember(cfg, trust, &identity, now);
     }
     Ok(identity)
 }
@@ -194,7 +202,7 @@ pub fn identity_from_token(token: &str, services: &Services, now: i64) -> Result
     if leaf_spki != spki.as_bytes() {
         return Err(SignError::WrongKey { url: services.fulcio.base_url().to_string() });
     }
-    Ok(Identity { key, certs, claims })
+    Ok(Identity { key, certs, claims, from_cache: false })
 }
 
 /// How far the local clock may lag behind Fulcio's when checking a fresh certificate (seconds).
@@ -220,6 +228,13 @@ pub fn check_certificate(cfg: &Config, identity: &Identity, trust: &TrustedRoot,
             let got = info.sans.iter().map(ToString::to_string).collect::<Vec<_>>().join(", ");
             return Err(bad(format!("it is for {got:?}, not for the token's identity {email:?}")));
         }
+    }
+    // A cached credential passed the checks below under this very trusted root before it was
+    // stored (the cache key includes the root's fingerprint); its key was matched to the
+    // certificate on the way out of the cache. Two P-384 verifications are most of the CPU a
+    // warm signature costs, so they are not repeated for each commit of a rebase.
+    if identity.from_cache {
+        return Ok(());
     }
     let t = now.clamp(info.not_before, info.not_after);
     let chain = crate::x509::verify_chain(leaf, &identity.certs.chain, trust, t)

@@ -174,6 +174,34 @@ static PRODUCTION: OnceLock<Result<TrustedRoot, TrustError>> = OnceLock::new();
 static STAGING: OnceLock<Result<TrustedRoot, TrustError>> = OnceLock::new();
 
 impl TrustedRoot {
+    /// A digest of everything a certificate check depends on (Fulcio CA chains and validity
+    /// windows, CT log keys and windows). The credential cache binds entries to it, so a
+    /// certificate checked under one trusted root is never reused under another.
+    pub fn fingerprint(&self) -> [u8; 32] {
+        use sha2::{Digest, Sha256};
+        let mut h = Sha256::new();
+        let mut put = |b: &[u8]| {
+            h.update((b.len() as u64).to_be_bytes());
+            h.update(b);
+        };
+        let window = |v: &ValidFor| [v.start.to_be_bytes(), v.end.unwrap_or(i64::MAX).to_be_bytes()].concat();
+        put(b"gitsign-rs trusted root fingerprint v1");
+        for ca in &self.certificate_authorities {
+            put(b"ca");
+            put(&window(&ca.valid_for));
+            for der in &ca.chain_der {
+                put(der);
+            }
+        }
+        for log in &self.ctlogs {
+            put(b"ct");
+            put(&window(&log.valid_for));
+            put(&log.log_id);
+            put(&log.public_key_der);
+        }
+        h.finalize().into()
+    }
+
     /// The Sigstore public-good production trusted root (embedded copy, parsed once).
     pub fn production() -> Result<&'static TrustedRoot, TrustError> {
         PRODUCTION.get_or_init(|| TrustedRoot::from_json(PRODUCTION_JSON)).as_ref().map_err(Clone::clone)

@@ -140,7 +140,7 @@ pub fn run_attest(argv: &[std::ffi::OsString]) -> ExitCode {
         Ok(s) => s,
         Err(e) => return fail(e.to_string()),
     };
-    let identity = match gitsign::sign::obtain_identity(&cfg, &services, now()) {
+    let identity = match gitsign::sign::obtain_identity(&cfg, &services, &trust, now()) {
         Ok(i) => i,
         Err(e) => return fail(e.to_string()),
     };

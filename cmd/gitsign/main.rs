@@ -189,7 +189,7 @@ fn sign(a: &GpgArgs) -> ExitCode {
         Ok(t) => t,
         Err(e) => return fail(e.to_string()),
     };
-    let identity = match gitsign::sign::obtain_identity(&cfg, &services, now()) {
+    let identity = match gitsign::sign::obtain_identity(&cfg, &services, &trust, now()) {
         Ok(i) => i,
         Err(e) => return fail(e.to_string()),
     };

@@ -10,9 +10,10 @@
 //!   KWallet, KeePassXC; [`secret_service`]) when a session bus offers one, else the kernel
 //!   keyutils keyring (Linux). `secret-service` and `keyutils` force one of the two.
 //!
-//! Entries are keyed by a hash of the signing-identity configuration and the host
-//! ([`key_id`]): the Fulcio URL, OIDC issuer, client id, connector id, committer email and
-//! hostname — not the working directory, so one login serves every repository. An entry
+//! Entries are keyed by a hash of the signing-identity configuration, the host and the trusted
+//! root ([`key_id`]): the Fulcio URL, OIDC issuer, client id, connector id, committer email,
+//! hostname and the fingerprint of the trusted root the certificate was checked under — not the
+//! working directory, so one login serves every repository. An entry
 //! expires at the certificate's `notAfter` minus a margin.
 //!
 //! The cache is an optimisation and never a reason for a signature to fail: every cache
@@ -122,9 +123,11 @@ pub fn hostname() -> String {
 /// The cache key of a signing configuration on a host: SHA-256 over a domain tag and the
 /// length-prefixed fields (Fulcio URL, issuer, client id, connector id, committer email,
 /// hostname). Unset fields count as empty.
-pub fn key_id(cfg: &Config, host: &str) -> KeyId {
+pub fn key_id(cfg: &Config, host: &str, trust: &crate::trust::TrustedRoot) -> KeyId {
     let mut h = Sha256::new();
-    h.update(b"gitsign-rs credential cache key v1\0");
+    h.update(b"gitsign-rs credential cache key v2\0");
+    // Bound to the trusted root: an entry was checked under it (see `sign::obtain_identity`).
+    h.update(trust.fingerprint());
     for field in [
         cfg.fulcio.as_str(),
         cfg.issuer.as_str(),
@@ -178,6 +181,7 @@ pub fn identity_from_credential(c: &Credential, now: i64) -> Result<Identity, Cr
         return Err(CredentialError::KeyMismatch);
     }
     Ok(Identity {
+        from_cache: true,
         key,
         certs: CertChain { leaf: c.leaf.clone(), chain: c.chain.clone() },
         claims: Claims {
@@ -201,9 +205,9 @@ pub fn warn(msg: &str) {
 static UNREACHABLE: AtomicBool = AtomicBool::new(false);
 
 /// Look for a live cached identity for `cfg`. Every failure is a miss with a warning.
-pub fn lookup(cfg: &Config, now: i64) -> Option<Identity> {
+pub fn lookup(cfg: &Config, trust: &crate::trust::TrustedRoot, now: i64) -> Option<Identity> {
     let backend = backend(cfg)?;
-    let key = key_id(cfg, &hostname());
+    let key = key_id(cfg, &hostname(), trust);
     let found = match &backend {
         Backend::Socket(path) => {
             client::Client::connect(path, client::DIAL_TIMEOUT).and_then(|mut c| c.get(&key)).map_err(|e| e.to_string())
@@ -231,12 +235,12 @@ pub fn lookup(cfg: &Config, now: i64) -> Option<Identity> {
 
 /// Store a freshly obtained identity for `cfg`. Every failure is a warning. Nothing is tried
 /// if this process's [`lookup`] already found the cache unreachable.
-pub fn remember(cfg: &Config, identity: &Identity, now: i64) {
+pub fn remember(cfg: &Config, trust: &crate::trust::TrustedRoot, identity: &Identity, now: i64) {
     if UNREACHABLE.load(Ordering::Relaxed) {
         return;
     }
     let Some(backend) = backend(cfg) else { return };
-    let key = key_id(cfg, &hostname());
+    let key = key_id(cfg, &hostname(), trust);
     let cred = match credential_from_identity(identity) {
         Ok(c) => c,
         Err(e) => return warn(&e.to_string()),
@@ -260,13 +264,15 @@ mod tests {
     use super::*;
 
     #[test]
-    fn key_depends_on_identity_config_and_host_only() {
+    fn key_depends_on_identity_config_host_and_trusted_root_only() {
+        let prod = crate::trust::TrustedRoot::production().unwrap();
+        let staging = crate::trust::TrustedRoot::staging().unwrap();
         let mut a = Config { user_email: Some("a@x".into()), ..Config::default() };
-        let k = key_id(&a, "h1");
-        assert_eq!(k, key_id(&a.clone(), "h1"));
-        assert_ne!(k, key_id(&a, "h2"));
+        let k = key_id(&a, "h1", prod);
+        assert_eq!(k, key_id(&a.clone(), "h1", prod));
+        assert_ne!(k, key_id(&a, "h2", prod));
         a.rekor = "https://elsewhere".into();
-        assert_eq!(k, key_id(&a, "h1"), "Rekor is not part of the identity");
+        assert_eq!(k, key_id(&a, "h1", prod), "Rekor is not part of the identity");
         for change in [
             |c: &mut Config| c.fulcio = "https://f2".into(),
             |c: &mut Config| c.issuer = "https://i2".into(),
@@ -276,12 +282,15 @@ mod tests {
         ] {
             let mut b = a.clone();
             change(&mut b);
-            assert_ne!(k, key_id(&b, "h1"));
+            assert_ne!(k, key_id(&b, "h1", prod));
         }
+        // A credential checked under one trusted root is never offered under another.
+        assert_ne!(k, key_id(&a, "h1", staging));
+        assert_ne!(prod.fingerprint(), staging.fingerprint());
         // Field boundaries are unambiguous.
         let c1 = Config { client_id: "ab".into(), connector_id: Some("c".into()), ..a.clone() };
         let c2 = Config { client_id: "a".into(), connector_id: Some("bc".into()), ..a.clone() };
-        assert_ne!(key_id(&c1, "h"), key_id(&c2, "h"));
+        assert_ne!(key_id(&c1, "h", prod), key_id(&c2, "h", prod));
     }
 
     #[test]
