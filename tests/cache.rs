@@ -468,7 +468,7 @@ fn keyutils_keyring_mode() {
         user_email: Some(email.clone()),
         ..Default::default()
     };
-    let trust = gitsign::trust::TrustedRoot::from_file(&sb.var("GITSIGN_TRUSTED_ROOT")).unwrap();
+    let trust = gitsign::trust::TrustedRoot::from_file(sb.var("GITSIGN_TRUSTED_ROOT")).unwrap();
     let key = gitsign::cache::key_id(&cfg, &gitsign::cache::hostname(), &trust);
     let (exp, cred) = Keyutils.get(&key, now).unwrap().expect("entry in the keyring");
     let not_after = gitsign::cache::not_after(&cred.leaf).unwrap();
@@ -771,7 +771,7 @@ fn cache_user(sb: &Sandbox, email: &str) -> (protocol::KeyId, String) {
         user_email: Some(email.to_string()),
         ..Default::default()
     };
-    let trust = gitsign::trust::TrustedRoot::from_file(&sb.var("GITSIGN_TRUSTED_ROOT")).unwrap();
+    let trust = gitsign::trust::TrustedRoot::from_file(sb.var("GITSIGN_TRUSTED_ROOT")).unwrap();
     let key = gitsign::cache::key_id(&cfg, &gitsign::cache::hostname(), &trust);
     (key, hex::encode(key))
 }
