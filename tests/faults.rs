@@ -1096,3 +1096,76 @@ fn cache_faults_degrade_to_a_warning() {
     }
     write_matrix("cache", "git commit -S (credential cache)", &matrix);
 }
+
+/// A black-holed service: a loopback listener whose accept queue is full (backlog 0, the one
+/// queued connection never accepted), so the kernel drops every further SYN and `connect()`
+/// hangs until the client gives up, as with a firewall that drops packets.
+struct BlackHole {
+    url: String,
+    _listener: TcpListener,
+    _queued: Vec<TcpStream>,
+}
+
+fn black_hole() -> BlackHole {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    rustix::net::listen(&listener, 0).unwrap();
+    let addr = listener.local_addr().unwrap();
+    let mut queued = Vec::new();
+    // Fill the accept queue until a connect no longer completes.
+    loop {
+        match TcpStream::connect_timeout(&addr, Duration::from_millis(500)) {
+            Ok(s) => {
+                queued.push(s);
+                assert!(queued.len() < 64, "the kernel keeps accepting connections on a full backlog-0 queue");
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::TimedOut => break,
+            Err(e) => panic!("filling the accept queue of {addr}: {e}"),
+        }
+    }
+    // Check that it really is a black hole: a second probe hangs too.
+    let t = Instant::now();
+    let probe = TcpStream::connect_timeout(&addr, Duration::from_secs(1));
+    assert!(
+        matches!(&probe, Err(e) if e.kind() == std::io::ErrorKind::TimedOut)
+            && t.elapsed() >= Duration::from_millis(900),
+        "{addr} is not black-holed: {probe:?} after {:?}",
+        t.elapsed()
+    );
+    BlackHole { url: format!("http://{addr}"), _listener: listener, _queued: queued }
+}
+
+#[test]
+fn black_holed_services_fail_on_the_connect_timeout() {
+    // The request timeout is set far above the connect timeout, so only the connect timeout can
+    // end these commits: the default one (10 s) for Fulcio, `gitsign.connectTimeout` for Rekor.
+    let sb = Sandbox::start();
+    let mut matrix = Vec::new();
+    let cases: [(&str, &str, Option<u64>); 2] =
+        [("GITSIGN_FULCIO_URL", "Fulcio", None), ("GITSIGN_REKOR_URL", "Rekor", Some(3))];
+    for (var, service, configured) in cases {
+        let hole = black_hole();
+        let repo = repo_with(&sb, &[(var, hole.url.as_str()), ("GITSIGN_HTTP_TIMEOUT", "120")]);
+        if let Some(s) = configured {
+            repo.git_ok(&["config", "gitsign.connectTimeout", &s.to_string()]);
+        }
+        let limit = Duration::from_secs(configured.unwrap_or(10));
+        let what = match configured {
+            Some(s) => format!("black-holed (SYN dropped), gitsign.connectTimeout={s}"),
+            None => "black-holed (SYN dropped), default connect timeout".to_string(),
+        };
+        let f = commit_must_fail(
+            &repo,
+            &format!("{service}: {what}"),
+            service,
+            &hole.url,
+            &["timed out", "timeout", "deadline has elapsed"],
+        );
+        assert!(
+            f.elapsed >= limit && f.elapsed < limit + Duration::from_secs(8),
+            "{service}: {what}: the commit failed after {:?}, expected the {limit:?} connect timeout",
+            f.elapsed
+        );
+        matrix.push((what, first_error_line(&f.stderr), f.elapsed));
+    }
+    write_matrix("black_hole", "git commit -S (connect timeout)", &matrix);
+}
