@@ -153,6 +153,14 @@ pub fn error_chain(e: &dyn std::error::Error) -> String {
         }
         cur = src.source();
     }
+    if s.contains("tcp connect error") && s.contains("deadline has elapsed") {
+        s.push_str(
+            " (the connection was not accepted within the connect timeout: the service is down or a firewall \
+             drops the packets; gitsign.connectTimeout / GITSIGN_CONNECT_TIMEOUT sets the limit, default 10 s)",
+        );
+    } else if s.contains("operation timed out") || s.contains("timed out") {
+        s.push_str(" (no answer within the request timeout: gitsign.httpTimeout / GITSIGN_HTTP_TIMEOUT, default 30 s)");
+    }
     if s.contains("UnknownIssuer") || s.contains("invalid peer certificate") {
         s.push_str(
             " (the server's TLS certificate is not trusted here: if it is a private deployment, add its CA \
