@@ -28,7 +28,92 @@ fn split(n: usize) -> usize {
     k
 }
 
-/// MTH(D[0:n]) over leaf hashes.
+/// An append-only tree that keeps every complete power-of-two subtree's hash, so a root or an
+/// inclusion proof costs O(log² n) hashes instead of rehashing all n leaves on every request.
+#[derive(Debug, Default, Clone)]
+pub struct Tree {
+    /// `levels[k][i]` = hash of leaves `i·2^k .. (i+1)·2^k` (only complete subtrees).
+    levels: Vec<Vec<Hash>>,
+}
+
+impl Tree {
+    /// A tree over `leaves`, in order.
+    pub fn from_leaves(leaves: Vec<Hash>) -> Tree {
+        let mut t = Tree::default();
+        for l in leaves {
+            t.push(l);
+        }
+        t
+    }
+
+    /// Number of leaves.
+    pub fn len(&self) -> usize {
+        self.levels.first().map_or(0, Vec::len)
+    }
+
+    /// Append a leaf hash.
+    pub fn push(&mut self, leaf: Hash) {
+        let mut node = leaf;
+        let mut k = 0;
+        loop {
+            if self.levels.len() == k {
+                self.levels.push(Vec::new());
+            }
+            self.levels[k].push(node);
+            let n = self.levels[k].len();
+            if n % 2 == 1 {
+                return;
+            }
+            node = node_hash(&self.levels[k][n - 2], &self.levels[k][n - 1]);
+            k += 1;
+        }
+    }
+
+    /// MTH(D[start:end]).
+    fn subtree(&self, start: usize, end: usize) -> Hash {
+        let n = end - start;
+        if n == 0 {
+            return Sha256::digest([]).into();
+        }
+        if n.is_power_of_two() && start.is_multiple_of(n) {
+            let k = n.trailing_zeros() as usize;
+            return self.levels[k][start >> k];
+        }
+        let k = split(n);
+        node_hash(&self.subtree(start, start + k), &self.subtree(start + k, end))
+    }
+
+    /// The root over all leaves.
+    pub fn root(&self) -> Hash {
+        self.subtree(0, self.len())
+    }
+
+    /// PATH(m, D[0:n]) over all leaves, leaf-to-root order (empty when `m` is out of range).
+    pub fn inclusion_proof(&self, m: usize) -> Vec<Hash> {
+        let mut out = Vec::new();
+        let (mut start, mut end) = (0, self.len());
+        if m >= end {
+            return out;
+        }
+        // Walk down from the root, collecting siblings; then reverse to leaf-to-root order.
+        while end - start > 1 {
+            let k = split(end - start);
+            if m < start + k {
+                out.push(self.subtree(start + k, end));
+                end = start + k;
+            } else {
+                out.push(self.subtree(start, start + k));
+                start += k;
+            }
+        }
+        out.reverse();
+        out
+    }
+}
+
+/// MTH(D[0:n]) over leaf hashes, straight from the RFC's recursive definition (the reference
+/// [`Tree`] is tested against).
+#[cfg(test)]
 pub fn root(leaves: &[Hash]) -> Hash {
     match leaves.len() {
         0 => Sha256::digest([]).into(),
@@ -40,7 +125,8 @@ pub fn root(leaves: &[Hash]) -> Hash {
     }
 }
 
-/// PATH(m, D[0:n]): audit path for leaf `m`, leaf-to-root order.
+/// PATH(m, D[0:n]): audit path for leaf `m`, leaf-to-root order (reference definition).
+#[cfg(test)]
 pub fn inclusion_proof(leaves: &[Hash], m: usize) -> Vec<Hash> {
     fn path(m: usize, d: &[Hash], out: &mut Vec<Hash>) {
         let n = d.len();
@@ -122,6 +208,23 @@ mod tests {
             let l = leaves(n);
             assert_eq!(root(&l), naive_root(&l), "size {n}");
         }
+    }
+
+    #[test]
+    fn incremental_tree_matches_the_recursive_definition() {
+        let l = leaves(70);
+        let mut t = Tree::default();
+        assert_eq!(t.root(), root(&[]));
+        for n in 1..=70 {
+            t.push(l[n - 1]);
+            assert_eq!(t.len(), n);
+            assert_eq!(t.root(), root(&l[..n]), "size {n}");
+            for m in 0..n {
+                assert_eq!(t.inclusion_proof(m), inclusion_proof(&l[..n], m), "n={n} m={m}");
+            }
+            assert!(t.inclusion_proof(n).is_empty());
+        }
+        assert_eq!(Tree::from_leaves(l.clone()).root(), root(&l));
     }
 
     #[test]

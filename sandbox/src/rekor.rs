@@ -23,7 +23,7 @@ pub struct Rekor {
 
 pub struct Inner {
     store: Store,
-    leaves: Vec<Hash>,
+    tree: merkle::Tree,
 }
 
 /// The signer of an entry, as submitted in `spec.signature.publicKey.content`.
@@ -138,7 +138,13 @@ impl Rekor {
         let leaves = store.leaf_hashes()?;
         let spki = keys::p256_spki_der(key.verifying_key());
         let log_id = util::sha256(&spki);
-        Ok(Rekor { key, spki, log_id, tree_id, inner: Mutex::new(Inner { store, leaves }) })
+        Ok(Rekor {
+            key,
+            spki,
+            log_id,
+            tree_id,
+            inner: Mutex::new(Inner { store, tree: merkle::Tree::from_leaves(leaves) }),
+        })
     }
 
     pub fn spki(&self) -> &[u8] {
@@ -171,10 +177,10 @@ impl Rekor {
         format!("{text}\n\u{2014} {LOG_NAME} {}\n", util::b64(&hint_sig))
     }
 
-    fn entry_json(&self, e: &Entry, leaves: &[Hash]) -> Value {
-        let size = leaves.len();
-        let root = merkle::root(leaves);
-        let proof: Vec<String> = merkle::inclusion_proof(leaves, e.index as usize).iter().map(hex::encode).collect();
+    fn entry_json(&self, e: &Entry, tree: &merkle::Tree) -> Value {
+        let size = tree.len();
+        let root = tree.root();
+        let proof: Vec<String> = tree.inclusion_proof(e.index as usize).iter().map(hex::encode).collect();
         let mut m = serde_json::Map::new();
         m.insert(
             self.uuid(&e.leaf_hash),
@@ -326,7 +332,7 @@ impl Rekor {
             Ok(None) => {}
             Err(e) => return Resp::error(500, &e.to_string()),
         }
-        let index = inner.leaves.len() as u64;
+        let index = inner.tree.len() as u64;
         let integrated_time = util::now_unix();
         let set =
             keys::sign_p256_der(&self.key, set_payload(&body, integrated_time, &self.log_id_hex(), index).as_bytes());
@@ -343,15 +349,15 @@ impl Rekor {
         if let Err(e) = inner.store.insert(&entry) {
             return Resp::error(500, &format!("storing entry: {e}"));
         }
-        inner.leaves.push(leaf);
+        inner.tree.push(leaf);
         // Self-check: the proof we hand out must lead to the root we sign.
-        let proof = merkle::inclusion_proof(&inner.leaves, index as usize);
-        let size = inner.leaves.len() as u64;
-        if merkle::root_from_proof(index, size, &leaf, &proof) != Some(merkle::root(&inner.leaves)) {
+        let proof = inner.tree.inclusion_proof(index as usize);
+        let size = inner.tree.len() as u64;
+        if merkle::root_from_proof(index, size, &leaf, &proof) != Some(inner.tree.root()) {
             return Resp::error(500, "internal error: inclusion proof self-check failed");
         }
         let uuid = self.uuid(&leaf);
-        Resp::json(201, &self.entry_json(&entry, &inner.leaves))
+        Resp::json(201, &self.entry_json(&entry, &inner.tree))
             .with_header("Location", &format!("/api/v1/log/entries/{uuid}"))
             .with_header("ETag", &uuid)
     }
@@ -375,7 +381,7 @@ impl Rekor {
             Err(r) => return r,
         };
         match inner.store.by_leaf(&leaf) {
-            Ok(Some(e)) => Resp::json(200, &self.entry_json(&e, &inner.leaves)),
+            Ok(Some(e)) => Resp::json(200, &self.entry_json(&e, &inner.tree)),
             Ok(None) => Resp::error(404, "entry not found"),
             Err(e) => Resp::error(500, &e.to_string()),
         }
@@ -390,7 +396,7 @@ impl Rekor {
             Err(r) => return r,
         };
         match inner.store.by_index(idx) {
-            Ok(Some(e)) => Resp::json(200, &self.entry_json(&e, &inner.leaves)),
+            Ok(Some(e)) => Resp::json(200, &self.entry_json(&e, &inner.tree)),
             Ok(None) => Resp::error(404, "entry not found"),
             Err(e) => Resp::error(500, &e.to_string()),
         }
@@ -412,13 +418,13 @@ impl Rekor {
             if let Some(leaf) = self.parse_uuid(u)
                 && let Ok(Some(e)) = inner.store.by_leaf(&leaf)
             {
-                out.push(self.entry_json(&e, &inner.leaves));
+                out.push(self.entry_json(&e, &inner.tree));
             }
         }
         let idxs = v.get("logIndexes").and_then(Value::as_array).cloned().unwrap_or_default();
         for i in idxs.iter().filter_map(Value::as_u64) {
             if let Ok(Some(e)) = inner.store.by_index(i) {
-                out.push(self.entry_json(&e, &inner.leaves));
+                out.push(self.entry_json(&e, &inner.tree));
             }
         }
         Resp::json(200, &Value::Array(out))
@@ -493,13 +499,13 @@ impl Rekor {
             Ok(i) => i,
             Err(r) => return r,
         };
-        let root = merkle::root(&inner.leaves);
+        let root = inner.tree.root();
         Resp::json(
             200,
             &json!({
                 "rootHash": hex::encode(root),
-                "signedTreeHead": self.checkpoint(inner.leaves.len(), &root),
-                "treeSize": inner.leaves.len(),
+                "signedTreeHead": self.checkpoint(inner.tree.len(), &root),
+                "treeSize": inner.tree.len(),
                 "treeID": self.tree_id.to_string(),
             }),
         )
