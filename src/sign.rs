@@ -167,6 +167,12 @@ pub fn obtain_identity(
     if let Some(identity) = crate::cache::lookup(cfg, trust, now) {
         return Ok(identity);
     }
+    login_identity(cfg, services, trust, now)
+}
+
+/// The part of [`obtain_identity`] after a cache miss: log in, get a certificate, and store the
+/// result in the cache if one is configured.
+pub fn login_identity(cfg: &Config, services: &Services, trust: &TrustedRoot, now: i64) -> Result<Identity, SignError> {
     let token = oidc::get_token(cfg, &services.http)?;
     let identity = identity_from_token(&token, services, now)?;
     // Cache only what the signing path will accept: a cached credential wins over every

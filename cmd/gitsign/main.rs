@@ -180,18 +180,33 @@ fn sign(a: &GpgArgs) -> ExitCode {
         eprintln!("gitsign: error: {msg}");
         ExitCode::FAILURE
     };
-    let services = match gitsign::sign::Services::from_config(&cfg) {
+    // The HTTP clients are built on a second thread while this one reads the trusted root and
+    // asks the credential cache (about a millisecond of each, on every signature).
+    let (services, trust, cached) = std::thread::scope(|scope| {
+        let building = scope.spawn(|| gitsign::sign::Services::from_config(&cfg));
+        // The trusted root first: a broken one fails before any login or network round trip.
+        let trust = gitsign::setup::trusted_root_for(&cfg);
+        #[cfg(unix)]
+        let cached = trust.as_ref().ok().and_then(|t| gitsign::cache::lookup(&cfg, t, now()));
+        #[cfg(not(unix))]
+        let cached = None;
+        let services = building.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic));
+        (services, trust, cached)
+    });
+    let services = match services {
         Ok(s) => s,
         Err(e) => return fail(e.to_string()),
     };
-    // The trusted root first: a broken one fails before any login or network round trip.
-    let trust = match gitsign::setup::trusted_root_for(&cfg) {
+    let trust = match trust {
         Ok(t) => t,
         Err(e) => return fail(e.to_string()),
     };
-    let identity = match gitsign::sign::obtain_identity(&cfg, &services, &trust, now()) {
-        Ok(i) => i,
-        Err(e) => return fail(e.to_string()),
+    let identity = match cached {
+        Some(i) => i,
+        None => match gitsign::sign::login_identity(&cfg, &services, &trust, now()) {
+            Ok(i) => i,
+            Err(e) => return fail(e.to_string()),
+        },
     };
     if let Err(e) = gitsign::sign::check_certificate(&cfg, &identity, &trust, now()) {
         return fail(e.to_string());
@@ -225,5 +240,8 @@ fn sign(a: &GpgArgs) -> ExitCode {
     if let Err(e) = stdout.write_all(out.armored.as_bytes()).and_then(|_| stdout.flush()) {
         return fail(format!("cannot write the signature to stdout: {e}"));
     }
+    // Dropping the blocking HTTP client joins its runtime thread; the process ends right after,
+    // so let the exit reclaim it instead.
+    std::mem::forget(services);
     ExitCode::SUCCESS
 }
