@@ -356,9 +356,15 @@ impl FakeCi {
                     .find(|h| h.field.equiv("Authorization"))
                     .map(|h| h.value.to_string())
                     .unwrap_or_default();
+                let flavor = req
+                    .headers()
+                    .iter()
+                    .find(|h| h.field.equiv("Metadata-Flavor"))
+                    .map(|h| format!(" Metadata-Flavor: {}", h.value))
+                    .unwrap_or_default();
                 let mut b = String::new();
                 let _ = std::io::Read::read_to_string(req.as_reader(), &mut b);
-                s.lock().unwrap().push(format!("{} {} [{auth}] {b}", req.method(), req.url()));
+                s.lock().unwrap().push(format!("{} {} [{auth}]{flavor} {b}", req.method(), req.url()));
                 let _ = req.respond(tiny_http::Response::from_string(body.clone()));
             }
         });
@@ -431,20 +437,54 @@ fn ambient_providers_in_documented_order() {
         signer(&repo, &[all.as_slice(), &[("GITSIGN_TOKEN_PROVIDER", "github-actions")]].concat()),
         "gh@example.test"
     );
-    // A named provider that is not enabled is an error, not a fallback to the browser.
-    let mut c = repo.cmd(Path::new("setsid"));
-    c.arg("-w")
-        .arg(bin("gitsign"))
-        .args(["--status-fd=2", "-bsau", "x"])
-        .env("GITSIGN_TOKEN_PROVIDER", "github-actions");
-    let out = c.stdin(Stdio::null()).output().unwrap();
-    assert_eq!(out.status.code(), Some(1));
-    assert!(
-        text(&out.stderr).contains("no OIDC identity token is available from the github-actions provider"),
-        "{}",
-        text(&out.stderr)
+    // 4. Google Compute Engine's metadata server (GCE_METADATA_HOST as Google's libraries read
+    //    it): the default service account's identity token for the audience, format=full.
+    let gce = FakeCi::start(sb.token("gce@example.test"));
+    let gce_host = gce.url.trim_start_matches("http://").to_string();
+    assert_eq!(signer(&repo, &[("GCE_METADATA_HOST", gce_host.as_str())]), "gce@example.test");
+    assert_eq!(
+        gce.seen(),
+        vec![
+            "GET /computeMetadata/v1/instance/service-accounts/default/identity?audience=sigstore&format=full [] \
+             Metadata-Flavor: Google "
+                .to_string()
+        ]
     );
-    // Nothing enabled: the browser login (here: no callback, no terminal).
+    // Earlier providers win over it.
+    assert_eq!(
+        signer(&repo, &[all.as_slice(), &[("GCE_METADATA_HOST", gce_host.as_str())]].concat()),
+        "env@example.test"
+    );
+    assert_eq!(gce.seen().len(), 1);
+
+    let failing = |extra: &[(&str, &str)]| {
+        let mut c = repo.cmd(Path::new("setsid"));
+        c.arg("-w").arg(bin("gitsign")).args(["--status-fd=2", "-bsau", "x"]).envs(extra.iter().copied());
+        let out = c.stdin(Stdio::null()).output().unwrap();
+        assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
+        assert!(out.stdout.is_empty(), "stdout: {}", text(&out.stdout));
+        text(&out.stderr)
+    };
+    // A named provider that is not enabled is an error, not a fallback to the browser.
+    let err = failing(&[("GITSIGN_TOKEN_PROVIDER", "github-actions")]);
+    assert!(err.contains("no OIDC identity token is available from the github-actions provider"), "{err}");
+    // A named metadata server that does not answer is an error naming it.
+    let dead = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        l.local_addr().unwrap().to_string()
+    };
+    let err = failing(&[("GITSIGN_TOKEN_PROVIDER", "google-workload-identity"), ("GCE_METADATA_HOST", &dead)]);
+    assert!(err.contains("the google-workload-identity token provider failed") && err.contains(&dead), "{err}");
+    // cosign providers this gitsign lacks: naming one says so and what to do instead.
+    for name in ["google-impersonate", "spiffe"] {
+        let err = failing(&[("GITSIGN_TOKEN_PROVIDER", name)]);
+        assert!(err.contains(&format!("the {name} token provider")), "{err}");
+        assert!(err.contains("not supported") && err.contains("SIGSTORE_ID_TOKEN"), "{err}");
+    }
+    // Nothing enabled: the browser login (here: no callback, no terminal). A metadata server that
+    // does not answer only means "not on GCE"; a variable of an unsupported provider is warned about.
+    let err = failing(&[("GCE_METADATA_HOST", &dead), ("GOOGLE_SERVICE_ACCOUNT_NAME", "sa@p.iam.gserviceaccount.com")]);
+    assert!(err.contains("GOOGLE_SERVICE_ACCOUNT_NAME is set, but the google-impersonate token provider"), "{err}");
     let mut c = repo.cmd(Path::new("setsid"));
     c.arg("-w").arg(bin("gitsign")).args(["--status-fd=2", "-bsau", "x"]);
     let out = c.stdin(Stdio::null()).output().unwrap();

@@ -10,7 +10,7 @@ use std::sync::Mutex;
 pub const PREFIX: &str = "/oauth2";
 const CODE_TTL: i64 = 60;
 const DEVICE_TTL: i64 = 300;
-const DEVICE_INTERVAL: i64 = 1;
+const DEVICE_INTERVAL: u64 = 1;
 pub const DEFAULT_TOKEN_TTL: i64 = 3600;
 const GRANT_DEVICE: &str = "urn:ietf:params:oauth:grant-type:device_code";
 const OOB: &str = "urn:ietf:wg:oauth:2.0:oob";
@@ -85,6 +85,9 @@ struct DeviceGrant {
     challenge: Option<String>,
     approved: Option<String>,
     expires: i64,
+    /// The polling interval in seconds; RFC 8628 §3.5: each `slow_down` adds 5 seconds.
+    interval: u64,
+    last_poll: Option<std::time::Instant>,
 }
 
 pub struct Oidc {
@@ -384,7 +387,7 @@ impl Oidc {
                     Err(_) => return Resp::error(500, "state poisoned"),
                 };
                 let dc = get("device_code");
-                let Some(g) = devices.get(dc) else {
+                let Some(g) = devices.get_mut(dc) else {
                     return Resp::oauth_error(400, "invalid_grant", "unknown device_code");
                 };
                 if g.expires < util::now_unix() {
@@ -395,6 +398,20 @@ impl Oidc {
                     return Resp::oauth_error(400, "invalid_client", "client_id does not match the device request");
                 }
                 let Some(email) = g.approved.clone() else {
+                    // A client that polls a pending grant sooner than the interval is told to slow
+                    // down (with 200 ms of slack for scheduling), and the interval grows by 5 s.
+                    let now = std::time::Instant::now();
+                    let min_gap = std::time::Duration::from_millis((g.interval * 1000).saturating_sub(200));
+                    let too_fast = g.last_poll.is_some_and(|t| now.duration_since(t) < min_gap);
+                    g.last_poll = Some(now);
+                    if too_fast {
+                        g.interval += 5;
+                        return Resp::oauth_error(
+                            400,
+                            "slow_down",
+                            &format!("poll at most every {} seconds", g.interval),
+                        );
+                    }
                     return Resp::oauth_error(
                         400,
                         "authorization_pending",
@@ -437,6 +454,8 @@ impl Oidc {
             challenge,
             approved: None,
             expires: util::now_unix() + DEVICE_TTL,
+            interval: DEVICE_INTERVAL,
+            last_poll: None,
         };
         match self.devices.lock() {
             Ok(mut d) => {

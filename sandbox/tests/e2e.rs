@@ -611,6 +611,10 @@ fn login_form_mode() {
         ("device_code", dev["device_code"].as_str().unwrap()),
     ];
     assert_eq!(post_form(&format!("{}/oauth2/token", sb.base), &poll).json()["error"], "authorization_pending");
+    // Polling again at once, inside the 1 s interval, is answered with slow_down (RFC 8628 §3.5).
+    let fast = post_form(&format!("{}/oauth2/token", sb.base), &poll);
+    assert_eq!(fast.status, 400);
+    assert_eq!(fast.json()["error"], "slow_down", "{}", fast.text());
     let ok = post_form(
         &format!("{}/oauth2/device", sb.base),
         &[("user_code", dev["user_code"].as_str().unwrap()), ("email", "dave@example.test")],

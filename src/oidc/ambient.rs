@@ -1,6 +1,10 @@
 //! Ambient token providers (CI): `SIGSTORE_ID_TOKEN` (also GitLab CI's `id_tokens`), GitHub
-//! Actions, Buildkite, the filesystem token. Each is enabled by its environment; the first
-//! enabled one in [`ALL`] is used.
+//! Actions, Buildkite, the filesystem token, and Google Compute Engine's metadata server. Each is
+//! enabled by its environment; the first enabled one in [`ALL`] is used.
+//!
+//! cosign's `google-impersonate` and `spiffe` providers are known by name but not implemented:
+//! naming one is an error that says so, and when the environment suggests one of them the automatic
+//! selection warns before it goes on to the next source.
 use super::OidcError;
 use crate::http::error_chain;
 
@@ -15,10 +19,30 @@ pub enum Provider {
     Buildkite,
     /// `/var/run/sigstore/cosign/oidc-token`.
     Filesystem,
+    /// The Google Compute Engine metadata server's identity token for the default service account.
+    GoogleWorkload,
 }
 
 /// Providers in the order they are tried.
-pub const ALL: &[Provider] = &[Provider::EnvVar, Provider::GitHubActions, Provider::Buildkite, Provider::Filesystem];
+pub const ALL: &[Provider] =
+    &[Provider::EnvVar, Provider::GitHubActions, Provider::Buildkite, Provider::Filesystem, Provider::GoogleWorkload];
+
+/// cosign's provider names that this implementation does not provide, with what to do instead.
+pub const UNSUPPORTED: &[(&str, &str)] = &[
+    (
+        "google-impersonate",
+        "mint the token with `gcloud auth print-identity-token --impersonate-service-account=SA \
+         --audiences=sigstore --include-email` and pass it in SIGSTORE_ID_TOKEN",
+    ),
+    (
+        "spiffe",
+        "fetch a JWT-SVID for the audience `sigstore` (e.g. `spire-agent api fetch jwt -audience sigstore`) \
+         and pass it in SIGSTORE_ID_TOKEN",
+    ),
+];
+
+/// The metadata server's address when `GCE_METADATA_HOST` is unset (as Google's client libraries).
+pub const GCE_METADATA_DEFAULT_HOST: &str = "169.254.169.254";
 
 /// Buildkite's agent API when `BUILDKITE_AGENT_ENDPOINT` is unset.
 pub const BUILDKITE_DEFAULT_ENDPOINT: &str = "https://agent.buildkite.com/v3";
@@ -33,6 +57,7 @@ pub fn by_name(name: &str) -> Option<Provider> {
         "github-actions" => Some(Provider::GitHubActions),
         "buildkite-agent" => Some(Provider::Buildkite),
         "filesystem" => Some(Provider::Filesystem),
+        "google-workload-identity" => Some(Provider::GoogleWorkload),
         _ => None,
     }
 }
@@ -45,7 +70,14 @@ impl Provider {
             Provider::GitHubActions => "github-actions",
             Provider::Buildkite => "buildkite-agent",
             Provider::Filesystem => "filesystem",
+            Provider::GoogleWorkload => "google-workload-identity",
         }
+    }
+
+    /// Whether a failure of this provider during the automatic selection only means "not here"
+    /// (cosign enables the Google provider only when a probe fetch succeeds).
+    pub fn failure_means_absent(self) -> bool {
+        self == Provider::GoogleWorkload
     }
 
     /// A token, `None` when this provider is not enabled here.
@@ -80,6 +112,14 @@ impl Provider {
                         reason: "BUILDKITE_AGENT_ACCESS_TOKEN is set but BUILDKITE_JOB_ID is not".into(),
                     })?;
                 buildkite(&endpoint, &job, &tok, audience, http).map(Some)
+            }
+            Provider::GoogleWorkload => {
+                let host = std::env::var("GCE_METADATA_HOST").ok().filter(|h| !h.is_empty());
+                if host.is_none() && !dmi_says_google() {
+                    return Ok(None);
+                }
+                let host = host.as_deref().unwrap_or(GCE_METADATA_DEFAULT_HOST);
+                gce_identity(host, audience, http).map(Some)
             }
         }
     }
@@ -141,4 +181,81 @@ fn buildkite(
         return Err(fail(format!("POST {url} answered HTTP {}", resp.status().as_u16())));
     }
     resp.json::<Resp>().map(|r| r.token).map_err(|e| fail(format!("malformed answer: {e}")))
+}
+
+/// Google's client libraries take a DMI product name that mentions Google as the sign of a GCE VM.
+fn dmi_says_google() -> bool {
+    std::fs::read_to_string("/sys/class/dmi/id/product_name").is_ok_and(|n| n.contains("Google"))
+}
+
+/// `GET http://{host}/computeMetadata/v1/instance/service-accounts/default/identity` with the
+/// audience and `format=full`, header `Metadata-Flavor: Google`; the answer is the JWT itself.
+fn gce_identity(host: &str, audience: &str, http: &reqwest::blocking::Client) -> Result<String, OidcError> {
+    let fail = |reason: String| OidcError::Provider { provider: "google-workload-identity", reason };
+    let url = format!(
+        "http://{host}/computeMetadata/v1/instance/service-accounts/default/identity?audience={}&format=full",
+        percent_encode(audience)
+    );
+    let resp = http
+        .get(&url)
+        .header("Metadata-Flavor", "Google")
+        .send()
+        .map_err(|e| fail(format!("the metadata server {url}: {}", error_chain(&e))))?;
+    if !resp.status().is_success() {
+        return Err(fail(format!("GET {url} answered HTTP {}", resp.status().as_u16())));
+    }
+    let body = resp.text().map_err(|e| fail(format!("reading {url}: {}", error_chain(&e))))?;
+    let token = body.trim();
+    if token.split('.').count() != 3 {
+        return Err(fail(format!("GET {url} did not answer with a JWT")));
+    }
+    Ok(token.to_string())
+}
+
+/// Percent-encode a query value (RFC 3986 unreserved characters pass).
+fn percent_encode(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for b in s.bytes() {
+        if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
+/// What the environment says about providers this implementation does not have, as warnings for
+/// the automatic selection.
+pub fn unsupported_hints() -> Vec<String> {
+    let mut hints = Vec::new();
+    let mut hint = |name: &str, why: &str| {
+        if let Some((_, todo)) = UNSUPPORTED.iter().find(|(n, _)| *n == name) {
+            hints.push(format!("{why}, but the {name} token provider is not supported here; {todo}"));
+        }
+    };
+    if std::env::var_os("GOOGLE_SERVICE_ACCOUNT_NAME").is_some_and(|v| !v.is_empty()) {
+        hint("google-impersonate", "GOOGLE_SERVICE_ACCOUNT_NAME is set");
+    }
+    if std::env::var_os("SPIFFE_ENDPOINT_SOCKET").is_some_and(|v| !v.is_empty()) {
+        hint("spiffe", "SPIFFE_ENDPOINT_SOCKET is set");
+    }
+    hints
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_round_trip_and_unsupported_are_not_providers() {
+        for p in ALL {
+            assert_eq!(by_name(p.name()), Some(*p));
+        }
+        for (name, _) in UNSUPPORTED {
+            assert_eq!(by_name(name), None);
+        }
+        assert_eq!(percent_encode("sigstore"), "sigstore");
+        assert_eq!(percent_encode("https://a b/&x"), "https%3A%2F%2Fa%20b%2F%26x");
+    }
 }

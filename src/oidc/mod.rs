@@ -5,10 +5,12 @@
 //! 1. `gitsign.tokenProvider` unset: the ambient providers, in this order, the first that is
 //!    enabled wins: `SIGSTORE_ID_TOKEN` (`envvar`; also GitLab CI's `id_tokens`), GitHub
 //!    Actions (`github-actions`), Buildkite (`buildkite-agent`), the token file
-//!    (`filesystem`). None enabled: the browser login.
+//!    (`filesystem`), Google Compute Engine's metadata server (`google-workload-identity`).
+//!    None enabled: the browser login.
 //! 2. `device`: the device flow ([`device`]).
 //! 3. `interactive`: the browser login ([`browser`]), without trying ambient providers.
-//! 4. Any other ambient provider's name: that provider only; an unknown name is an error.
+//! 4. Any other ambient provider's name: that provider only; an unknown name is an error, and so
+//!    is one of cosign's providers that is not implemented here (`google-impersonate`, `spiffe`).
 //!
 //! Ambient tokens are passed on unverified (Fulcio verifies them); tokens from the browser
 //! and device flows are verified here against the issuer's keys ([`jwt`]) before use.
@@ -41,9 +43,20 @@ pub enum OidcError {
     /// The configured provider is unknown.
     #[error(
         "unknown token provider {0:?} in gitsign.tokenProvider / GITSIGN_TOKEN_PROVIDER \
-         (known: interactive, device, envvar, github-actions, buildkite-agent, filesystem)"
+         (known: interactive, device, envvar, github-actions, buildkite-agent, filesystem, \
+         google-workload-identity)"
     )]
     UnknownProvider(String),
+    /// The configured provider is one of cosign's that this implementation does not have.
+    #[error(
+        "the {name} token provider (gitsign.tokenProvider / GITSIGN_TOKEN_PROVIDER) is not supported by this gitsign; {todo}"
+    )]
+    UnsupportedProvider {
+        /// Provider name.
+        name: &'static str,
+        /// What to do instead.
+        todo: &'static str,
+    },
     /// A provider failed.
     #[error("the {provider} token provider failed: {reason}")]
     Provider {
@@ -174,15 +187,26 @@ pub fn get_token(cfg: &Config, http: &reqwest::blocking::Client) -> Result<Strin
     match cfg.token_provider.as_deref().unwrap_or("") {
         "" => {
             for p in ambient::ALL {
-                if let Some(tok) = p.fetch(&cfg.client_id, http)? {
-                    return Ok(tok);
+                match p.fetch(&cfg.client_id, http) {
+                    Ok(Some(tok)) => return Ok(tok),
+                    Ok(None) => {}
+                    Err(e) if p.failure_means_absent() => {
+                        crate::runlog::debug(&format!("{e}; trying the next token source"));
+                    }
+                    Err(e) => return Err(e),
                 }
+            }
+            for hint in ambient::unsupported_hints() {
+                eprintln!("gitsign: warning: {hint}");
             }
             browser::login(cfg, http)
         }
         "interactive" => browser::login(cfg, http),
         "device" => device::login(cfg, http),
         name => {
+            if let Some(&(name, todo)) = ambient::UNSUPPORTED.iter().find(|(n, _)| *n == name) {
+                return Err(OidcError::UnsupportedProvider { name, todo });
+            }
             let p = ambient::by_name(name).ok_or_else(|| OidcError::UnknownProvider(name.to_string()))?;
             p.fetch(&cfg.client_id, http)?
                 .ok_or(OidcError::NoToken { provider: p.name(), audience: cfg.client_id.clone() })
