@@ -291,31 +291,10 @@ fn ident_json(i: &Ident) -> J {
     J::Obj(o)
 }
 
-/// Escape a string as Go's `encoding/json` does (HTML-safe).
-fn escape(s: &str, out: &mut String) {
-    out.push('"');
-    for c in s.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            '\n' => out.push_str("\\n"),
-            '\r' => out.push_str("\\r"),
-            '\t' => out.push_str("\\t"),
-            '\u{8}' => out.push_str("\\b"),
-            '\u{c}' => out.push_str("\\f"),
-            // Invalid UTF-8 arrives here as U+FFFD (lossy decoding); Go writes it as `\ufffd`.
-            '<' | '>' | '&' | '\u{2028}' | '\u{2029}' | '\u{fffd}' => out.push_str(&format!("\\u{:04x}", c as u32)),
-            c if (c as u32) < 0x20 => out.push_str(&format!("\\u{:04x}", c as u32)),
-            c => out.push(c),
-        }
-    }
-    out.push('"');
-}
-
 fn write(j: &J, indent: usize, out: &mut String) {
     let pad = |n: usize, out: &mut String| out.extend(std::iter::repeat_n(' ', n * 2));
     match j {
-        J::Str(s) => escape(s, out),
+        J::Str(s) => crate::dsse::go_json_string(s, out),
         J::Arr(items) if items.is_empty() => out.push_str("[]"),
         J::Obj(items) if items.is_empty() => out.push_str("{}"),
         J::Arr(items) => {
@@ -332,7 +311,7 @@ fn write(j: &J, indent: usize, out: &mut String) {
             out.push_str("{\n");
             for (i, (k, v)) in items.iter().enumerate() {
                 pad(indent + 1, out);
-                escape(k, out);
+                crate::dsse::go_json_string(k, out);
                 out.push_str(": ");
                 write(v, indent + 1, out);
                 out.push_str(if i + 1 < items.len() { ",\n" } else { "\n" });

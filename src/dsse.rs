@@ -62,9 +62,9 @@ pub fn pae(payload_type: &str, payload: &[u8]) -> Vec<u8> {
     crate::bundle_verify::dsse_pae(payload_type, payload)
 }
 
-/// A JSON string literal with Go `encoding/json` escaping (`<`, `>`, `&` as `\u003c` …).
-fn go_json_str(s: &str) -> String {
-    let mut out = String::with_capacity(s.len() + 2);
+/// Append `s` as a JSON string literal escaped as Go's `encoding/json` does (HTML-safe:
+/// `<`, `>`, `&` as `\u003c` …; `\b`, `\f` as Go 1.22+ writes them).
+pub(crate) fn go_json_string(s: &str, out: &mut String) {
     out.push('"');
     for c in s.chars() {
         match c {
@@ -73,12 +73,21 @@ fn go_json_str(s: &str) -> String {
             '\n' => out.push_str("\\n"),
             '\r' => out.push_str("\\r"),
             '\t' => out.push_str("\\t"),
-            '<' | '>' | '&' | '\u{2028}' | '\u{2029}' => out.push_str(&format!("\\u{:04x}", c as u32)),
+            '\u{8}' => out.push_str("\\b"),
+            '\u{c}' => out.push_str("\\f"),
+            // Invalid UTF-8 arrives here as U+FFFD (lossy decoding); Go writes it as `\ufffd`.
+            '<' | '>' | '&' | '\u{2028}' | '\u{2029}' | '\u{fffd}' => out.push_str(&format!("\\u{:04x}", c as u32)),
             c if (c as u32) < 0x20 => out.push_str(&format!("\\u{:04x}", c as u32)),
             c => out.push(c),
         }
     }
     out.push('"');
+}
+
+/// [`go_json_string`] into a new string.
+fn go_json_str(s: &str) -> String {
+    let mut out = String::with_capacity(s.len() + 2);
+    go_json_string(s, &mut out);
     out
 }
 

@@ -128,12 +128,25 @@ impl RekorClient {
     /// Search the index for entries logged under this SHA-256 (`sha256:<hex>`), e.g. the hash of
     /// a DSSE envelope for intoto entries. Only the hash is sent.
     pub fn search_by_hash(&self, sha256: &[u8; 32]) -> Result<Vec<String>, RekorError> {
-        let query = SearchIndex { hash: Some(format!("sha256:{}", hex::encode(sha256))), public_key: None };
+        self.search(&SearchIndex { hash: Some(format!("sha256:{}", hex::encode(sha256))), public_key: None })
+    }
+
+    /// Search the index for entries logged with this certificate (PEM). Only the certificate
+    /// is sent: combining hash and key would OR them (GHSA-8pmp).
+    pub fn search_by_certificate(&self, cert_pem: &str) -> Result<Vec<String>, RekorError> {
+        self.search(&SearchIndex {
+            hash: None,
+            public_key: Some(SearchPublicKey { format: "x509".into(), content: STANDARD.encode(cert_pem) }),
+        })
+    }
+
+    /// `POST /api/v1/index/retrieve`: the uuids of the matching entries.
+    fn search(&self, query: &SearchIndex) -> Result<Vec<String>, RekorError> {
         let url = format!("{}/api/v1/index/retrieve", self.base);
         let resp = self
             .http
             .post(&url)
-            .json(&query)
+            .json(query)
             .send()
             .map_err(|e| RekorError::Unreachable { url: url.clone(), reason: error_chain(&e) })?;
         let status = resp.status().as_u16();
@@ -142,30 +155,6 @@ impl RekorClient {
             return Err(RekorError::Status { url, status, message: api_message(&body) });
         }
         serde_json::from_slice(&body).map_err(|e| RekorError::Malformed { url, reason: e.to_string() })
-    }
-
-    /// Search the index for entries logged with this certificate (PEM). Only the certificate
-    /// is sent: combining hash and key would OR them (GHSA-8pmp).
-    pub fn search_by_certificate(&self, cert_pem: &str) -> Result<Vec<String>, RekorError> {
-        let query = SearchIndex {
-            hash: None,
-            public_key: Some(SearchPublicKey { format: "x509".into(), content: STANDARD.encode(cert_pem) }),
-        };
-        let url = format!("{}/api/v1/index/retrieve", self.base);
-        let resp = self
-            .http
-            .post(&url)
-            .json(&query)
-            .send()
-            .map_err(|e| RekorError::Unreachable { url: url.clone(), reason: error_chain(&e) })?;
-        let status = resp.status().as_u16();
-        let body = read_body(resp, &url)?;
-        if status != 200 {
-            return Err(RekorError::Status { url, status, message: api_message(&body) });
-        }
-        let ids: Vec<String> = serde_json::from_slice(&body)
-            .map_err(|e| RekorError::Malformed { url: url.clone(), reason: e.to_string() })?;
-        Ok(ids)
     }
 }
 
