@@ -13,7 +13,6 @@
 //! body from the envelope it holds and the certificate.
 use base64::Engine;
 use base64::engine::general_purpose::{STANDARD, URL_SAFE, URL_SAFE_NO_PAD};
-use ecdsa::signature::Signer;
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 
@@ -98,7 +97,11 @@ fn b64_any(s: &str) -> Option<Vec<u8>> {
 
 impl Envelope {
     /// Sign `payload` with `key` (one signature, empty key id).
-    pub fn sign(key: &p256::ecdsa::SigningKey, payload_type: &str, payload: &[u8]) -> Envelope {
+    pub fn sign(
+        key: &impl p256::ecdsa::signature::Signer<p256::ecdsa::DerSignature>,
+        payload_type: &str,
+        payload: &[u8],
+    ) -> Envelope {
         let sig: p256::ecdsa::DerSignature = key.sign(&pae(payload_type, payload));
         Envelope {
             payload_type: payload_type.to_string(),

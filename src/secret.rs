@@ -9,7 +9,8 @@
 //! at all, the bytes live on the heap, zeroized on drop.
 //!
 //! [`SecretKey`] is the ephemeral P-256 signing key held that way: only its 32-byte scalar is
-//! kept; a `SigningKey` is rebuilt for each signature and zeroizes itself when dropped.
+//! kept (with the public key); each signature works on a scalar copy that zeroizes itself when
+//! dropped.
 //!
 //! Everything here is safe code: `memmap2` does the system calls.
 use std::sync::Once;
@@ -171,11 +172,36 @@ impl SecretKey {
         }
     }
 
-    /// The key of a PKCS#8 DER document.
+    /// The key of a PKCS#8 DER document (RFC 5958 with an RFC 5915 `ECPrivateKey` on P-256).
+    ///
+    /// The public key is taken from the document when it carries one, as [`Self::to_pkcs8_der`]
+    /// writes it, after checking that it is a point on the curve: deriving it from the scalar
+    /// again would cost a scalar multiplication on every cached signature. (A public key that
+    /// does not belong to the scalar gives signatures that neither Rekor nor any verifier
+    /// accepts, and the certificate's key is compared with it before signing.)
     pub fn from_pkcs8_der(der: &[u8]) -> Result<SecretKey, KeyError> {
-        use p256::pkcs8::DecodePrivateKey;
-        let k = p256::ecdsa::SigningKey::from_pkcs8_der(der).map_err(|e| KeyError::Invalid(e.to_string()))?;
-        Ok(SecretKey::from_signing_key(&k))
+        use p256::pkcs8::der::Decode;
+        let invalid = |e: &dyn std::fmt::Display| KeyError::Invalid(e.to_string());
+        let info = p256::pkcs8::PrivateKeyInfoRef::from_der(der).map_err(|e| invalid(&e))?;
+        info.algorithm
+            .assert_oids(p256::elliptic_curve::ALGORITHM_OID, P256_OID)
+            .map_err(|e| invalid(&format!("not an EC key on P-256 ({e})")))?;
+        let ec = sec1::EcPrivateKey::from_der(info.private_key.as_bytes()).map_err(|e| invalid(&e))?;
+        if ec.parameters.and_then(|p| p.named_curve()).is_some_and(|c| c != P256_OID) {
+            return Err(KeyError::Invalid("the ECPrivateKey names another curve".into()));
+        }
+        if ec.private_key.len() != 32 {
+            return Err(KeyError::Invalid(format!("a {}-byte private key", ec.private_key.len())));
+        }
+        let scalar = SecretBytes::from_slice(ec.private_key);
+        if p256::NonZeroScalar::try_from(&scalar[..]).is_err() {
+            return Err(KeyError::Invalid("the private key is not a scalar of P-256".into()));
+        }
+        let public = match ec.public_key {
+            Some(point) => p256::ecdsa::VerifyingKey::from_sec1_bytes(point).map_err(|e| invalid(&e))?,
+            None => *Self::signing_key_of(&scalar).verifying_key(),
+        };
+        Ok(SecretKey { scalar, public })
     }
 
     /// A locked copy of `k`.
@@ -189,16 +215,30 @@ impl SecretKey {
         &self.public
     }
 
-    /// A short-lived `SigningKey` for one operation (it zeroizes itself on drop).
+    /// A short-lived `SigningKey` (it zeroizes itself on drop). Making one derives the public
+    /// key (a scalar multiplication); signing through [`SecretKey`] itself does not.
     pub fn signing_key(&self) -> p256::ecdsa::SigningKey {
-        match p256::ecdsa::SigningKey::from_slice(&self.scalar) {
+        Self::signing_key_of(&self.scalar)
+    }
+
+    fn signing_key_of(scalar: &SecretBytes) -> p256::ecdsa::SigningKey {
+        match p256::ecdsa::SigningKey::from_slice(scalar) {
             Ok(k) => k,
             // The scalar was validated when the key was made and is never changed.
             Err(_) => unreachable!("a SecretKey holds a valid scalar"),
         }
     }
 
-    /// The key as a PKCS#8 DER document, in locked memory.
+    /// The scalar as a `NonZeroScalar` that is zeroized on drop.
+    fn nonzero_scalar(&self) -> Zeroizing<p256::NonZeroScalar> {
+        match p256::NonZeroScalar::try_from(&self.scalar[..]).ok() {
+            Some(d) => Zeroizing::new(d),
+            // The scalar was validated when the key was made and is never changed.
+            None => unreachable!("a SecretKey holds a valid scalar"),
+        }
+    }
+
+    /// The key as a PKCS#8 DER document (with its public key), in locked memory.
     pub fn to_pkcs8_der(&self) -> Result<SecretBytes, KeyError> {
         use p256::pkcs8::EncodePrivateKey;
         let doc = self.signing_key().to_pkcs8_der().map_err(|e| KeyError::Invalid(e.to_string()))?;
@@ -211,11 +251,20 @@ impl SecretKey {
     }
 }
 
+/// ECDSA with SHA-256 and RFC 6979 nonces, the same signatures a `SigningKey` makes, without
+/// deriving the public key again first.
 impl p256::ecdsa::signature::Signer<p256::ecdsa::DerSignature> for SecretKey {
     fn try_sign(&self, msg: &[u8]) -> Result<p256::ecdsa::DerSignature, p256::ecdsa::signature::Error> {
-        self.signing_key().try_sign(msg)
+        use sha2::{Digest, Sha256};
+        let d = self.nonzero_scalar();
+        let z = Sha256::digest(msg);
+        let (sig, _) = ecdsa::hazmat::sign_prehashed_rfc6979::<p256::NistP256, Sha256>(&d, &z, &[]);
+        Ok(sig.to_der())
     }
 }
+
+/// id-ecPublicKey's named curve for P-256 (prime256v1).
+const P256_OID: p256::pkcs8::ObjectIdentifier = p256::pkcs8::ObjectIdentifier::new_unwrap("1.2.840.10045.3.1.7");
 
 impl std::fmt::Debug for SecretKey {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -299,5 +348,78 @@ mod tests {
         assert_eq!(again.verifying_key(), k.verifying_key());
         assert!(SecretKey::from_pkcs8_der(b"junk").is_err());
         assert!(!format!("{k:?}").contains(&hex::encode(&k.scalar[..])));
+    }
+
+    #[test]
+    fn signatures_are_the_signing_keys_and_pkcs8_is_checked() {
+        use p256::ecdsa::signature::Signer;
+        use p256::pkcs8::der::Encode;
+        use p256::pkcs8::{EncodePrivateKey, ObjectIdentifier};
+        let sk = p256::ecdsa::SigningKey::from_slice(&[7u8; 32]).unwrap();
+        let k = SecretKey::from_signing_key(&sk);
+        // The same deterministic (RFC 6979) signature as the crate's own signer.
+        let ours: p256::ecdsa::DerSignature = k.sign(b"message");
+        let theirs: p256::ecdsa::DerSignature = sk.sign(b"message");
+        assert_eq!(ours.as_bytes(), theirs.as_bytes());
+        let again = SecretKey::from_pkcs8_der(&k.to_pkcs8_der().unwrap()).unwrap();
+        assert_eq!(again.verifying_key(), sk.verifying_key());
+
+        // A PKCS#8 document without the public key: derived from the scalar.
+        let pkcs8 = |alg_params: ObjectIdentifier, ec: &sec1::EcPrivateKey<'_>| {
+            let ec_der = ec.to_der().unwrap();
+            let params = p256::pkcs8::der::asn1::AnyRef::from(&alg_params);
+            p256::pkcs8::PrivateKeyInfoRef {
+                algorithm: p256::pkcs8::AlgorithmIdentifierRef {
+                    oid: p256::elliptic_curve::ALGORITHM_OID,
+                    parameters: Some(params),
+                },
+                private_key: p256::pkcs8::der::asn1::OctetStringRef::new(&ec_der).unwrap(),
+                public_key: None,
+            }
+            .to_der()
+            .unwrap()
+        };
+        let scalar = [7u8; 32];
+        let bare = sec1::EcPrivateKey { private_key: &scalar, parameters: None, public_key: None };
+        let derived = SecretKey::from_pkcs8_der(&pkcs8(P256_OID, &bare)).unwrap();
+        assert_eq!(derived.verifying_key(), sk.verifying_key());
+        // Another curve in the algorithm identifier, or in the ECPrivateKey, is refused.
+        let p384 = ObjectIdentifier::new_unwrap("1.3.132.0.34");
+        assert!(SecretKey::from_pkcs8_der(&pkcs8(p384, &bare)).is_err());
+        let named = sec1::EcPrivateKey {
+            private_key: &scalar,
+            parameters: Some(sec1::EcParameters::NamedCurve(p384)),
+            public_key: None,
+        };
+        assert!(SecretKey::from_pkcs8_der(&pkcs8(P256_OID, &named)).is_err());
+        // A P-384 key document.
+        let k384 = p384::ecdsa::SigningKey::from_slice(&[9u8; 48]).unwrap();
+        assert!(SecretKey::from_pkcs8_der(k384.to_pkcs8_der().unwrap().as_bytes()).is_err());
+        // A zero scalar, a short scalar, a public key that is not a curve point.
+        let zero = [0u8; 32];
+        assert!(
+            SecretKey::from_pkcs8_der(&pkcs8(
+                P256_OID,
+                &sec1::EcPrivateKey { private_key: &zero, parameters: None, public_key: None }
+            ))
+            .is_err()
+        );
+        assert!(
+            SecretKey::from_pkcs8_der(&pkcs8(
+                P256_OID,
+                &sec1::EcPrivateKey { private_key: &scalar[..31], parameters: None, public_key: None }
+            ))
+            .is_err()
+        );
+        let mut not_a_point = [0u8; 65];
+        not_a_point[0] = 4;
+        not_a_point[64] = 1;
+        assert!(
+            SecretKey::from_pkcs8_der(&pkcs8(
+                P256_OID,
+                &sec1::EcPrivateKey { private_key: &scalar, parameters: None, public_key: Some(&not_a_point) }
+            ))
+            .is_err()
+        );
     }
 }

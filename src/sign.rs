@@ -289,7 +289,7 @@ pub fn sign_payload(
     now: i64,
 ) -> Result<SignOutput, SignError> {
     let leaf = &identity.certs.leaf;
-    let pending: PendingSignature = sign_detached(payload, leaf, &identity.key.signing_key(), now)?;
+    let pending: PendingSignature = sign_detached(payload, leaf, &identity.key, now)?;
     // RFC 3161 (gitsign.timestampServerURL): fetched before anything is logged, so a TSA
     // failure leaves no Rekor entry behind; stored as id-aa-timeStampToken.
     let timestamp: Vec<_> = crate::tsa::token_for_signature(cfg, trust, &pending.signature)?

@@ -66,6 +66,35 @@ pub fn sign_p256_der(k: &p256::ecdsa::SigningKey, msg: &[u8]) -> Vec<u8> {
     sig.as_bytes().to_vec()
 }
 
+/// A P-256 key for the signatures the stack makes on every request (Rekor's signed entry
+/// timestamps and checkpoints): ring's signer with its precomputed tables. (The workspace builds
+/// p256 without its base-point table, which would cost the short-lived `gitsign` process more
+/// than it saves.) Signatures use random nonces, as Rekor's do.
+pub struct FastP256 {
+    pair: ring::signature::EcdsaKeyPair,
+    rng: ring::rand::SystemRandom,
+}
+
+impl FastP256 {
+    pub fn new(k: &p256::ecdsa::SigningKey) -> Result<FastP256, Error> {
+        use p256::pkcs8::EncodePrivateKey;
+        let der = k.to_pkcs8_der().map_err(|e| Error::State(format!("encoding a key: {e}")))?;
+        let rng = ring::rand::SystemRandom::new();
+        let pair = ring::signature::EcdsaKeyPair::from_pkcs8(
+            &ring::signature::ECDSA_P256_SHA256_ASN1_SIGNING,
+            der.as_bytes(),
+            &rng,
+        )
+        .map_err(|e| Error::State(format!("loading a key: {e}")))?;
+        Ok(FastP256 { pair, rng })
+    }
+
+    /// ECDSA P-256 / SHA-256, DER signature (empty only if the system RNG fails).
+    pub fn sign_der(&self, msg: &[u8]) -> Vec<u8> {
+        self.pair.sign(&self.rng, msg).map(|s| s.as_ref().to_vec()).unwrap_or_default()
+    }
+}
+
 /// ECDSA P-384 / SHA-384, DER signature.
 pub fn sign_p384_der(k: &p384::ecdsa::SigningKey, msg: &[u8]) -> Vec<u8> {
     use p384::ecdsa::signature::Signer;

@@ -14,7 +14,7 @@ use std::sync::Mutex;
 pub const LOG_NAME: &str = "gitsign-sandbox";
 
 pub struct Rekor {
-    key: p256::ecdsa::SigningKey,
+    key: keys::FastP256,
     spki: Vec<u8>,
     log_id: [u8; 32],
     tree_id: i64,
@@ -139,7 +139,7 @@ impl Rekor {
         let spki = keys::p256_spki_der(key.verifying_key());
         let log_id = util::sha256(&spki);
         Ok(Rekor {
-            key,
+            key: keys::FastP256::new(&key)?,
             spki,
             log_id,
             tree_id,
@@ -171,7 +171,7 @@ impl Rekor {
     /// Signed note for a tree size and root (§5.9).
     pub fn checkpoint(&self, size: usize, root: &Hash) -> String {
         let text = format!("{LOG_NAME} - {}\n{size}\n{}\n", self.tree_id, util::b64(root));
-        let sig = keys::sign_p256_der(&self.key, text.as_bytes());
+        let sig = self.key.sign_der(text.as_bytes());
         let mut hint_sig = self.log_id[..4].to_vec();
         hint_sig.extend_from_slice(&sig);
         format!("{text}\n\u{2014} {LOG_NAME} {}\n", util::b64(&hint_sig))
@@ -334,8 +334,7 @@ impl Rekor {
         }
         let index = inner.tree.len() as u64;
         let integrated_time = util::now_unix();
-        let set =
-            keys::sign_p256_der(&self.key, set_payload(&body, integrated_time, &self.log_id_hex(), index).as_bytes());
+        let set = self.key.sign_der(set_payload(&body, integrated_time, &self.log_id_hex(), index).as_bytes());
         let entry = Entry {
             index,
             leaf_hash: leaf,

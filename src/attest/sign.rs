@@ -240,7 +240,7 @@ pub fn attest(
 ) -> Result<Attested, AttestationError> {
     refs::check_name(name)?;
     let stmt = statement(kind, target, predicate_type, predicate)?;
-    let envelope = Envelope::sign(&identity.key.signing_key(), INTOTO_PAYLOAD_TYPE, &stmt);
+    let envelope = Envelope::sign(&identity.key, INTOTO_PAYLOAD_TYPE, &stmt);
     let envelope_json = envelope.to_json();
     let leaf = &identity.certs.leaf;
     let (uuid, entry) = rekor.create_entry(&dsse::intoto_v001_proposed(&envelope_json, leaf))?;

@@ -12,7 +12,6 @@ use cms::signed_data::{
 };
 use der::asn1::{OctetString, SetOfVec};
 use der::{Any, Decode, Encode, Tag};
-use ecdsa::signature::Signer;
 use sha2::{Digest, Sha256};
 use spki::AlgorithmIdentifierOwned;
 use x509_cert::Certificate;
@@ -59,7 +58,7 @@ fn attribute(oid: const_oid::ObjectIdentifier, value: Any) -> Result<Attribute, 
 pub fn sign_detached(
     payload: &[u8],
     leaf_der: &[u8],
-    key: &p256::ecdsa::SigningKey,
+    key: &impl p256::ecdsa::signature::Signer<p256::ecdsa::DerSignature>,
     signing_time: i64,
 ) -> Result<PendingSignature, CmsSignError> {
     let leaf = Certificate::from_der(leaf_der).map_err(|e| CmsSignError::BadCertificate(e.to_string()))?;
@@ -80,7 +79,8 @@ pub fn sign_detached(
         .insert(attribute(oids::MESSAGE_DIGEST, Any::new(Tag::OctetString, digest.as_slice()).map_err(enc)?)?)
         .map_err(enc)?;
     let signed_attrs_der = signed.to_der().map_err(enc)?;
-    let sig: p256::ecdsa::DerSignature = key.sign(&signed_attrs_der);
+    let sig: p256::ecdsa::DerSignature =
+        key.try_sign(&signed_attrs_der).map_err(|e| CmsSignError::Encode(format!("signing: {e}")))?;
     let signature = sig.as_bytes().to_vec();
 
     let signer_info = SignerInfo {
