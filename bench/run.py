@@ -138,20 +138,21 @@ def main():
             "gpg": (gpg_env, [("gpg.format", "openpgp"), ("user.signingkey", "bench@example.test")], True),
             "gitsign": (gs_env, [("gpg.format", "x509"), ("gpg.x509.program", os.path.join(REL, "gitsign"))], True),
         }
-        sign_t, verify_t = {}, {}
-        for name, (env, cfg, signed) in setups.items():
-            st, vt = [], []
-            for r in range(a.repeat):
+        # Rounds interleave the setups (unsigned, ssh, gpg, gitsign, unsigned, ...), so a change
+        # in the machine's load during the run falls on all of them alike.
+        st = {name: [] for name in setups}
+        vt = {name: [] for name, (_, _, signed) in setups.items() if signed}
+        for r in range(a.repeat):
+            for name, (env, cfg, signed) in setups.items():
                 path = new_repo(tmp, f"{name}-{r}", env, cfg)
-                st.append(commit_loop(path, a.commits, env, signed))
+                st[name].append(commit_loop(path, a.commits, env, signed))
                 if signed:
                     dt, good = log_verify(path, a.commits, env)
                     if good != a.commits:
                         raise SystemExit(f"{name}: only {good} of {a.commits} commits show G")
-                    vt.append(dt)
-            sign_t[name] = stats(st)
-            if vt:
-                verify_t[name] = stats(vt)
+                    vt[name].append(dt)
+        sign_t = {name: stats(xs) for name, xs in st.items()}
+        verify_t = {name: stats(xs) for name, xs in vt.items()}
         base = sign_t["unsigned"]["median"]
         res["sign_per_commit_s"] = sign_t
         res["sign_overhead_per_commit_s"] = {k: v["median"] - base for k, v in sign_t.items() if k != "unsigned"}
