@@ -27,3 +27,7 @@ fi
 # The end-to-end tests run the built binaries (gitsign, gitsign-sandbox), so build them first.
 cargo build --workspace --bins
 cargo test --workspace
+
+# Every cargo-fuzz target for a bounded time when a nightly toolchain is present (a crash fails
+# the run); without nightly, tests/fuzz_props.rs above covers the same entry points.
+bash fuzz/ci.sh
