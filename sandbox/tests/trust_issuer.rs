@@ -12,110 +12,20 @@ use rsa::signature::SignatureEncoding;
 use rsa::traits::PublicKeyParts;
 use serde_json::{Value, json};
 use sha2::Sha256;
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
-const BIN: &str = env!("CARGO_BIN_EXE_gitsign-sandbox");
+mod common;
+use common::{BIN, HttpResp, Sandbox, TempDir, new_key as new_p256};
+
 const EMAIL: &str = "external-user@example.test";
 
-// ---------------------------------------------------------------- harness
-
-struct TempDir(PathBuf);
-
-impl TempDir {
-    fn new(tag: &str) -> TempDir {
-        let mut r = [0u8; 6];
-        getrandom::fill(&mut r).unwrap();
-        let p = std::env::temp_dir().join(format!("gitsign-sandbox-{tag}-{}", hex::encode(r)));
-        std::fs::create_dir_all(&p).unwrap();
-        TempDir(p)
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
-
-struct Sandbox {
-    child: Child,
-    base: String,
-    lines: Vec<String>,
-}
-
-impl Sandbox {
-    fn start(dir: &Path, extra: &[&str]) -> Sandbox {
-        let mut child = Command::new(BIN)
-            .args(["serve", "--dir"])
-            .arg(dir)
-            .args(["--addr", "127.0.0.1:0"])
-            .args(extra)
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .expect("spawn gitsign-sandbox");
-        let mut base = None;
-        let mut lines = Vec::new();
-        for line in BufReader::new(child.stdout.take().unwrap()).lines() {
-            let line = line.expect("read stdout");
-            if let Some(b) = line.strip_prefix("base_url ") {
-                base = Some(b.to_string());
-            }
-            if line == "ready" {
-                break;
-            }
-            lines.push(line);
-        }
-        Sandbox { child, base: base.expect("no base_url line before ready"), lines }
-    }
-}
-
-impl Drop for Sandbox {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-struct HttpResp {
-    status: u16,
-    body: Vec<u8>,
-}
-
-impl HttpResp {
-    fn json(&self) -> Value {
-        serde_json::from_slice(&self.body).unwrap_or_else(|e| panic!("not JSON ({e}): {}", self.text()))
-    }
-    fn text(&self) -> String {
-        String::from_utf8_lossy(&self.body).into_owned()
-    }
-}
-
-/// HTTP/1.1 request with `Connection: close`; the sandbox answers with Content-Length.
+/// A JSON request (the sandbox answers with Content-Length).
 fn http(method: &str, url: &str, body: &[u8]) -> HttpResp {
-    let rest = url.strip_prefix("http://").expect("http URL");
-    let (hostport, path) = match rest.find('/') {
-        Some(i) => (&rest[..i], &rest[i..]),
-        None => (rest, "/"),
-    };
-    let mut s = TcpStream::connect(hostport).expect("connect");
-    let req = format!(
-        "{method} {path} HTTP/1.1\r\nHost: {hostport}\r\nConnection: close\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n",
-        body.len()
-    );
-    s.write_all(req.as_bytes()).unwrap();
-    s.write_all(body).unwrap();
-    let mut raw = Vec::new();
-    s.read_to_end(&mut raw).unwrap();
-    let split = raw.windows(4).position(|w| w == b"\r\n\r\n").expect("header end");
-    let head = String::from_utf8_lossy(&raw[..split]).into_owned();
-    let status = head.split(' ').nth(1).and_then(|s| s.parse().ok()).expect("status");
-    HttpResp { status, body: raw[split + 4..].to_vec() }
+    common::http(method, url, &[("Content-Type", "application/json")], body)
 }
 
 // ---------------------------------------------------------------- RSA and tokens
@@ -256,16 +166,6 @@ impl FakeIssuer {
 }
 
 // ---------------------------------------------------------------- Fulcio
-
-fn new_p256() -> SigningKey {
-    loop {
-        let mut r = [0u8; 32];
-        getrandom::fill(&mut r).unwrap();
-        if let Ok(k) = SigningKey::from_slice(&r) {
-            return k;
-        }
-    }
-}
 
 fn fulcio_v2(base: &str, tok: &str, k: &SigningKey, subject: &str) -> HttpResp {
     let spki = k.verifying_key().to_public_key_der().unwrap();
