@@ -64,12 +64,7 @@ impl RekorClient {
     /// On 409 (already logged) the existing entry is fetched. Returns the entry uuid and the entry.
     pub fn create_entry<E: serde::Serialize + ?Sized>(&self, entry: &E) -> Result<(String, LogEntry), RekorError> {
         let url = format!("{}/api/v1/log/entries", self.base);
-        let resp = self
-            .http
-            .post(&url)
-            .json(entry)
-            .send()
-            .map_err(|e| RekorError::Unreachable { url: url.clone(), reason: error_chain(&e) })?;
+        let resp = self.post_json(&url, entry)?;
         let status = resp.status().as_u16();
         if status == 409 {
             let location = resp.headers().get("location").and_then(|v| v.to_str().ok()).map(str::to_string);
@@ -140,15 +135,23 @@ impl RekorClient {
         })
     }
 
+    /// POST `body` as JSON to `url`; a transport failure is [`RekorError::Unreachable`].
+    fn post_json<B: serde::Serialize + ?Sized>(
+        &self,
+        url: &str,
+        body: &B,
+    ) -> Result<reqwest::blocking::Response, RekorError> {
+        self.http
+            .post(url)
+            .json(body)
+            .send()
+            .map_err(|e| RekorError::Unreachable { url: url.to_string(), reason: error_chain(&e) })
+    }
+
     /// `POST /api/v1/index/retrieve`: the uuids of the matching entries.
     fn search(&self, query: &SearchIndex) -> Result<Vec<String>, RekorError> {
         let url = format!("{}/api/v1/index/retrieve", self.base);
-        let resp = self
-            .http
-            .post(&url)
-            .json(query)
-            .send()
-            .map_err(|e| RekorError::Unreachable { url: url.clone(), reason: error_chain(&e) })?;
+        let resp = self.post_json(&url, query)?;
         let status = resp.status().as_u16();
         let body = read_body(resp, &url)?;
         if status != 200 {
