@@ -475,6 +475,22 @@ fn ambient_providers_in_documented_order() {
     };
     let err = failing(&[("GITSIGN_TOKEN_PROVIDER", "google-workload-identity"), ("GCE_METADATA_HOST", &dead)]);
     assert!(err.contains("the google-workload-identity token provider failed") && err.contains(&dead), "{err}");
+    // A metadata server that accepts and never answers: given up after 5 s, not the 30 s request
+    // timeout; in the automatic selection that only means "not on GCE".
+    let hang = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let hang_addr = hang.local_addr().unwrap().to_string();
+    std::thread::spawn(move || {
+        let mut held = Vec::new();
+        for s in hang.incoming() {
+            held.push(s);
+        }
+    });
+    let t = std::time::Instant::now();
+    let err = failing(&[("GITSIGN_TOKEN_PROVIDER", "google-workload-identity"), ("GCE_METADATA_HOST", &hang_addr)]);
+    assert!(err.contains("the google-workload-identity token provider failed") && err.contains("timed out"), "{err}");
+    assert!(t.elapsed() < Duration::from_secs(20), "the metadata server wait is bounded: {:?}", t.elapsed());
+    let err = failing(&[("GCE_METADATA_HOST", &hang_addr)]);
+    assert!(err.contains("Your browser will now be opened to:"), "{err}");
     // cosign providers this gitsign lacks: naming one says so and what to do instead.
     for name in ["google-impersonate", "spiffe"] {
         let err = failing(&[("GITSIGN_TOKEN_PROVIDER", name)]);

@@ -44,6 +44,10 @@ pub const UNSUPPORTED: &[(&str, &str)] = &[
 /// The metadata server's address when `GCE_METADATA_HOST` is unset (as Google's client libraries).
 pub const GCE_METADATA_DEFAULT_HOST: &str = "169.254.169.254";
 
+/// How long the metadata server may take: it is a link-local service that answers in
+/// milliseconds, and where it does not answer at all the login must go on without a long wait.
+pub const GCE_METADATA_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
+
 /// Buildkite's agent API when `BUILDKITE_AGENT_ENDPOINT` is unset.
 pub const BUILDKITE_DEFAULT_ENDPOINT: &str = "https://agent.buildkite.com/v3";
 
@@ -199,6 +203,7 @@ fn gce_identity(host: &str, audience: &str, http: &reqwest::blocking::Client) ->
     let resp = http
         .get(&url)
         .header("Metadata-Flavor", "Google")
+        .timeout(GCE_METADATA_TIMEOUT)
         .send()
         .map_err(|e| fail(format!("the metadata server {url}: {}", error_chain(&e))))?;
     if !resp.status().is_success() {
