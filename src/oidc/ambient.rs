@@ -197,8 +197,8 @@ fn dmi_says_google() -> bool {
 fn gce_identity(host: &str, audience: &str, http: &reqwest::blocking::Client) -> Result<String, OidcError> {
     let fail = |reason: String| OidcError::Provider { provider: "google-workload-identity", reason };
     let url = format!(
-        "http://{host}/computeMetadata/v1/instance/service-accounts/default/identity?audience={}&format=full",
-        percent_encode(audience)
+        "http://{host}/computeMetadata/v1/instance/service-accounts/default/identity?{}",
+        super::flow::form_encode(&[("audience", audience), ("format", "full")])
     );
     let resp = http
         .get(&url)
@@ -215,19 +215,6 @@ fn gce_identity(host: &str, audience: &str, http: &reqwest::blocking::Client) ->
         return Err(fail(format!("GET {url} did not answer with a JWT")));
     }
     Ok(token.to_string())
-}
-
-/// Percent-encode a query value (RFC 3986 unreserved characters pass).
-fn percent_encode(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for b in s.bytes() {
-        if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
-            out.push(b as char);
-        } else {
-            out.push_str(&format!("%{b:02X}"));
-        }
-    }
-    out
 }
 
 /// What the environment says about providers this implementation does not have, as warnings for
@@ -260,7 +247,5 @@ mod tests {
         for (name, _) in UNSUPPORTED {
             assert_eq!(by_name(name), None);
         }
-        assert_eq!(percent_encode("sigstore"), "sigstore");
-        assert_eq!(percent_encode("https://a b/&x"), "https%3A%2F%2Fa%20b%2F%26x");
     }
 }
