@@ -14,6 +14,169 @@ pub const DEFAULT_ISSUER: &str = "https://oauth2.sigstore.dev/auth";
 /// Default OIDC client id (and token audience).
 pub const DEFAULT_CLIENT_ID: &str = "sigstore";
 
+/// One configuration setting as users see it: the git config key, the environment variables
+/// that override it (highest precedence first), the default and a one-line meaning. The man
+/// page's CONFIGURATION section is generated from [`SETTINGS`]; a test checks that every key
+/// and variable [`Config::from_sources`] reads is listed, and that each listed one takes effect.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Setting {
+    /// The git config key (`gitsign.*`), if the setting has one.
+    pub git_key: Option<&'static str>,
+    /// Environment variables, highest precedence first.
+    pub env: &'static [&'static str],
+    /// The value used when nothing is set.
+    pub default: &'static str,
+    /// What it does.
+    pub about: &'static str,
+}
+
+const fn setting(
+    git_key: Option<&'static str>,
+    env: &'static [&'static str],
+    default: &'static str,
+    about: &'static str,
+) -> Setting {
+    Setting { git_key, env, default, about }
+}
+
+/// Every setting [`Config`] reads, in the order of the README's table.
+pub const SETTINGS: &[Setting] = &[
+    setting(
+        Some("gitsign.fulcio"),
+        &["GITSIGN_FULCIO_URL", "SIGSTORE_FULCIO_URL"],
+        DEFAULT_FULCIO,
+        "Fulcio (certificate authority) URL",
+    ),
+    setting(
+        Some("gitsign.fulcioRoot"),
+        &["GITSIGN_FULCIO_ROOT", "SIGSTORE_FULCIO_ROOT", "SIGSTORE_ROOT_FILE"],
+        "(the trusted root's CAs)",
+        "PEM file of Fulcio root and intermediate certificates to trust",
+    ),
+    setting(
+        Some("gitsign.rekor"),
+        &["GITSIGN_REKOR_URL", "SIGSTORE_REKOR_URL"],
+        DEFAULT_REKOR,
+        "Rekor (transparency log) URL",
+    ),
+    setting(
+        Some("gitsign.rekorMode"),
+        &["GITSIGN_REKOR_MODE"],
+        "offline",
+        "offline: the log entry is embedded in the signature; online: gitsign's legacy layout, looked up in Rekor",
+    ),
+    setting(
+        Some("gitsign.clientID"),
+        &["GITSIGN_OIDC_CLIENT_ID", "SIGSTORE_OIDC_CLIENT_ID"],
+        DEFAULT_CLIENT_ID,
+        "OIDC client id (and token audience)",
+    ),
+    setting(
+        Some("gitsign.clientSecretFile"),
+        &["GITSIGN_OIDC_CLIENT_SECRET_FILE", "SIGSTORE_OIDC_CLIENT_SECRET_FILE"],
+        "(none)",
+        "File holding the OIDC client secret",
+    ),
+    setting(
+        Some("gitsign.redirectURL"),
+        &["GITSIGN_OIDC_REDIRECT_URL", "SIGSTORE_OIDC_REDIRECT_URL"],
+        "(a loopback port)",
+        "OIDC redirect URL for the browser login",
+    ),
+    setting(
+        Some("gitsign.issuer"),
+        &["GITSIGN_OIDC_ISSUER", "SIGSTORE_OIDC_ISSUER"],
+        DEFAULT_ISSUER,
+        "OIDC issuer to log in with",
+    ),
+    setting(
+        Some("gitsign.connectorID"),
+        &["GITSIGN_CONNECTOR_ID", "SIGSTORE_CONNECTOR_ID"],
+        "(none)",
+        "Dex connector to skip the provider choice",
+    ),
+    setting(
+        Some("gitsign.tokenProvider"),
+        &["GITSIGN_TOKEN_PROVIDER", "SIGSTORE_TOKEN_PROVIDER"],
+        "(detected)",
+        "Ambient token provider to use (for CI)",
+    ),
+    setting(
+        Some("gitsign.timestampServerURL"),
+        &["GITSIGN_TIMESTAMP_SERVER_URL", "SIGSTORE_TIMESTAMP_SERVER_URL"],
+        "(none)",
+        "RFC 3161 timestamp authority to timestamp signatures with",
+    ),
+    setting(
+        Some("gitsign.timestampCertChain"),
+        &["GITSIGN_TIMESTAMP_CERT_CHAIN", "SIGSTORE_TIMESTAMP_CERT_CHAIN"],
+        "(none)",
+        "PEM certificate chain of the timestamp authority (then the only one trusted)",
+    ),
+    setting(Some("gitsign.logPath"), &["GITSIGN_LOG"], "(none)", "Debug log file, truncated on every run"),
+    setting(
+        Some("gitsign.matchCommitter"),
+        &[],
+        "false",
+        "At signing, require the certificate email to be the committer's",
+    ),
+    setting(
+        Some("gitsign.autoclose"),
+        &["GITSIGN_AUTOCLOSE", "SIGSTORE_AUTOCLOSE"],
+        "true",
+        "Close the browser tab after login",
+    ),
+    setting(
+        Some("gitsign.autocloseTimeout"),
+        &["GITSIGN_AUTOCLOSE_TIMEOUT", "SIGSTORE_AUTOCLOSE_TIMEOUT"],
+        "6",
+        "Seconds before the login tab closes",
+    ),
+    setting(
+        Some("gitsign.urlOpener"),
+        &["GITSIGN_URL_OPENER"],
+        "(the desktop's opener)",
+        "Command that opens the login URL",
+    ),
+    setting(None, &["GITSIGN_CREDENTIAL_CACHE"], "(none)", "Socket of the gitsign-credential-cache daemon"),
+    setting(
+        Some("gitsign.credentialCacheMode"),
+        &["GITSIGN_CREDENTIAL_CACHE_MODE"],
+        "(no cache)",
+        "Credential cache: socket, system, secret-service or keyutils",
+    ),
+    setting(
+        Some("gitsign.trustedRoot"),
+        &["GITSIGN_TRUSTED_ROOT", "SIGSTORE_TRUSTED_ROOT"],
+        "(the TUF cache, else the embedded production root)",
+        "Sigstore trusted_root.json for signing and verifying",
+    ),
+    setting(
+        None,
+        &["SIGSTORE_REKOR_PUBLIC_KEY"],
+        "(the trusted root's logs)",
+        "PEM file of an extra Rekor public key to trust",
+    ),
+    setting(
+        Some("gitsign.caBundle"),
+        &["GITSIGN_CA_BUNDLE", "SIGSTORE_CA_BUNDLE"],
+        "(the system's CAs)",
+        "Extra CA bundle for HTTPS to the services",
+    ),
+    setting(Some("gitsign.httpTimeout"), &["GITSIGN_HTTP_TIMEOUT"], "30", "Whole-request HTTP timeout, in seconds"),
+    setting(Some("gitsign.connectTimeout"), &["GITSIGN_CONNECT_TIMEOUT"], "10", "TCP/TLS connect timeout, in seconds"),
+];
+
+/// Environment variables read outside [`Config`]: name, default, meaning.
+pub const OTHER_ENVIRONMENT: &[(&str, &str, &str)] = &[
+    ("SIGSTORE_ID_TOKEN", "(none)", "An OIDC ID token to sign with instead of logging in"),
+    ("GITSIGN_LOG_LEVEL", "info", "Debug log verbosity: error, warn, info, debug or trace (else RUST_LOG)"),
+    ("GITSIGN_OIDC_TIMEOUT", "120", "Seconds to wait for the browser login"),
+    ("GITSIGN_GIT_CONFIG", "(unset)", "process: read git config through `git config` instead of in-process"),
+    ("TUF_ROOT", "~/.sigstore/root", "Directory of the TUF cache written by `gitsign initialize`"),
+    ("TUF_MIRROR", "(the one `gitsign initialize` used)", "TUF mirror for trusted root updates"),
+];
+
 /// Rekor mode: where the log entry lives.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum RekorMode {
@@ -395,6 +558,51 @@ mod tests {
         }
         let c = cfg(&[], &[("GITSIGN_CREDENTIAL_CACHE", "/run/x.sock")]).unwrap();
         assert_eq!(c.credential_cache.as_deref(), Some("/run/x.sock"));
+    }
+
+    /// The documented table and the loader agree: every listed key and variable takes effect,
+    /// and every key or variable the loader names is listed.
+    #[test]
+    fn settings_table_matches_the_loader() {
+        let sample = |key: &str| match key.to_ascii_lowercase().as_str() {
+            "gitsign.rekormode" => "online",
+            "gitsign.autoclose" => "false",
+            "gitsign.matchcommitter" => "true",
+            "gitsign.autoclosetimeout" => "9",
+            "gitsign.httptimeout" | "gitsign.connecttimeout" => "5",
+            "gitsign.credentialcachemode" => "socket",
+            _ => "https://x.test/",
+        };
+        for st in SETTINGS {
+            let value = sample(st.git_key.unwrap_or(""));
+            if let Some(k) = st.git_key {
+                assert_ne!(cfg(&[(k, value)], &[]).unwrap(), Config::default(), "git key {k} has no effect");
+            }
+            for v in st.env {
+                let value = if *v == "GITSIGN_AUTOCLOSE" || *v == "SIGSTORE_AUTOCLOSE" { "false" } else { value };
+                assert_ne!(cfg(&[], &[(v, value)]).unwrap(), Config::default(), "{v} has no effect");
+            }
+        }
+        // Every `gitsign.*` key and `GITSIGN_*`/`SIGSTORE_*` variable named in the loader is listed.
+        let src = include_str!("config.rs");
+        let loader = &src[src.find("pub fn from_sources").unwrap()..src.find("pub fn load()").unwrap()];
+        let listed_key = |k: &str| SETTINGS.iter().any(|s| s.git_key.is_some_and(|g| g.eq_ignore_ascii_case(k)));
+        let listed_env = |e: &str| SETTINGS.iter().any(|s| s.env.contains(&e));
+        for piece in loader.split('"').skip(1).step_by(2) {
+            if piece.starts_with("gitsign.") && !piece.contains(' ') {
+                assert!(listed_key(piece), "{piece} is read but not in SETTINGS");
+            }
+            if (piece.starts_with("GITSIGN_") || piece.starts_with("SIGSTORE_")) && !piece.contains(['{', ' ']) {
+                assert!(listed_env(piece), "{piece} is read but not in SETTINGS");
+            }
+        }
+        // `both("SUFFIX", ..)` reads GITSIGN_SUFFIX and SIGSTORE_SUFFIX.
+        for call in loader.split("both(\"").skip(1) {
+            let suffix = &call[..call.find('"').unwrap()];
+            for e in [format!("GITSIGN_{suffix}"), format!("SIGSTORE_{suffix}")] {
+                assert!(listed_env(&e), "{e} is read but not in SETTINGS");
+            }
+        }
     }
 
     #[test]

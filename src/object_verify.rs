@@ -37,6 +37,9 @@ pub enum ObjectVerifyError {
     /// headers, malformed).
     #[error("{0}")]
     Object(#[from] GitError),
+    /// The object repeats its `committer` (commit) or `tagger` (tag) header.
+    #[error("{0}")]
+    Headers(PolicyError),
     /// The signature does not verify.
     #[error("{0}")]
     Signature(#[from] VerifyError),
@@ -49,7 +52,8 @@ pub enum ObjectVerifyError {
 }
 
 /// Verify a signed commit or tag from its raw bytes (as `git cat-file commit|tag ID` prints
-/// them): split it exactly as git does, verify the signature (CMS, transparency log, chain at
+/// them): split it exactly as git does, refuse a repeated `committer` (commit) or `tagger`
+/// (tag) header, verify the signature (CMS, transparency log, chain at
 /// the log time, SCT), then apply `policy`.
 ///
 /// The object id for an online-mode Rekor lookup is the SHA-1 id of `raw` unless
@@ -62,11 +66,12 @@ pub fn verify_object(
     opts: &VerifyOptions<'_>,
 ) -> Result<VerifiedObject, ObjectVerifyError> {
     let split = git::split_object(kind, raw)?;
+    // Refused before any signature work: which committer a repeated header names is ambiguous.
+    let email = committer_email(kind, &split.payload).map_err(ObjectVerifyError::Headers)?;
     let object_id = git::object_id(kind, raw, HashAlgo::Sha1);
     let opts = VerifyOptions { object_id: Some(opts.object_id.clone().unwrap_or_else(|| object_id.clone())), ..*opts };
     let v = crate::verify::verify(&split.payload, &split.signature, &opts)?;
     let cert = CertInfo::parse(&v.cert_der)?;
-    let email = committer_email(&split.payload);
     policy.check(&cert, email.as_deref())?;
     let committer_matches = email.as_deref().is_some_and(|e| {
         !e.is_empty() && cert.sans.iter().any(|s| matches!(s, San::Email(x) if x.eq_ignore_ascii_case(e)))

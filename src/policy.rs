@@ -5,6 +5,7 @@
 //!
 //! Regular expressions are **unanchored** (a match anywhere in the value counts), as in cosign
 //! and sigstore-go: write `^…$` to match a whole value.
+use crate::git::ObjectKind;
 use crate::x509::{CertInfo, San};
 use regex::Regex;
 
@@ -23,6 +24,23 @@ pub enum PolicyError {
          (or --insecure-no-identity to accept any signer)"
     )]
     MissingIssuer,
+    /// An exact value and a regular expression given for the same field.
+    #[error("{exact} and {regexp} cannot be used together: give one of them")]
+    Conflicting {
+        /// The exact flag.
+        exact: &'static str,
+        /// The regexp flag.
+        regexp: &'static str,
+    },
+    /// The object repeats the header that names its committer (or tagger), so which one counts
+    /// is ambiguous.
+    #[error("the {kind} has more than one `{header}` header; refusing it, because tools disagree on which one counts")]
+    RepeatedHeader {
+        /// `commit` or `tag`.
+        kind: &'static str,
+        /// `committer` or `tagger`.
+        header: &'static str,
+    },
     /// A regular expression does not compile.
     #[error("invalid regular expression for {flag}: {reason}")]
     BadRegex {
@@ -127,7 +145,15 @@ pub struct Policy {
     match_committer: bool,
 }
 
-fn compile(flag: &'static str, exact: &Option<String>, re: &Option<String>) -> Result<Option<Matcher>, PolicyError> {
+fn compile(
+    exact_flag: &'static str,
+    flag: &'static str,
+    exact: &Option<String>,
+    re: &Option<String>,
+) -> Result<Option<Matcher>, PolicyError> {
+    if exact.is_some() && re.is_some() {
+        return Err(PolicyError::Conflicting { exact: exact_flag, regexp: flag });
+    }
     if let Some(e) = exact {
         return Ok(Some(Matcher::Exact(e.clone())));
     }
@@ -141,10 +167,13 @@ fn compile(flag: &'static str, exact: &Option<String>, re: &Option<String>) -> R
 
 impl Policy {
     /// Compile the flags; an identity and an issuer are required unless
-    /// `insecure_no_identity`.
+    /// `insecure_no_identity`, and an exact value excludes the regular expression for the same
+    /// field ([`PolicyError::Conflicting`]).
     pub fn from_flags(f: &PolicyFlags) -> Result<Policy, PolicyError> {
-        let identity = compile("--certificate-identity-regexp", &f.identity, &f.identity_regexp)?;
-        let issuer = compile("--certificate-oidc-issuer-regexp", &f.issuer, &f.issuer_regexp)?;
+        let identity =
+            compile("--certificate-identity", "--certificate-identity-regexp", &f.identity, &f.identity_regexp)?;
+        let issuer =
+            compile("--certificate-oidc-issuer", "--certificate-oidc-issuer-regexp", &f.issuer, &f.issuer_regexp)?;
         if !f.insecure_no_identity {
             if identity.is_none() {
                 return Err(PolicyError::MissingIdentity);
@@ -209,20 +238,33 @@ impl Policy {
     }
 }
 
-/// The committer email of a raw commit payload (`committer Name <email> time tz`), if any.
-pub fn committer_email(payload: &[u8]) -> Option<String> {
+/// The committer email of a raw commit payload (`committer Name <email> time tz`), or the
+/// tagger email of a tag payload: only that header is read (a tag's `committer` line or a
+/// commit's `tagger` line is ignored), and an object that repeats it is refused with
+/// [`PolicyError::RepeatedHeader`]. `None` when the header is absent or has no `<email>`.
+pub fn committer_email(kind: ObjectKind, payload: &[u8]) -> Result<Option<String>, PolicyError> {
+    let header: &'static str = match kind {
+        ObjectKind::Commit => "committer",
+        ObjectKind::Tag => "tagger",
+    };
+    let mut found: Option<&[u8]> = None;
     for line in payload.split(|b| *b == b'\n') {
         if line.is_empty() {
             break; // end of headers
         }
-        if let Some(rest) = line.strip_prefix(b"committer ").or_else(|| line.strip_prefix(b"tagger ")) {
-            let s = String::from_utf8_lossy(rest);
-            let start = s.find('<')?;
-            let end = s[start..].find('>')? + start;
-            return Some(s[start + 1..end].to_string());
+        let Some(rest) = line.strip_prefix(header.as_bytes()).and_then(|r| r.strip_prefix(b" ")) else {
+            continue;
+        };
+        if found.is_some() {
+            return Err(PolicyError::RepeatedHeader { kind: kind.as_str(), header });
         }
+        found = Some(rest);
     }
-    None
+    let Some(rest) = found else { return Ok(None) };
+    let s = String::from_utf8_lossy(rest);
+    let Some(start) = s.find('<') else { return Ok(None) };
+    let Some(end) = s[start..].find('>').map(|e| e + start) else { return Ok(None) };
+    Ok(Some(s[start + 1..end].to_string()))
 }
 
 #[cfg(test)]
@@ -284,8 +326,42 @@ mod tests {
         f.github_workflow_repository = Some("sigstore/gitsign".into());
         assert!(matches!(Policy::from_flags(&f).unwrap().check(&c, None), Err(PolicyError::ClaimMismatch { .. })));
         assert_eq!(
-            committer_email(b"tree x\nauthor A <a@x> 1 +0000\ncommitter C D <c@y> 1 +0000\n\nmsg\ncommitter <no@no>\n"),
+            committer_email(
+                ObjectKind::Commit,
+                b"tree x\nauthor A <a@x> 1 +0000\ncommitter C D <c@y> 1 +0000\n\nmsg\ncommitter <no@no>\n"
+            )
+            .unwrap(),
             Some("c@y".into())
         );
+    }
+
+    #[test]
+    fn committer_for_commits_tagger_for_tags_and_no_repeats() {
+        // a commit: only `committer` counts, even when a `tagger` line comes first
+        let commit = b"tree x\ntagger T <t@x> 1 +0000\nauthor A <a@x> 1 +0000\ncommitter C <c@x> 1 +0000\n\nm\n";
+        assert_eq!(committer_email(ObjectKind::Commit, commit).unwrap(), Some("c@x".into()));
+        // a tag: only `tagger`, even when a `committer` line comes first
+        let tag = b"object x\ntype commit\ntag v\ncommitter C <c@x> 1 +0000\ntagger T <t@x> 1 +0000\n\nm\n";
+        assert_eq!(committer_email(ObjectKind::Tag, tag).unwrap(), Some("t@x".into()));
+        // a repeated header is refused (git shows the last one; we accept neither)
+        let twice = b"tree x\nauthor A <a@x> 1 +0000\ncommitter C <c@x> 1 +0000\ncommitter M <m@x> 1 +0000\n\nm\n";
+        let e = committer_email(ObjectKind::Commit, twice).unwrap_err();
+        assert!(matches!(e, PolicyError::RepeatedHeader { header: "committer", .. }), "{e}");
+        let twice = b"object x\ntype commit\ntag v\ntagger T <t@x> 1 +0000\ntagger M <m@x> 1 +0000\n\nm\n";
+        assert!(committer_email(ObjectKind::Tag, twice).is_err());
+        // continuation lines and the message are not headers
+        let cont =
+            b"tree x\ncommitter C <c@x> 1 +0000\nmergetag object y\n committer E <e@x> 1 +0000\n\ncommitter <z@x>\n";
+        assert_eq!(committer_email(ObjectKind::Commit, cont).unwrap(), Some("c@x".into()));
+        assert_eq!(committer_email(ObjectKind::Commit, b"tree x\n\nm\n").unwrap(), None);
+    }
+
+    #[test]
+    fn exact_and_regexp_for_one_field_conflict() {
+        let e = Policy::from_flags(&flags(Some("a@x"), Some("^a@"), Some("https://i"), None)).unwrap_err();
+        assert!(matches!(e, PolicyError::Conflicting { exact: "--certificate-identity", .. }), "{e}");
+        let e = Policy::from_flags(&flags(Some("a@x"), None, Some("https://i"), Some("i"))).unwrap_err();
+        assert!(matches!(e, PolicyError::Conflicting { exact: "--certificate-oidc-issuer", .. }), "{e}");
+        assert!(e.to_string().contains("cannot be used together"), "{e}");
     }
 }

@@ -1,5 +1,9 @@
 //! Reading raw objects from the repository in the current directory through the `git`
 //! command (the same object store git itself reads; the bytes are never re-serialized).
+//!
+//! Replacement refs (`refs/replace/*`) are switched off for every git run here, and every object
+//! read is hashed again and compared with the id asked for, so a verdict for id X is always
+//! about the bytes of X.
 use crate::git::{HashAlgo, ObjectKind};
 use std::process::{Command, Stdio};
 
@@ -17,6 +21,28 @@ pub enum RepoError {
         /// git's stderr.
         message: String,
     },
+    /// The bytes git returned do not hash to the requested id.
+    #[error(
+        "the object git returned for {id} hashes to {actual}, not to {id}; refusing to verify it \
+         (check the repository with `git fsck`)"
+    )]
+    IdMismatch {
+        /// The id asked for.
+        id: String,
+        /// What the content hashes to.
+        actual: String,
+    },
+    /// A tag name that points straight at a commit.
+    #[error(
+        "{rev} is a lightweight tag: it points straight at commit {commit} and carries no signature of its own \
+         (name the commit instead, for example {rev}^{{commit}}, or use an annotated tag made with `git tag -s`)"
+    )]
+    LightweightTag {
+        /// The revision given.
+        rev: String,
+        /// The commit it points at.
+        commit: String,
+    },
     /// The object is neither a commit nor a tag.
     #[error("{rev} is a {kind}, not a commit or an annotated tag")]
     NotSignable {
@@ -27,9 +53,16 @@ pub enum RepoError {
     },
 }
 
+/// `git` with replacement refs switched off: `refs/replace/*` would make `git cat-file X`
+/// print another object's bytes.
+fn git_command() -> Command {
+    let mut c = Command::new("git");
+    c.env("GIT_NO_REPLACE_OBJECTS", "1");
+    c
+}
+
 fn git(args: &[&str]) -> Result<Vec<u8>, RepoError> {
-    let out =
-        Command::new("git").args(args).stdin(Stdio::null()).output().map_err(|e| RepoError::Spawn(e.to_string()))?;
+    let out = git_command().args(args).stdin(Stdio::null()).output().map_err(|e| RepoError::Spawn(e.to_string()))?;
     if !out.status.success() {
         return Err(RepoError::Git {
             args: args.join(" "),
@@ -67,7 +100,7 @@ pub struct BatchReader {
 impl BatchReader {
     /// Start `git cat-file --batch` in the current repository.
     pub fn new() -> Result<BatchReader, RepoError> {
-        let mut child = Command::new("git")
+        let mut child = git_command()
             .args(["cat-file", "--batch"])
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
@@ -109,7 +142,7 @@ impl BatchReader {
             "tag" => ObjectKind::Tag,
             other => return Err(RepoError::NotSignable { rev: id.to_string(), kind: other.to_string() }),
         };
-        Ok(RawObject { id: oid.to_string(), kind, content })
+        checked(RawObject { id: oid.to_string(), kind, content })
     }
 }
 
@@ -126,10 +159,33 @@ pub fn rev_list(range: &str) -> Result<Vec<String>, RepoError> {
     Ok(String::from_utf8_lossy(&out).lines().map(str::to_string).collect())
 }
 
-/// Resolve `rev` (a commit-ish, or a tag name for an annotated tag) and read it raw.
-pub fn read_object(rev: &str) -> Result<RawObject, RepoError> {
+/// The object, if its content hashes to its id (SHA-1 or SHA-256, by the id's length).
+pub fn checked(o: RawObject) -> Result<RawObject, RepoError> {
+    let algo = match o.id.len() {
+        40 => HashAlgo::Sha1,
+        64 => HashAlgo::Sha256,
+        _ => {
+            return Err(RepoError::Git {
+                args: "cat-file".into(),
+                message: format!("unexpected object id {:?}", o.id),
+            });
+        }
+    };
+    let actual = crate::git::object_id(o.kind, &o.content, algo);
+    if !actual.eq_ignore_ascii_case(&o.id) {
+        return Err(RepoError::IdMismatch { id: o.id, actual });
+    }
+    Ok(o)
+}
+
+/// The full id `rev` names (`git rev-parse --verify`).
+fn rev_parse(rev: &str) -> Result<String, RepoError> {
     // `--end-of-options` keeps a rev that starts with '-' from being taken as an option.
-    let id = String::from_utf8_lossy(&git(&["rev-parse", "--verify", "--end-of-options", rev])?).trim().to_string();
+    Ok(String::from_utf8_lossy(&git(&["rev-parse", "--verify", "--end-of-options", rev])?).trim().to_string())
+}
+
+/// Read the object with full id `id`, which must be a commit or a tag.
+fn read_id(rev: &str, id: String) -> Result<RawObject, RepoError> {
     let kind_name = String::from_utf8_lossy(&git(&["cat-file", "-t", &id])?).trim().to_string();
     let kind = match kind_name.as_str() {
         "commit" => ObjectKind::Commit,
@@ -137,5 +193,51 @@ pub fn read_object(rev: &str) -> Result<RawObject, RepoError> {
         other => return Err(RepoError::NotSignable { rev: rev.to_string(), kind: other.to_string() }),
     };
     let content = git(&["cat-file", &kind_name, &id])?;
-    Ok(RawObject { id, kind, content })
+    checked(RawObject { id, kind, content })
+}
+
+/// Resolve `rev` (a commit-ish, or a tag name for an annotated tag) and read it raw.
+pub fn read_object(rev: &str) -> Result<RawObject, RepoError> {
+    read_id(rev, rev_parse(rev)?)
+}
+
+/// Resolve `rev` to the commit it names, peeling tags (`git rev-parse REV^{commit}`), and read
+/// that commit raw: what `gitsign verify REV` checks.
+pub fn read_commit(rev: &str) -> Result<RawObject, RepoError> {
+    read_id(rev, rev_parse(&format!("{rev}^{{commit}}"))?)
+}
+
+/// Like [`read_object`], but a tag name that points straight at a commit (a lightweight tag)
+/// is refused with [`RepoError::LightweightTag`], as gitsign's `show` does.
+pub fn read_object_no_lightweight_tag(rev: &str) -> Result<RawObject, RepoError> {
+    let o = read_object(rev)?;
+    if o.kind == ObjectKind::Commit {
+        let full = git(&["rev-parse", "--symbolic-full-name", "--end-of-options", rev])?;
+        if String::from_utf8_lossy(&full).trim().starts_with("refs/tags/") {
+            return Err(RepoError::LightweightTag { rev: rev.to_string(), commit: o.id });
+        }
+    }
+    Ok(o)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn content_must_hash_to_the_id() {
+        let content = b"object 0000000000000000000000000000000000000000\ntype commit\ntag v\n\nmsg\n".to_vec();
+        for algo in [HashAlgo::Sha1, HashAlgo::Sha256] {
+            let id = crate::git::object_id(ObjectKind::Tag, &content, algo);
+            let ok = checked(RawObject { id: id.clone(), kind: ObjectKind::Tag, content: content.clone() });
+            assert!(ok.is_ok(), "{algo:?}");
+            let mut other = content.clone();
+            other.push(b'x');
+            let e = checked(RawObject { id: id.clone(), kind: ObjectKind::Tag, content: other }).unwrap_err();
+            assert!(matches!(e, RepoError::IdMismatch { .. }), "{e}");
+            // the same bytes claimed as the other kind do not hash to the id either
+            let e = checked(RawObject { id, kind: ObjectKind::Commit, content: content.clone() }).unwrap_err();
+            assert!(matches!(e, RepoError::IdMismatch { .. }), "{e}");
+        }
+    }
 }

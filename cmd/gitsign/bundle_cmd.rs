@@ -2,26 +2,16 @@
 //! signature of a commit or tag, verifiable by any Sigstore client.
 use std::process::ExitCode;
 
-pub fn run(args: &[String]) -> ExitCode {
-    let mut rev = None;
-    let mut out = None;
-    let mut artifact = None;
-    let mut it = args.iter();
-    while let Some(a) = it.next() {
-        match a.as_str() {
-            "-o" | "--output" => out = it.next().cloned(),
-            "--artifact" => artifact = it.next().cloned(),
-            s if s.starts_with("--output=") => out = Some(s["--output=".len()..].to_string()),
-            s if s.starts_with("--artifact=") => artifact = Some(s["--artifact=".len()..].to_string()),
-            s if s.starts_with('-') => return crate::usage_error(&format!("export-bundle: unknown option {s}")),
-            s if rev.is_none() => rev = Some(s.to_string()),
-            s => return crate::usage_error(&format!("export-bundle: unexpected argument {s}")),
-        }
-    }
-    let rev = rev.unwrap_or_else(|| "HEAD".to_string());
-    let Some(out) = out else {
+pub fn run(argv: &[std::ffi::OsString]) -> ExitCode {
+    let m = match crate::cli::parse(crate::cli::export_bundle_command(), argv) {
+        Ok(m) => m,
+        Err(code) => return code,
+    };
+    let rev = m.get_one::<String>("rev").cloned().unwrap_or_else(|| "HEAD".to_string());
+    let Some(out) = m.get_one::<String>("output").cloned() else {
         return crate::usage_error("export-bundle: -o FILE is required");
     };
+    let artifact = m.get_one::<String>("artifact").cloned();
     let fail = |msg: String| {
         eprintln!("gitsign: error: {msg}");
         ExitCode::FAILURE

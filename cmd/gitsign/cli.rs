@@ -15,21 +15,132 @@ Examples:
   gitsign show HEAD                           the commit's in-toto statement
   gitsign doctor                              check configuration, trust root and services
   gitsign completion bash > ~/.local/share/bash-completion/completions/gitsign
-  gitsign man > ~/.local/share/man/man1/gitsign.1";
+  gitsign man --dir ~/.local/share/man/man1      gitsign(1) and one page per command";
+
+/// `gitsign verify` (commits) or, with `tags`, `gitsign verify-tag`.
+pub fn verify_command(tags: bool) -> Command {
+    let cmd = <crate::verify_cli::VerifyArgs as clap::CommandFactory>::command();
+    if tags {
+        cmd.name("verify-tag")
+            .about("Verify annotated tags with an identity policy")
+            .long_about(
+                "Verify annotated tags with an identity policy.\n\n\
+                 Each TAG names an annotated tag (refs/tags/TAG); its own signature is checked. A \
+                 lightweight tag carries no signature and is refused. To check the commit a tag points at, \
+                 use `gitsign verify TAG`.",
+            )
+            .after_help(
+                "Examples:\n  gitsign verify-tag v1.2.3 --certificate-identity you@example.com \
+                 --certificate-oidc-issuer https://accounts.google.com\n  \
+                 gitsign verify-tag v1.2.3 v1.2.4 --json --certificate-identity-regexp '@example\\.com$' \
+                 --certificate-oidc-issuer https://github.com/login/oauth",
+            )
+    } else {
+        cmd.name("verify")
+            .about("Verify commits (REV or A..B ranges) with an identity policy")
+            .long_about(
+                "Verify commits (REV or A..B ranges) with an identity policy.\n\n\
+                 Every REV is peeled to the commit it names (as `git rev-parse REV^{commit}`): a tag name \
+                 checks the commit's signature, not the tag's (use `gitsign verify-tag` for that). A range \
+                 that selects no commit is an error unless --allow-empty. Exit 0 only when every commit \
+                 verified; 1 when one did not; 2 on usage errors.",
+            )
+            .after_help(
+                "Examples:\n  gitsign verify HEAD --certificate-identity you@example.com \
+                 --certificate-oidc-issuer https://github.com/login/oauth\n  \
+                 gitsign verify main..feature --certificate-identity-regexp '^ci@' \
+                 --certificate-oidc-issuer-regexp 'token\\.actions'",
+            )
+    }
+}
+
+/// `gitsign export-bundle`.
+pub fn export_bundle_command() -> Command {
+    Command::new("export-bundle")
+        .about("Write a Sigstore bundle (v0.3) for a commit's or tag's signature")
+        .arg(Arg::new("rev").value_name("REV").help("Commit or tag (default HEAD)"))
+        .arg(Arg::new("output").short('o').long("output").value_name("FILE").required(true).help("Bundle file"))
+        .arg(Arg::new("artifact").long("artifact").value_name("FILE").help("Also write the signed payload here"))
+        .after_help(
+            "Examples:\n  gitsign export-bundle HEAD -o head.sigstore.json --artifact head.payload\n  \
+             cosign verify-blob --bundle head.sigstore.json --certificate-identity you@example.com \
+             --certificate-oidc-issuer https://accounts.google.com head.payload",
+        )
+}
+
+/// `gitsign verify-bundle` (the sigstore-conformance CLI protocol's arguments).
+pub fn verify_bundle_command() -> Command {
+    Command::new("verify-bundle")
+        .about("Verify a Sigstore bundle (v0.1-v0.3; message signature or DSSE) offline")
+        .long_about(
+            "Verify a Sigstore bundle (v0.1-v0.3; message signature or DSSE) offline.\n\n\
+             The trusted root is --trusted-root, else --staging's embedded root, else the configured one \
+             (GITSIGN_TRUSTED_ROOT / gitsign.trustedRoot, as for `gitsign verify`), else the TUF cache or the \
+             embedded production root. Exit 0 only when the bundle verifies; 1 when it does not; 2 on usage errors.",
+        )
+        .arg(Arg::new("staging").long("staging").action(ArgAction::SetTrue).help("Use the embedded staging root"))
+        .arg(Arg::new("bundle").long("bundle").value_name("FILE").required(true).help("The bundle"))
+        .arg(
+            Arg::new("certificate-identity")
+                .long("certificate-identity")
+                .value_name("ID")
+                .conflicts_with("certificate-identity-regexp")
+                .help("The certificate identity to require, exactly (not with --certificate-identity-regexp)"),
+        )
+        .arg(
+            Arg::new("certificate-identity-regexp")
+                .long("certificate-identity-regexp")
+                .value_name("RE")
+                .help("A regular expression the identity must match (unanchored: use ^...$)"),
+        )
+        .arg(
+            Arg::new("certificate-oidc-issuer")
+                .long("certificate-oidc-issuer")
+                .value_name("URL")
+                .conflicts_with("certificate-oidc-issuer-regexp")
+                .help("The OIDC issuer to require, exactly (not with --certificate-oidc-issuer-regexp)"),
+        )
+        .arg(
+            Arg::new("certificate-oidc-issuer-regexp")
+                .long("certificate-oidc-issuer-regexp")
+                .value_name("RE")
+                .help("A regular expression the OIDC issuer must match (unanchored: use ^...$)"),
+        )
+        .arg(Arg::new("key").long("key").value_name("PEM").help("Verify with this public key instead"))
+        .arg(
+            Arg::new("trusted-root")
+                .long("trusted-root")
+                .value_name("FILE")
+                .help("A Sigstore trusted_root.json (default: the configured one, see above)"),
+        )
+        .arg(
+            Arg::new("insecure-ignore-sct")
+                .long("insecure-ignore-sct")
+                .action(ArgAction::SetTrue)
+                .help("Do not require the certificate's SCT"),
+        )
+        .arg(Arg::new("input").value_name("FILE_OR_sha256:HEX").required(true).help("The artifact or its digest"))
+        .after_help(
+            "Examples:\n  gitsign verify-bundle --bundle a.sigstore.json --certificate-identity you@example.com \\\n      \
+             --certificate-oidc-issuer https://accounts.google.com a.txt\n  \
+             gitsign verify-bundle --bundle a.sigstore.json --key cosign.pub sha256:HEX",
+        )
+}
+
+/// Put the one-line purpose (`about`) at the top of `--help` when the command also has a long
+/// description, for the command and its subcommands.
+pub fn with_purpose(mut cmd: Command) -> Command {
+    if let (Some(about), Some(long)) = (cmd.get_about().map(|a| a.to_string()), cmd.get_long_about()) {
+        let (about, long) = (about.trim_end_matches('.').to_string(), long.to_string());
+        if !long.starts_with(&about) {
+            cmd = cmd.long_about(format!("{about}.\n\n{long}"));
+        }
+    }
+    cmd.mut_subcommands(with_purpose)
+}
 
 /// The whole CLI: git's gpg-style interface at the top level, human commands below.
 pub fn command() -> Command {
-    let verify = <crate::verify_cli::VerifyArgs as clap::CommandFactory>::command()
-        .name("verify")
-        .about("Verify commits (REV or A..B ranges) with an identity policy")
-        .after_help(
-            "Examples:\n  gitsign verify HEAD --certificate-identity you@example.com --certificate-oidc-issuer https://github.com/login/oauth\n  \
-             gitsign verify main..feature --certificate-identity-regexp '^ci@' --certificate-oidc-issuer-regexp 'token\\.actions'",
-        );
-    let verify_tag = <crate::verify_cli::VerifyArgs as clap::CommandFactory>::command()
-        .name("verify-tag")
-        .about("Verify annotated tags with an identity policy")
-        .after_help("Example:\n  gitsign verify-tag v1.2.3 --certificate-identity you@example.com --certificate-oidc-issuer https://accounts.google.com");
     Command::new("gitsign")
         .about("Keyless Git signing with Sigstore (gitsign-rs)")
         .long_about(
@@ -87,36 +198,10 @@ pub fn command() -> Command {
         )
         .arg(Arg::new("files").value_name("FILE").num_args(0..).help("Data (sign) or SIGFILE [DATAFILE|-] (verify)"))
         .subcommand(crate::version_cmd::command())
-        .subcommand(verify)
-        .subcommand(verify_tag)
-        .subcommand(
-            Command::new("export-bundle")
-                .about("Write a Sigstore bundle (v0.3) for a commit's or tag's signature")
-                .arg(Arg::new("rev").value_name("REV").help("Commit or tag (default HEAD)"))
-                .arg(Arg::new("output").short('o').long("output").value_name("FILE").required(true).help("Bundle file"))
-                .arg(
-                    Arg::new("artifact").long("artifact").value_name("FILE").help("Also write the signed payload here"),
-                )
-                .after_help("Example:\n  gitsign export-bundle HEAD -o head.sigstore.json --artifact head.payload"),
-        )
-        .subcommand(
-            Command::new("verify-bundle")
-                .about("Verify a Sigstore bundle (v0.1-v0.3; message signature or DSSE) offline")
-                .arg(Arg::new("staging").long("staging").action(ArgAction::SetTrue).help("Use the embedded staging root"))
-                .arg(Arg::new("bundle").long("bundle").value_name("FILE").required(true).help("The bundle"))
-                .arg(Arg::new("certificate-identity").long("certificate-identity").value_name("ID"))
-                .arg(Arg::new("certificate-identity-regexp").long("certificate-identity-regexp").value_name("RE"))
-                .arg(Arg::new("certificate-oidc-issuer").long("certificate-oidc-issuer").value_name("URL"))
-                .arg(Arg::new("certificate-oidc-issuer-regexp").long("certificate-oidc-issuer-regexp").value_name("RE"))
-                .arg(Arg::new("key").long("key").value_name("PEM").help("Verify with this public key instead"))
-                .arg(Arg::new("trusted-root").long("trusted-root").value_name("FILE"))
-                .arg(Arg::new("insecure-ignore-sct").long("insecure-ignore-sct").action(ArgAction::SetTrue))
-                .arg(Arg::new("input").value_name("FILE_OR_sha256:HEX").required(true))
-                .after_help(
-                    "Example:\n  gitsign verify-bundle --bundle a.sigstore.json --certificate-identity you@example.com \\\n      \
-                     --certificate-oidc-issuer https://accounts.google.com a.txt",
-                ),
-        )
+        .subcommand(verify_command(false))
+        .subcommand(verify_command(true))
+        .subcommand(export_bundle_command())
+        .subcommand(verify_bundle_command())
         .subcommand(crate::show_cmd::command())
         .subcommand(crate::attest_cmd::attest_command())
         .subcommand(crate::attest_cmd::verify_command())
@@ -125,13 +210,14 @@ pub fn command() -> Command {
         .subcommand(crate::initialize_cmd::command())
         .subcommand(crate::completion_cmd::completion_command())
         .subcommand(crate::completion_cmd::man_command())
+        .mut_subcommands(with_purpose)
 }
 
 /// Parse `argv` (without the subcommand name) with `cmd`; on `--help`, errors and the like,
 /// print what clap says and return the exit code to use.
 pub fn parse(cmd: Command, argv: &[std::ffi::OsString]) -> Result<clap::ArgMatches, std::process::ExitCode> {
     let name = cmd.get_name().to_string();
-    let cmd = cmd.bin_name(format!("gitsign {name}"));
+    let cmd = with_purpose(cmd).bin_name(format!("gitsign {name}"));
     cmd.try_get_matches_from(std::iter::once(std::ffi::OsString::from(name)).chain(argv.iter().cloned())).map_err(|e| {
         let _ = e.print();
         if e.use_stderr() { std::process::ExitCode::from(2) } else { std::process::ExitCode::SUCCESS }

@@ -1,5 +1,6 @@
-//! `gitsign completion bash|zsh|fish|elvish|powershell` and `gitsign man`: generated from the
-//! CLI definition in `cli.rs`, written to stdout.
+//! `gitsign completion bash|zsh|fish|elvish|powershell` and `gitsign man [SUBCOMMAND|--dir DIR]`:
+//! generated from the CLI definition in `cli.rs` (and, for the man page's CONFIGURATION and
+//! ENVIRONMENT sections, from `gitsign::config::SETTINGS`), written to stdout or DIR.
 use clap::{Arg, Command, value_parser};
 use clap_complete::Shell;
 use std::process::ExitCode;
@@ -16,8 +17,25 @@ pub fn completion_command() -> Command {
 
 pub fn man_command() -> Command {
     Command::new("man")
-        .about("Print the gitsign(1) man page (roff) on stdout")
-        .after_help("Example:\n  gitsign man > ~/.local/share/man/man1/gitsign.1 && man gitsign")
+        .about("Print a man page (roff): gitsign(1), or one per subcommand")
+        .long_about(
+            "Print a man page (roff): gitsign(1), or one per subcommand.\n\n\
+             Without arguments, print gitsign(1) (with the CONFIGURATION and ENVIRONMENT sections) on \
+             stdout; with SUBCOMMAND, print gitsign-SUBCOMMAND(1). With --dir DIR, write gitsign.1 and \
+             every gitsign-SUBCOMMAND.1 into DIR.",
+        )
+        .arg(Arg::new("subcommand").value_name("SUBCOMMAND").help("The subcommand whose page to print (e.g. verify)"))
+        .arg(
+            Arg::new("dir")
+                .long("dir")
+                .value_name("DIR")
+                .conflicts_with("subcommand")
+                .help("Write every page (gitsign.1, gitsign-verify.1, ...) into DIR"),
+        )
+        .after_help(
+            "Examples:\n  gitsign man --dir ~/.local/share/man/man1 && man gitsign-verify\n  \
+             gitsign man > gitsign.1\n  gitsign man verify | man -l -",
+        )
 }
 
 fn write_out(bytes: &[u8]) -> ExitCode {
@@ -46,40 +64,96 @@ pub fn run_completion(argv: &[std::ffi::OsString]) -> ExitCode {
     write_out(&buf)
 }
 
-/// One of `clap_mangen::Man`'s section renderers.
-type Section = fn(&clap_mangen::Man, &mut dyn std::io::Write) -> std::io::Result<()>;
+/// The CLI with every subcommand named `gitsign-NAME`, as its page is.
+fn man_tree() -> Command {
+    let mut cmd = crate::cli::command().disable_help_subcommand(true);
+    cmd.build();
+    cmd
+}
+
+/// The CONFIGURATION and ENVIRONMENT sections, from the library's settings table.
+fn configuration_sections() -> roff::Roff {
+    use roff::{bold, italic, roman};
+    let mut r = roff::Roff::new();
+    r.control("SH", ["CONFIGURATION"]);
+    r.text([roman(
+        "Settings come from git config keys (any scope) and environment variables; a variable wins over \
+         the key, and among variables the first listed wins. gitsign.* keys compare case-insensitively.",
+    )]);
+    for s in gitsign::config::SETTINGS {
+        r.control("TP", []);
+        let mut head = Vec::new();
+        if let Some(k) = s.git_key {
+            head.push(bold(k));
+        }
+        for (i, e) in s.env.iter().enumerate() {
+            if i > 0 || s.git_key.is_some() {
+                head.push(roman(", "));
+            }
+            head.push(bold(*e));
+        }
+        r.text(head);
+        r.text([roman(format!("{}. Default: ", s.about)), italic(s.default), roman(".")]);
+    }
+    r.control("SH", ["ENVIRONMENT"]);
+    r.text([roman("Besides the variables above:")]);
+    for (name, default, about) in gitsign::config::OTHER_ENVIRONMENT {
+        r.control("TP", []);
+        r.text([bold(*name)]);
+        r.text([roman(format!("{about}. Default: ")), italic(*default), roman(".")]);
+    }
+    r
+}
+
+/// Render one page; gitsign(1) also gets the configuration, a subcommand's page a pointer back.
+fn render_page(cmd: &Command, top: bool) -> std::io::Result<Vec<u8>> {
+    let mut buf = Vec::new();
+    let cmd = cmd.clone().version(env!("CARGO_PKG_VERSION"));
+    clap_mangen::Man::new(cmd).render(&mut buf)?;
+    let mut extra = if top { configuration_sections() } else { roff::Roff::new() };
+    extra.control("SH", ["SEE ALSO"]);
+    extra.text([roff::roman(if top { "git(1), git-config(1)" } else { "gitsign(1)" })]);
+    extra.to_writer(&mut buf)?;
+    Ok(buf)
+}
 
 pub fn run_man(argv: &[std::ffi::OsString]) -> ExitCode {
-    if let Err(code) = crate::cli::parse(man_command(), argv) {
-        return code;
-    }
-    let cmd = crate::cli::command();
-    let mut buf = Vec::new();
-    let man = clap_mangen::Man::new(cmd.clone());
-    if let Err(e) = man.render(&mut buf) {
-        eprintln!("gitsign: error: cannot render the man page: {e}");
-        return ExitCode::FAILURE;
-    }
-    // One section per subcommand, so `man gitsign` documents all of them.
-    for sub in cmd.get_subcommands() {
-        let name = format!("gitsign {}", sub.get_name());
-        buf.extend_from_slice(format!(".SH \"{}\"\n", name.to_uppercase()).as_bytes());
-        let sub = sub.clone().bin_name(name.clone()).display_name(name).version(env!("CARGO_PKG_VERSION"));
-        let man = clap_mangen::Man::new(sub);
-        let sections: [Section; 4] = [
-            clap_mangen::Man::render_synopsis_section,
-            clap_mangen::Man::render_description_section,
-            clap_mangen::Man::render_options_section,
-            clap_mangen::Man::render_extra_section,
-        ];
-        for render in sections {
-            let mut part = Vec::new();
-            if render(&man, &mut part).is_ok() {
-                // Demote the subcommand's own headings so they nest under its section.
-                let text = String::from_utf8_lossy(&part).replace(".SH ", ".SS ");
-                buf.extend_from_slice(text.as_bytes());
-            }
+    let m = match crate::cli::parse(man_command(), argv) {
+        Ok(m) => m,
+        Err(code) => return code,
+    };
+    let tree = man_tree();
+    let fail = |msg: String| {
+        eprintln!("gitsign: error: {msg}");
+        ExitCode::FAILURE
+    };
+    if let Some(dir) = m.get_one::<String>("dir") {
+        if let Err(e) = std::fs::create_dir_all(dir) {
+            return fail(format!("cannot create {dir}: {e}"));
         }
+        let pages = std::iter::once((&tree, true)).chain(tree.get_subcommands().map(|s| (s, false)));
+        for (cmd, top) in pages {
+            let name = format!("{}.1", cmd.get_display_name().unwrap_or(cmd.get_name()));
+            let path = std::path::Path::new(dir).join(&name);
+            if let Err(e) = render_page(cmd, top).and_then(|b| std::fs::write(&path, b)) {
+                return fail(format!("cannot write {}: {e}", path.display()));
+            }
+            eprintln!("gitsign: wrote {}", path.display());
+        }
+        return ExitCode::SUCCESS;
     }
-    write_out(&buf)
+    let page = match m.get_one::<String>("subcommand") {
+        None => render_page(&tree, true),
+        Some(name) => match tree.find_subcommand(name) {
+            Some(sub) => render_page(sub, false),
+            None => {
+                let names: Vec<&str> = tree.get_subcommands().map(|s| s.get_name()).collect();
+                return crate::usage_error(&format!("man: no subcommand {name:?}; one of: {}", names.join(", ")));
+            }
+        },
+    };
+    match page {
+        Ok(b) => write_out(&b),
+        Err(e) => fail(format!("cannot render the man page: {e}")),
+    }
 }

@@ -78,14 +78,8 @@ fn main() -> ExitCode {
             "man" => return completion_cmd::run_man(&argv[1..]),
             "verify" => return verify_cli::run(&argv[1..], false),
             "verify-tag" => return verify_cli::run(&argv[1..], true),
-            "verify-bundle" => {
-                let rest: Vec<String> = argv[1..].iter().map(|a| a.to_string_lossy().into_owned()).collect();
-                return verify_bundle_cmd::run(&rest);
-            }
-            "export-bundle" => {
-                let rest: Vec<String> = argv[1..].iter().map(|a| a.to_string_lossy().into_owned()).collect();
-                return bundle_cmd::run(&rest);
-            }
+            "verify-bundle" => return verify_bundle_cmd::run(&argv[1..]),
+            "export-bundle" => return bundle_cmd::run(&argv[1..]),
             _ => {}
         }
     }

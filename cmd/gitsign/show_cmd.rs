@@ -1,5 +1,5 @@
 //! `gitsign show [REV] [-r REMOTE]`: the in-toto statement for a commit or an annotated tag
-//! (gitsign's `show`), as indented JSON on stdout.
+//! (gitsign's `show`), as indented JSON on stdout. A lightweight tag is refused, as upstream does.
 use clap::{Arg, Command};
 use gitsign::git::ObjectKind;
 use std::process::{ExitCode, Stdio};
@@ -49,8 +49,10 @@ pub fn run(argv: &[std::ffi::OsString]) -> ExitCode {
         eprintln!("gitsign: error: {msg}");
         ExitCode::FAILURE
     };
-    let obj = match gitsign::repo::read_object(&rev) {
+    // A lightweight tag is refused, as gitsign does: it names a commit but carries no signature.
+    let obj = match gitsign::repo::read_object_no_lightweight_tag(&rev) {
         Ok(o) => o,
+        Err(e @ gitsign::repo::RepoError::LightweightTag { .. }) => return fail(format!("cannot show {rev}: {e}")),
         Err(e) => return fail(format!("cannot show {rev}: {e} (give a commit or an annotated tag)")),
     };
     gitsign::runlog::debug(&format!("show: {rev} is {} {}", obj.kind.as_str(), obj.id));

@@ -1,22 +1,16 @@
 //! `gitsign verify-bundle [--staging] --bundle FILE (--certificate-identity I
 //! --certificate-oidc-issuer U | --key PEM) [--trusted-root FILE] FILE_OR_sha256:HEX`:
 //! offline verification of any Sigstore bundle, with the arguments of the sigstore-conformance
-//! CLI protocol. Exit 0 only when verified, 1 when not, 2 on usage errors.
+//! CLI protocol. Exit 0 only when verified, 1 when not, 2 on usage errors. Without
+//! `--trusted-root` or `--staging` the trusted root is the configured one, as for `gitsign verify`.
 use gitsign::bundle_verify::{self, Artifact, BundleVerifyOptions, Signer};
 use gitsign::policy::{Policy, PolicyFlags};
 use gitsign::trust::TrustedRoot;
 use std::process::ExitCode;
 
-const USAGE: &str = "usage: gitsign verify-bundle [--staging] --bundle FILE \
-(--certificate-identity IDENTITY --certificate-oidc-issuer URL | --key PEM) [--trusted-root FILE] FILE_OR_sha256:HEX
-  --certificate-identity-regexp RE / --certificate-oidc-issuer-regexp RE  unanchored regular expressions (write ^...$)
-  --insecure-ignore-sct                                                   do not require the certificate's SCT
-  exit 0 only when the bundle verifies; 1 when it does not; 2 on usage errors";
-
-#[derive(Default)]
 struct Args {
     staging: bool,
-    bundle: Option<String>,
+    bundle: String,
     identity: Option<String>,
     identity_regexp: Option<String>,
     issuer: Option<String>,
@@ -24,54 +18,36 @@ struct Args {
     key: Option<String>,
     trusted_root: Option<String>,
     insecure_ignore_sct: bool,
-    input: Option<String>,
+    input: String,
 }
 
-fn parse(argv: &[String]) -> Result<Args, String> {
-    let mut a = Args::default();
-    let mut it = argv.iter();
-    while let Some(arg) = it.next() {
-        let (flag, inline) = match arg.split_once('=') {
-            Some((f, v)) if f.starts_with("--") => (f, Some(v.to_string())),
-            _ => (arg.as_str(), None),
-        };
-        let mut value = |name: &str| -> Result<String, String> {
-            match &inline {
-                Some(v) => Ok(v.clone()),
-                None => it.next().cloned().ok_or_else(|| format!("{name} needs a value")),
-            }
-        };
-        match flag {
-            "--staging" => a.staging = true,
-            "--insecure-ignore-sct" => a.insecure_ignore_sct = true,
-            "--bundle" => a.bundle = Some(value(flag)?),
-            "--certificate-identity" => a.identity = Some(value(flag)?),
-            "--certificate-oidc-issuer" => a.issuer = Some(value(flag)?),
-            "--certificate-identity-regexp" => a.identity_regexp = Some(value(flag)?),
-            "--certificate-oidc-issuer-regexp" => a.issuer_regexp = Some(value(flag)?),
-            "--key" => a.key = Some(value(flag)?),
-            "--trusted-root" => a.trusted_root = Some(value(flag)?),
-            "-h" | "--help" => return Err(String::new()),
-            f if f.starts_with("--") => return Err(format!("unknown option {f}")),
-            _ if a.input.is_none() => a.input = Some(arg.clone()),
-            _ => return Err(format!("unexpected argument {arg}")),
-        }
-    }
-    Ok(a)
+fn args(m: &clap::ArgMatches) -> Option<Args> {
+    let s = |k: &str| m.get_one::<String>(k).cloned();
+    Some(Args {
+        staging: m.get_flag("staging"),
+        bundle: s("bundle")?,
+        identity: s("certificate-identity"),
+        identity_regexp: s("certificate-identity-regexp"),
+        issuer: s("certificate-oidc-issuer"),
+        issuer_regexp: s("certificate-oidc-issuer-regexp"),
+        key: s("key"),
+        trusted_root: s("trusted-root"),
+        insecure_ignore_sct: m.get_flag("insecure-ignore-sct"),
+        input: s("input")?,
+    })
 }
 
-pub fn run(argv: &[String]) -> ExitCode {
-    let a = match parse(argv) {
-        Ok(a) => a,
-        Err(e) if e.is_empty() => {
-            println!("{USAGE}");
-            return ExitCode::SUCCESS;
-        }
-        Err(e) => return crate::usage_error(&format!("verify-bundle: {e}\n{USAGE}")),
+pub fn run(argv: &[std::ffi::OsString]) -> ExitCode {
+    let m = match crate::cli::parse(crate::cli::verify_bundle_command(), argv) {
+        Ok(m) => m,
+        Err(code) => return code,
     };
-    let (Some(bundle_path), Some(input)) = (&a.bundle, &a.input) else {
-        return crate::usage_error(&format!("verify-bundle: --bundle and the artifact are required\n{USAGE}"));
+    let Some(a) = args(&m) else {
+        return crate::usage_error(
+            "verify-bundle: --bundle and the artifact are required (see gitsign verify-bundle --help)",
+        );
     };
+    let (bundle_path, input) = (&a.bundle, &a.input);
     let fail = |msg: String| {
         eprintln!("gitsign: error: {msg}");
         ExitCode::FAILURE
@@ -89,10 +65,21 @@ pub fn run(argv: &[String]) -> ExitCode {
             Ok(t) => t,
             Err(e) => return fail(e.to_string()),
         },
-        (None, false) => match TrustedRoot::production() {
-            Ok(t) => t,
-            Err(e) => return fail(e.to_string()),
-        },
+        // The configured root (GITSIGN_TRUSTED_ROOT, gitsign.trustedRoot, the TUF cache), as
+        // `gitsign verify` uses it.
+        (None, false) => {
+            let cfg = match crate::load_config() {
+                Ok(c) => c,
+                Err(code) => return code,
+            };
+            match gitsign::setup::trusted_root_for(&cfg) {
+                Ok(t) => {
+                    owned_root = t;
+                    &owned_root
+                }
+                Err(e) => return fail(e.to_string()),
+            }
+        }
     };
     let policy;
     let key_der;

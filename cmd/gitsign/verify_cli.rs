@@ -1,29 +1,38 @@
 //! `gitsign verify [REV|RANGE ...]` and `gitsign verify-tag TAG ...`: verification with an
 //! identity policy, for CI. One summary per object on stdout (or JSON lines with `--json`),
 //! exit 0 only when every object passed.
-use clap::Parser;
+//!
+//! `verify` takes commits: a revision is peeled to the commit it names (`REV^{commit}`), so a
+//! signed tag on an unsigned commit fails; `verify-tag` takes annotated tags. A range that
+//! selects no commit is an error unless `--allow-empty`.
+use clap::{FromArgMatches, Parser};
 use gitsign::git::ObjectKind;
-use gitsign::policy::{Policy, PolicyFlags, committer_email};
+use gitsign::object_verify::verify_object;
+use gitsign::policy::{Policy, PolicyFlags};
 use gitsign::verify::{TlogEvidence, VerifyOptions};
-use gitsign::x509::CertInfo;
 use std::process::ExitCode;
 
-/// Verify signed commits or tags with an identity policy.
+/// The flags of `gitsign verify` and `gitsign verify-tag` (their purpose and examples are set
+/// in `cli.rs`).
 #[derive(Parser, Debug)]
-#[command(name = "gitsign verify", about, long_about = None)]
+#[command(name = "gitsign verify")]
 pub struct VerifyArgs {
-    /// Commits (REV) or ranges (A..B) to verify; tags for verify-tag. Default: HEAD.
+    /// Commits (REV, peeled to its commit) or ranges (A..B) to verify; tags for verify-tag.
+    /// Default: HEAD.
     pub revs: Vec<String>,
-    /// The certificate identity (SAN email, URI or username) to require, exactly.
-    #[arg(long)]
+    /// The certificate identity (SAN email, URI or username) to require, exactly. Not together
+    /// with --certificate-identity-regexp.
+    #[arg(long, conflicts_with = "certificate_identity_regexp")]
     pub certificate_identity: Option<String>,
-    /// A regular expression the identity must match (unanchored: use ^…$).
+    /// A regular expression the identity must match (unanchored: use ^…$). Not together with
+    /// --certificate-identity.
     #[arg(long)]
     pub certificate_identity_regexp: Option<String>,
-    /// The OIDC issuer to require, exactly.
-    #[arg(long)]
+    /// The OIDC issuer to require, exactly. Not together with --certificate-oidc-issuer-regexp.
+    #[arg(long, conflicts_with = "certificate_oidc_issuer_regexp")]
     pub certificate_oidc_issuer: Option<String>,
-    /// A regular expression the OIDC issuer must match (unanchored: use ^…$).
+    /// A regular expression the OIDC issuer must match (unanchored: use ^…$). Not together
+    /// with --certificate-oidc-issuer.
     #[arg(long)]
     pub certificate_oidc_issuer_regexp: Option<String>,
     /// GitHub workflow trigger (certificate extension 1.3.6.1.4.1.57264.1.2).
@@ -63,6 +72,10 @@ pub struct VerifyArgs {
     /// One JSON record per object on stdout.
     #[arg(long)]
     pub json: bool,
+    /// Succeed when a range selects no commit (by default an empty range is an error, so that
+    /// swapped or equal A..B ends do not pass having verified nothing).
+    #[arg(long)]
+    pub allow_empty: bool,
 }
 
 struct Target {
@@ -76,7 +89,8 @@ fn fail(msg: String) -> ExitCode {
     ExitCode::from(2)
 }
 
-/// Expand revisions and ranges into objects.
+/// Expand revisions and ranges into objects: commits for `verify` (tags peeled), annotated
+/// tags for `verify-tag`.
 fn targets(args: &VerifyArgs, tags: bool) -> Result<Vec<Target>, String> {
     let revs = if args.revs.is_empty() {
         if tags {
@@ -90,6 +104,12 @@ fn targets(args: &VerifyArgs, tags: bool) -> Result<Vec<Target>, String> {
     for rev in revs {
         if !tags && rev.contains("..") {
             let ids = gitsign::repo::rev_list(&rev).map_err(|e| e.to_string())?;
+            if ids.is_empty() && !args.allow_empty {
+                return Err(format!(
+                    "no commits in {rev}: the range selects nothing, so nothing was verified \
+                     (check the order of A..B; pass --allow-empty if an empty range is expected)"
+                ));
+            }
             let mut reader = gitsign::repo::BatchReader::new().map_err(|e| e.to_string())?;
             for id in ids {
                 let o = reader.read(&id).map_err(|e| e.to_string())?;
@@ -97,11 +117,15 @@ fn targets(args: &VerifyArgs, tags: bool) -> Result<Vec<Target>, String> {
             }
             continue;
         }
-        let name = if tags { format!("refs/tags/{rev}") } else { rev.clone() };
-        let o = gitsign::repo::read_object(&name).map_err(|e| e.to_string())?;
-        if tags && o.kind != ObjectKind::Tag {
-            return Err(format!("{rev} is not an annotated tag (lightweight tags carry no signature)"));
-        }
+        let o = if tags {
+            let o = gitsign::repo::read_object(&format!("refs/tags/{rev}")).map_err(|e| e.to_string())?;
+            if o.kind != ObjectKind::Tag {
+                return Err(format!("{rev} is not an annotated tag (lightweight tags carry no signature)"));
+            }
+            o
+        } else {
+            gitsign::repo::read_commit(&rev).map_err(|e| e.to_string())?
+        };
         out.push(Target { id: o.id, kind: o.kind, content: o.content });
     }
     Ok(out)
@@ -122,15 +146,17 @@ struct Summary {
 }
 
 pub fn run(argv: &[std::ffi::OsString], tags: bool) -> ExitCode {
-    let name = if tags { "gitsign verify-tag" } else { "gitsign verify" };
-    let args =
-        match VerifyArgs::try_parse_from(std::iter::once(std::ffi::OsString::from(name)).chain(argv.iter().cloned())) {
-            Ok(a) => a,
-            Err(e) => {
-                let _ = e.print();
-                return if e.use_stderr() { ExitCode::from(2) } else { ExitCode::SUCCESS };
-            }
-        };
+    let matches = match crate::cli::parse(crate::cli::verify_command(tags), argv) {
+        Ok(m) => m,
+        Err(code) => return code,
+    };
+    let args = match VerifyArgs::from_arg_matches(&matches) {
+        Ok(a) => a,
+        Err(e) => {
+            let _ = e.print();
+            return ExitCode::from(2);
+        }
+    };
     let policy = match Policy::from_flags(&PolicyFlags {
         identity: args.certificate_identity.clone(),
         identity_regexp: args.certificate_identity_regexp.clone(),
@@ -171,27 +197,21 @@ pub fn run(argv: &[std::ffi::OsString], tags: bool) -> ExitCode {
 
     let check = |t: &Target| -> Outcome {
         let kind = t.kind.as_str();
-        let result = (|| {
-            let split = gitsign::git::split_object(t.kind, &t.content).map_err(|e| e.to_string())?;
-            let opts = VerifyOptions {
-                trust: &trust,
-                rekor: rekor.as_ref().map(|r| r as &dyn gitsign::verify::RekorLookup),
-                object_id: Some(t.id.clone()),
-                insecure_ignore_tlog: args.insecure_ignore_tlog,
-                insecure_ignore_sct: args.insecure_ignore_sct,
-            };
-            let v = gitsign::verify::verify(&split.payload, &split.signature, &opts).map_err(|e| e.to_string())?;
-            let info = CertInfo::parse(&v.cert_der).map_err(|e| e.to_string())?;
-            policy
-                .check(&info, committer_email(&split.payload).as_deref())
-                .map_err(|e| format!("signature is valid, but {e}"))?;
-            Ok(Summary {
+        let opts = VerifyOptions {
+            trust: &trust,
+            rekor: rekor.as_ref().map(|r| r as &dyn gitsign::verify::RekorLookup),
+            object_id: Some(t.id.clone()),
+            insecure_ignore_tlog: args.insecure_ignore_tlog,
+            insecure_ignore_sct: args.insecure_ignore_sct,
+        };
+        let result = verify_object(t.kind, &t.content, &policy, &opts)
+            .map(|v| Summary {
                 identity: v.identity,
                 issuer: v.issuer,
                 tlog: v.tlog,
                 claims_checked: policy.constrains_identity(),
             })
-        })();
+            .map_err(|e| e.to_string());
         Outcome { id: t.id.clone(), kind, result }
     };
 
