@@ -212,7 +212,7 @@ pub fn read_commit(rev: &str) -> Result<RawObject, RepoError> {
 pub fn read_object_no_lightweight_tag(rev: &str) -> Result<RawObject, RepoError> {
     let o = read_object(rev)?;
     if o.kind == ObjectKind::Commit {
-        let full = git(&["rev-parse", "--symbolic-full-name", "--end-of-options", rev])?;
+        let full = git(&["rev-parse", "--verify", "--symbolic-full-name", "--end-of-options", rev])?;
         if String::from_utf8_lossy(&full).trim().starts_with("refs/tags/") {
             return Err(RepoError::LightweightTag { rev: rev.to_string(), commit: o.id });
         }

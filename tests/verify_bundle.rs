@@ -527,3 +527,44 @@ fn dsse_envelope_logged_as_hashedrekord() {
     assert_eq!(code, Some(1), "validFor without a start: {err}");
     assert!(err.contains("validFor.start") && err.contains("missing"), "{err}");
 }
+
+/// `verify-bundle` without --trusted-root uses the configured root (GITSIGN_TRUSTED_ROOT), as
+/// `gitsign verify` does; exact and regexp flags for one field are a usage error.
+#[test]
+fn verify_bundle_honours_the_configured_trusted_root() {
+    let sb = Sandbox::start();
+    let issuer = sb.var("GITSIGN_OIDC_ISSUER");
+    let repo = Repo::new(&sb, "alice@example.test");
+    repo.signed_commit("a.txt", "x\n", "bundle me");
+    let dir = TempDir::new("verify-bundle-env-root");
+    let bundle = dir.path().join("b.json");
+    let artifact = dir.path().join("payload");
+    let out = repo
+        .cmd(&bin("gitsign"))
+        .args(["export-bundle", "HEAD", "-o"])
+        .arg(&bundle)
+        .arg("--artifact")
+        .arg(&artifact)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "export-bundle: {}", String::from_utf8_lossy(&out.stderr));
+    let run = |extra: &[&str]| {
+        // repo.cmd sets the sandbox's variables, GITSIGN_TRUSTED_ROOT among them.
+        let out = repo
+            .cmd(&bin("gitsign"))
+            .arg("verify-bundle")
+            .arg("--bundle")
+            .arg(&bundle)
+            .args(["--certificate-identity", "alice@example.test", "--certificate-oidc-issuer", issuer.as_str()])
+            .args(extra)
+            .arg(&artifact)
+            .output()
+            .unwrap();
+        (out.status.code(), String::from_utf8_lossy(&out.stderr).into_owned())
+    };
+    let (code, err) = run(&[]);
+    assert_eq!(code, Some(0), "GITSIGN_TRUSTED_ROOT was not used: {err}");
+    let (code, err) = run(&["--certificate-identity-regexp", "^mallory@"]);
+    assert_eq!(code, Some(2), "{err}");
+    assert!(err.contains("cannot be used with"), "{err}");
+}

@@ -109,7 +109,7 @@ fn configuration_sections() -> roff::Roff {
 fn render_page(cmd: &Command, top: bool) -> std::io::Result<Vec<u8>> {
     let mut buf = Vec::new();
     let cmd = cmd.clone().version(env!("CARGO_PKG_VERSION"));
-    clap_mangen::Man::new(cmd).render(&mut buf)?;
+    clap_mangen::Man::new(cmd).source(format!("gitsign {}", env!("CARGO_PKG_VERSION"))).render(&mut buf)?;
     let mut extra = if top { configuration_sections() } else { roff::Roff::new() };
     extra.control("SH", ["SEE ALSO"]);
     extra.text([roff::roman(if top { "git(1), git-config(1)" } else { "gitsign(1)" })]);
