@@ -105,11 +105,35 @@ fn configuration_sections() -> roff::Roff {
     r
 }
 
-/// Render one page; gitsign(1) also gets the configuration, a subcommand's page a pointer back.
+/// One of `clap_mangen::Man`'s section renderers.
+type Section = fn(&clap_mangen::Man, &mut dyn std::io::Write) -> std::io::Result<()>;
+
+/// Render one page; gitsign(1) also gets every subcommand inline and the configuration, a
+/// subcommand's page a pointer back.
 fn render_page(cmd: &Command, top: bool) -> std::io::Result<Vec<u8>> {
     let mut buf = Vec::new();
     let cmd = cmd.clone().version(env!("CARGO_PKG_VERSION"));
-    clap_mangen::Man::new(cmd).source(format!("gitsign {}", env!("CARGO_PKG_VERSION"))).render(&mut buf)?;
+    clap_mangen::Man::new(cmd.clone()).source(format!("gitsign {}", env!("CARGO_PKG_VERSION"))).render(&mut buf)?;
+    if top {
+        // Each subcommand also inline, so `gitsign man > gitsign.1` alone documents all of them.
+        for sub in cmd.get_subcommands() {
+            let name = format!("gitsign {}", sub.get_name());
+            buf.extend_from_slice(format!(".SH \"{}\"\n", name.to_uppercase()).as_bytes());
+            let man = clap_mangen::Man::new(sub.clone().bin_name(name.clone()).display_name(name));
+            let sections: [Section; 4] = [
+                clap_mangen::Man::render_synopsis_section,
+                clap_mangen::Man::render_description_section,
+                clap_mangen::Man::render_options_section,
+                clap_mangen::Man::render_extra_section,
+            ];
+            for render in sections {
+                let mut part = Vec::new();
+                render(&man, &mut part)?;
+                // Demote the subcommand's own headings so they nest under its section.
+                buf.extend_from_slice(String::from_utf8_lossy(&part).replace(".SH ", ".SS ").as_bytes());
+            }
+        }
+    }
     let mut extra = if top { configuration_sections() } else { roff::Roff::new() };
     extra.control("SH", ["SEE ALSO"]);
     extra.text([roff::roman(if top { "git(1), git-config(1)" } else { "gitsign(1)" })]);
