@@ -117,7 +117,8 @@ fn identity_args(sb: &Sandbox) -> Vec<String> {
 /// `gitsign verify ARGS... <identity flags>`.
 fn verify(repo: &Repo, sb: &Sandbox, args: &[&str]) -> (i32, String, String) {
     let id = identity_args(sb);
-    let all: Vec<&str> = std::iter::once("verify").chain(args.iter().copied()).chain(id.iter().map(String::as_str)).collect();
+    let all: Vec<&str> =
+        std::iter::once("verify").chain(args.iter().copied()).chain(id.iter().map(String::as_str)).collect();
     run(repo, &all)
 }
 
@@ -215,7 +216,8 @@ fn match_committer_reads_the_right_header_once() {
     let bob = "Bob <bob@example.test> 1700000000 +0000";
 
     // A commit with two committer lines: alice first, bob last (what git shows).
-    let payload = format!("tree {tree}\nparent {base}\nauthor {alice}\ncommitter {alice}\ncommitter {bob}\n\ntwo committers\n");
+    let payload =
+        format!("tree {tree}\nparent {base}\nauthor {alice}\ncommitter {alice}\ncommitter {bob}\n\ntwo committers\n");
     let sig = sign(&repo, payload.as_bytes());
     let (head, msg) = payload.split_once("\n\n").unwrap();
     let raw = format!("{head}\ngpgsig {}\n\n{msg}", sig.trim_end().replace('\n', "\n "));
@@ -289,7 +291,10 @@ fn replace_refs_do_not_change_the_verdict() {
         assert_eq!(repo.cat_file("commit", &unsigned), repo.cat_file("commit", &signed));
         for args in [vec![unsigned.as_str()], vec!["HEAD"], vec!["HEAD~1..HEAD"]] {
             let (code, out, err) = verify(&repo, &sb, &args);
-            assert_eq!(code, 1, "{format} {args:?}: a replaced object's signature was credited to {unsigned}:\n{out}{err}");
+            assert_eq!(
+                code, 1,
+                "{format} {args:?}: a replaced object's signature was credited to {unsigned}:\n{out}{err}"
+            );
             assert!(out.starts_with(&format!("{unsigned} commit: FAILED")), "{out}");
         }
     }
@@ -337,7 +342,8 @@ fn every_subcommand_has_help_with_purpose_and_examples() {
         assert!(names.iter().any(|n| n == want), "{want} not in gitsign --help: {names:?}");
     }
     for name in &names {
-        let out = std::process::Command::new(bin("gitsign")).current_dir(dir.path()).args([name, "--help"]).output().unwrap();
+        let out =
+            std::process::Command::new(bin("gitsign")).current_dir(dir.path()).args([name, "--help"]).output().unwrap();
         let (stdout, stderr) = (String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
         assert_eq!(out.status.code(), Some(0), "gitsign {name} --help: {stderr}");
         assert!(stderr.is_empty(), "gitsign {name} --help wrote to stderr: {stderr}");
@@ -378,7 +384,10 @@ fn man_pages_per_subcommand_with_configuration() {
         for name in s.git_key.iter().chain(s.env) {
             assert!(top.contains(name), "gitsign(1) does not document {name}");
         }
-        assert!(top.contains(&format!("Default: \\fI{}", s.default.replace('-', "\\-").replace('\'', "\\*(Aq"))), "no default for {s:?}");
+        assert!(
+            top.contains(&format!("Default: \\fI{}", s.default.replace('-', "\\-").replace('\'', "\\*(Aq"))),
+            "no default for {s:?}"
+        );
     }
     for (name, _, _) in gitsign::config::OTHER_ENVIRONMENT {
         assert!(top.contains(name), "gitsign(1) does not document {name}");

@@ -50,7 +50,7 @@ Commands:
   gitsign doctor                              check configuration, trust root, cache and services
   gitsign initialize [--mirror URL] [--root FILE_OR_URL]
                                               fetch the trusted root through TUF and cache it
-  gitsign completion bash|zsh|fish            shell completions;  gitsign man: the man page (roff)
+  gitsign completion bash|zsh|fish            shell completions;  gitsign man [CMD|--dir DIR]: man pages (roff)
   gitsign COMMAND --help                      help for one command, with examples
   gitsign --help                              this text
 
