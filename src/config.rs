@@ -36,6 +36,18 @@ pub enum CredentialCacheMode {
     Keyutils,
 }
 
+impl CredentialCacheMode {
+    /// The setting's value for this mode.
+    pub fn name(self) -> &'static str {
+        match self {
+            CredentialCacheMode::Socket => "socket",
+            CredentialCacheMode::System => "system",
+            CredentialCacheMode::SecretService => "secret-service",
+            CredentialCacheMode::Keyutils => "keyutils",
+        }
+    }
+}
+
 /// Configuration errors.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum ConfigError {
