@@ -48,10 +48,7 @@ pub enum PolicyError {
         want: String,
     },
     /// A GitHub workflow claim does not match.
-    #[error(
-        "the certificate's GitHub workflow {claim} {} does not match the required \"{want}\"",
-        quoted_opt(got)
-    )]
+    #[error("the certificate's GitHub workflow {claim} {} does not match the required \"{want}\"", quoted_opt(got))]
     ClaimMismatch {
         /// The claim.
         claim: &'static str,
@@ -61,10 +58,7 @@ pub enum PolicyError {
         want: String,
     },
     /// The committer email differs from the certificate's.
-    #[error(
-        "the committer email \"{committer}\" is not an email identity of the certificate ({})",
-        quoted_list(sans)
-    )]
+    #[error("the committer email \"{committer}\" is not an email identity of the certificate ({})", quoted_list(sans))]
     CommitterMismatch {
         /// The commit's committer email.
         committer: String,
