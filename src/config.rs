@@ -520,7 +520,10 @@ mod tests {
              URL (it lacks the http:// or https:// part); give a full URL such as https://fulcio.sigstore.dev"
         );
         let e = cfg(&[("gitsign.rekor", "ftp://rekor.example.test")], &[]).unwrap_err().to_string();
-        assert!(e.contains("Rekor URL") && e.contains("git config gitsign.rekor") && e.contains("scheme is ftp:"), "{e}");
+        assert!(
+            e.contains("Rekor URL") && e.contains("git config gitsign.rekor") && e.contains("scheme is ftp:"),
+            "{e}"
+        );
         let e = cfg(&[], &[("SIGSTORE_OIDC_ISSUER", "https://")]).unwrap_err().to_string();
         assert!(e.contains("OIDC issuer URL") && e.contains("SIGSTORE_OIDC_ISSUER"), "{e}");
         let e = cfg(&[("gitsign.redirectURL", "https://localhost:1/cb")], &[]).unwrap_err().to_string();
