@@ -2,7 +2,9 @@
 //!
 //! Precedence, as in gitsign: `GITSIGN_*` > `SIGSTORE_*` > git config > default. Git config
 //! keys compare case-insensitively and the last occurrence wins. Loading is split into a pure
-//! [`Config::from_sources`] and the I/O in [`Config::load`].
+//! [`Config::from_sources`] and the I/O in [`Config::load`]. Every service URL is checked
+//! there ([`url_problem`]), before anything logs in, and every problem found is reported
+//! ([`ConfigError::Several`]), not only the first.
 use std::collections::HashMap;
 
 /// Production Fulcio.
