@@ -200,7 +200,11 @@ pub enum BundleVerifyError {
     #[error("the transparency log entry does not verify: {0}")]
     Tlog(#[source] TlogError),
     /// The certificate was not valid at the log time.
-    #[error("the entry was logged at {t}, outside the certificate validity {not_before}..{not_after}")]
+    #[error(
+        "the entry was logged at {}, outside the certificate validity ({})",
+        crate::timefmt::rfc3339(*t),
+        crate::timefmt::window(*not_before, *not_after)
+    )]
     NotValidAtLogTime {
         /// Integrated time.
         t: i64,
@@ -704,8 +708,11 @@ pub fn verify_bundle(
         let got = (v.get("kind").and_then(Value::as_str), v.get("apiVersion").and_then(Value::as_str));
         if got != (Some(kind), Some(api)) || entry.kind != kind || entry.version != api {
             return Err(BundleVerifyError::EntryMismatch(format!(
-                "the entry is {:?} {:?} (body {:?} {:?}), expected {kind} {api}",
-                entry.kind, entry.version, got.0, got.1
+                "the entry is {} {} (body {} {}), expected {kind} {api}",
+                entry.kind,
+                entry.version,
+                got.0.unwrap_or("(none)"),
+                got.1.unwrap_or("(none)")
             )));
         }
         Ok(())

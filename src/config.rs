@@ -2,7 +2,9 @@
 //!
 //! Precedence, as in gitsign: `GITSIGN_*` > `SIGSTORE_*` > git config > default. Git config
 //! keys compare case-insensitively and the last occurrence wins. Loading is split into a pure
-//! [`Config::from_sources`] and the I/O in [`Config::load`].
+//! [`Config::from_sources`] and the I/O in [`Config::load`]. Every service URL is checked
+//! there ([`url_problem`]), before anything logs in, and every problem found is reported
+//! ([`ConfigError::Several`]), not only the first.
 use std::collections::HashMap;
 
 /// Production Fulcio.
@@ -199,11 +201,23 @@ pub enum CredentialCacheMode {
     Keyutils,
 }
 
+impl CredentialCacheMode {
+    /// The setting's value for this mode.
+    pub fn name(self) -> &'static str {
+        match self {
+            CredentialCacheMode::Socket => "socket",
+            CredentialCacheMode::System => "system",
+            CredentialCacheMode::SecretService => "secret-service",
+            CredentialCacheMode::Keyutils => "keyutils",
+        }
+    }
+}
+
 /// Configuration errors.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum ConfigError {
     /// A value that is not allowed.
-    #[error("invalid value {value:?} for {key}: {expected}")]
+    #[error("invalid value \"{value}\" for {key}: {expected}")]
     Invalid {
         /// The key or variable.
         key: String,
@@ -212,9 +226,61 @@ pub enum ConfigError {
         /// What is allowed.
         expected: &'static str,
     },
+    /// A service URL that cannot be used (found at start-up, before any login).
+    #[error("the {setting} \"{value}\" (from {origin}) cannot be used: {reason}; give a full URL such as {example}")]
+    BadUrl {
+        /// What the URL is for: `Fulcio URL`, `OIDC redirect URL`.
+        setting: &'static str,
+        /// Where it was set: the variable, or `git config gitsign.fulcio`.
+        origin: String,
+        /// The value.
+        value: String,
+        /// What is wrong with it.
+        reason: String,
+        /// A valid example.
+        example: &'static str,
+    },
     /// `git config` could not be run.
     #[error("cannot read git config: {0}")]
     Git(String),
+    /// More than one problem: each is reported.
+    #[error("{} configuration problems:\n  - {}", .0.len(), .0.iter().map(ToString::to_string).collect::<Vec<_>>().join("\n  - "))]
+    Several(Vec<ConfigError>),
+}
+
+impl ConfigError {
+    /// Each problem on its own ([`ConfigError::Several`] opened up).
+    pub fn problems(&self) -> Vec<&ConfigError> {
+        match self {
+            ConfigError::Several(all) => all.iter().flat_map(ConfigError::problems).collect(),
+            one => vec![one],
+        }
+    }
+}
+
+/// Why `value` cannot be a service URL, or `None` if it can: absolute, `http` or `https`,
+/// with a host. With `redirect`, only `http` (gitsign serves the login redirect itself).
+pub fn url_problem(value: &str, redirect: bool) -> Option<String> {
+    let url = match reqwest::Url::parse(value.trim()) {
+        Ok(u) => u,
+        Err(url::ParseError::RelativeUrlWithoutBase) => {
+            return Some("it is not an absolute URL (it lacks the http:// or https:// part)".into());
+        }
+        Err(e) => return Some(format!("it is not a valid URL ({e})")),
+    };
+    match (url.scheme(), redirect) {
+        ("http", _) | ("https", false) => {}
+        ("https", true) => {
+            return Some(
+                "the login redirect is served by gitsign itself over plain http, so it must be http://".into(),
+            );
+        }
+        (other, _) => return Some(format!("its scheme is {other}:, not http: or https:")),
+    }
+    if url.host_str().is_none_or(str::is_empty) {
+        return Some("it has no host name".into());
+    }
+    None
 }
 
 /// The effective configuration.
@@ -328,46 +394,88 @@ impl Config {
             g.insert(k.to_ascii_lowercase(), v.clone());
         }
         let nonempty = |v: Option<String>| v.filter(|s| !s.is_empty());
-        // GITSIGN_x > SIGSTORE_x > git key
-        let both = |suffix: &str, key: &str| -> Option<String> {
-            nonempty(env(&format!("GITSIGN_{suffix}")))
-                .or_else(|| nonempty(env(&format!("SIGSTORE_{suffix}"))))
-                .or_else(|| nonempty(g.get(key).cloned()))
+        // GITSIGN_x > SIGSTORE_x > git key, with where the value came from.
+        let both_from = |suffix: &str, key: &str| -> Option<(String, String)> {
+            let gitsign = format!("GITSIGN_{suffix}");
+            let sigstore = format!("SIGSTORE_{suffix}");
+            nonempty(env(&gitsign))
+                .map(|v| (v, gitsign))
+                .or_else(|| nonempty(env(&sigstore)).map(|v| (v, sigstore)))
+                .or_else(|| {
+                    nonempty(g.get(&key.to_ascii_lowercase()).cloned()).map(|v| (v, format!("git config {key}")))
+                })
+        };
+        let both = |suffix: &str, key: &str| both_from(suffix, key).map(|(v, _)| v);
+        let mut errors: Vec<ConfigError> = Vec::new();
+        // Every service URL is checked here, before anything logs in or connects.
+        let url = |errors: &mut Vec<ConfigError>,
+                   found: Option<(String, String)>,
+                   setting: &'static str,
+                   redirect: bool,
+                   example: &'static str|
+         -> Option<String> {
+            let (value, origin) = found?;
+            if let Some(reason) = url_problem(&value, redirect) {
+                errors.push(ConfigError::BadUrl { setting, origin, value: value.clone(), reason, example });
+            }
+            Some(value)
         };
         let mut c = Config::default();
-        if let Some(v) = both("FULCIO_URL", "gitsign.fulcio") {
+        if let Some(v) =
+            url(&mut errors, both_from("FULCIO_URL", "gitsign.fulcio"), "Fulcio URL", false, DEFAULT_FULCIO)
+        {
             c.fulcio = v;
         }
         c.fulcio_root = nonempty(env("GITSIGN_FULCIO_ROOT"))
             .or_else(|| nonempty(env("SIGSTORE_FULCIO_ROOT")))
             .or_else(|| nonempty(env("SIGSTORE_ROOT_FILE")))
             .or_else(|| nonempty(g.get("gitsign.fulcioroot").cloned()));
-        if let Some(v) = both("REKOR_URL", "gitsign.rekor") {
+        if let Some(v) = url(&mut errors, both_from("REKOR_URL", "gitsign.rekor"), "Rekor URL", false, DEFAULT_REKOR) {
             c.rekor = v;
         }
         let mode = nonempty(env("GITSIGN_REKOR_MODE"))
             .map(|v| ("GITSIGN_REKOR_MODE", v))
             .or_else(|| nonempty(g.get("gitsign.rekormode").cloned()).map(|v| ("gitsign.rekorMode", v)));
         if let Some((key, v)) = mode {
-            c.rekor_mode = match v.to_ascii_lowercase().as_str() {
-                "offline" => RekorMode::Offline,
-                "online" => RekorMode::Online,
-                _ => {
-                    return Err(ConfigError::Invalid { key: key.into(), value: v, expected: "'offline' or 'online'" });
-                }
-            };
+            match v.to_ascii_lowercase().as_str() {
+                "offline" => c.rekor_mode = RekorMode::Offline,
+                "online" => c.rekor_mode = RekorMode::Online,
+                _ => errors.push(ConfigError::Invalid { key: key.into(), value: v, expected: "'offline' or 'online'" }),
+            }
         }
         if let Some(v) = both("OIDC_CLIENT_ID", "gitsign.clientid") {
             c.client_id = v;
         }
         c.client_secret_file = both("OIDC_CLIENT_SECRET_FILE", "gitsign.clientsecretfile");
-        c.redirect_url = both("OIDC_REDIRECT_URL", "gitsign.redirecturl");
-        if let Some(v) = both("OIDC_ISSUER", "gitsign.issuer") {
+        c.redirect_url = url(
+            &mut errors,
+            both_from("OIDC_REDIRECT_URL", "gitsign.redirectURL"),
+            "OIDC redirect URL",
+            true,
+            "http://localhost:8080/auth/callback",
+        );
+        if let Some(v) =
+            url(&mut errors, both_from("OIDC_ISSUER", "gitsign.issuer"), "OIDC issuer URL", false, DEFAULT_ISSUER)
+        {
             c.issuer = v;
         }
         c.connector_id = both("CONNECTOR_ID", "gitsign.connectorid");
         c.token_provider = both("TOKEN_PROVIDER", "gitsign.tokenprovider");
-        c.timestamp_server_url = both("TIMESTAMP_SERVER_URL", "gitsign.timestampserverurl");
+        c.timestamp_server_url = url(
+            &mut errors,
+            both_from("TIMESTAMP_SERVER_URL", "gitsign.timestampServerURL"),
+            "timestamp server URL",
+            false,
+            "https://timestamp.sigstore.dev/api/v1/timestamp",
+        );
+        // Read by the TUF client at run time (crate::tuf); checked here with the others.
+        url(
+            &mut errors,
+            nonempty(env("TUF_MIRROR")).map(|v| (v, "TUF_MIRROR".to_string())),
+            "TUF mirror URL",
+            false,
+            crate::tuf::DEFAULT_MIRROR,
+        );
         c.timestamp_cert_chain = both("TIMESTAMP_CERT_CHAIN", "gitsign.timestampcertchain");
         c.log_path = nonempty(env("GITSIGN_LOG")).or_else(|| nonempty(g.get("gitsign.logpath").cloned()));
         c.match_committer = g.get("gitsign.matchcommitter").is_some_and(|v| git_true(v));
@@ -377,16 +485,14 @@ impl Config {
             c.autoclose = git_true(v);
         }
         if let Some(v) = both("AUTOCLOSE_TIMEOUT", "gitsign.autoclosetimeout") {
-            c.autoclose_timeout = match v.trim().parse::<i64>() {
-                Ok(n) if n > 0 => n.min(3600) as u32,
-                _ => {
-                    return Err(ConfigError::Invalid {
-                        key: "autocloseTimeout".into(),
-                        value: v,
-                        expected: "a positive number of seconds",
-                    });
-                }
-            };
+            match v.trim().parse::<i64>() {
+                Ok(n) if n > 0 => c.autoclose_timeout = n.min(3600) as u32,
+                _ => errors.push(ConfigError::Invalid {
+                    key: "autocloseTimeout".into(),
+                    value: v,
+                    expected: "a positive number of seconds",
+                }),
+            }
         }
         c.url_opener = nonempty(env("GITSIGN_URL_OPENER")).or_else(|| nonempty(g.get("gitsign.urlopener").cloned()));
         c.credential_cache = nonempty(env("GITSIGN_CREDENTIAL_CACHE"));
@@ -395,19 +501,20 @@ impl Config {
                 || nonempty(g.get("gitsign.credentialcachemode").cloned()).map(|v| ("gitsign.credentialCacheMode", v)),
             );
         if let Some((key, v)) = cache_mode {
-            c.credential_cache_mode = Some(match v.trim().to_ascii_lowercase().as_str() {
-                "socket" => CredentialCacheMode::Socket,
-                "system" => CredentialCacheMode::System,
-                "secret-service" => CredentialCacheMode::SecretService,
-                "keyutils" => CredentialCacheMode::Keyutils,
+            c.credential_cache_mode = match v.trim().to_ascii_lowercase().as_str() {
+                "socket" => Some(CredentialCacheMode::Socket),
+                "system" => Some(CredentialCacheMode::System),
+                "secret-service" => Some(CredentialCacheMode::SecretService),
+                "keyutils" => Some(CredentialCacheMode::Keyutils),
                 _ => {
-                    return Err(ConfigError::Invalid {
+                    errors.push(ConfigError::Invalid {
                         key: key.into(),
                         value: v,
                         expected: "'socket', 'system', 'secret-service' or 'keyutils'",
                     });
+                    None
                 }
-            });
+            };
         }
         c.trusted_root = both("TRUSTED_ROOT", "gitsign.trustedroot");
         c.rekor_public_key = nonempty(env("SIGSTORE_REKOR_PUBLIC_KEY"));
@@ -427,17 +534,26 @@ impl Config {
                 }),
             }
         };
-        c.http_timeout =
-            seconds("GITSIGN_HTTP_TIMEOUT", "gitsign.httptimeout", "GITSIGN_HTTP_TIMEOUT / gitsign.httpTimeout")?;
-        c.connect_timeout = seconds(
+        match seconds("GITSIGN_HTTP_TIMEOUT", "gitsign.httptimeout", "GITSIGN_HTTP_TIMEOUT / gitsign.httpTimeout") {
+            Ok(v) => c.http_timeout = v,
+            Err(e) => errors.push(e),
+        }
+        match seconds(
             "GITSIGN_CONNECT_TIMEOUT",
             "gitsign.connecttimeout",
             "GITSIGN_CONNECT_TIMEOUT / gitsign.connectTimeout",
-        )?;
+        ) {
+            Ok(v) => c.connect_timeout = v,
+            Err(e) => errors.push(e),
+        }
         if let Some(v) = nonempty(g.get("extensions.objectformat").cloned()) {
             c.object_format = v.to_ascii_lowercase();
         }
-        Ok(c)
+        match errors.len() {
+            0 => Ok(c),
+            1 => Err(errors.remove(0)),
+            _ => Err(ConfigError::Several(errors)),
+        }
     }
 
     /// Load from `git config --get-regexp '.*'` in the current directory and the process
@@ -603,6 +719,54 @@ mod tests {
                 assert!(listed_env(&e), "{e} is read but not in SETTINGS");
             }
         }
+    }
+
+    #[test]
+    fn service_urls_are_checked_naming_the_setting_and_its_source() {
+        let e = cfg(&[], &[("GITSIGN_FULCIO_URL", "fulcio.example.test")]).unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "the Fulcio URL \"fulcio.example.test\" (from GITSIGN_FULCIO_URL) cannot be used: it is not an absolute \
+             URL (it lacks the http:// or https:// part); give a full URL such as https://fulcio.sigstore.dev"
+        );
+        let e = cfg(&[("gitsign.rekor", "ftp://rekor.example.test")], &[]).unwrap_err().to_string();
+        assert!(
+            e.contains("Rekor URL") && e.contains("git config gitsign.rekor") && e.contains("scheme is ftp:"),
+            "{e}"
+        );
+        let e = cfg(&[], &[("SIGSTORE_OIDC_ISSUER", "https://")]).unwrap_err().to_string();
+        assert!(e.contains("OIDC issuer URL") && e.contains("SIGSTORE_OIDC_ISSUER"), "{e}");
+        let e = cfg(&[("gitsign.redirectURL", "https://localhost:1/cb")], &[]).unwrap_err().to_string();
+        assert!(e.contains("redirect URL") && e.contains("git config gitsign.redirectURL"), "{e}");
+        let e = cfg(&[("gitsign.timestampServerURL", "tsa:80")], &[]).unwrap_err().to_string();
+        assert!(e.contains("timestamp server URL") && e.contains("git config gitsign.timestampServerURL"), "{e}");
+        let e = cfg(&[], &[("TUF_MIRROR", "/srv/tuf")]).unwrap_err().to_string();
+        assert!(e.contains("TUF mirror URL") && e.contains("(from TUF_MIRROR)"), "{e}");
+        // Good values pass, environment first.
+        let c = cfg(
+            &[("gitsign.fulcio", "not a url")],
+            &[("GITSIGN_FULCIO_URL", "http://127.0.0.1:5555"), ("GITSIGN_OIDC_REDIRECT_URL", "http://localhost:9/cb")],
+        )
+        .unwrap();
+        assert_eq!(c.fulcio, "http://127.0.0.1:5555");
+        assert_eq!(c.redirect_url.as_deref(), Some("http://localhost:9/cb"));
+    }
+
+    #[test]
+    fn every_problem_is_reported() {
+        let e = cfg(
+            &[("gitsign.rekorMode", "sometimes"), ("gitsign.rekor", "rekor")],
+            &[("GITSIGN_HTTP_TIMEOUT", "ten"), ("GITSIGN_FULCIO_URL", "fulcio")],
+        )
+        .unwrap_err();
+        let all = e.problems();
+        assert_eq!(all.len(), 4, "{e}");
+        let text = e.to_string();
+        assert!(text.starts_with("4 configuration problems:\n  - "), "{text}");
+        for part in ["GITSIGN_FULCIO_URL", "git config gitsign.rekor", "\"sometimes\"", "\"ten\""] {
+            assert!(text.contains(part), "{part}: {text}");
+        }
+        assert!(!text.contains("Some("), "{text}");
     }
 
     #[test]

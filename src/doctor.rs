@@ -20,7 +20,8 @@ pub enum Verdict {
 }
 
 impl Verdict {
-    fn label(self) -> &'static str {
+    /// `OK`, `WARN` or `FAIL`.
+    pub fn label(self) -> &'static str {
         match self {
             Verdict::Ok => "OK",
             Verdict::Warn => "WARN",
@@ -93,20 +94,60 @@ pub struct GitSigning {
     pub program: Option<String>,
 }
 
-/// The configuration check: it parsed, and which variables are set (names only).
-pub fn check_config(cfg: &Result<Config, ConfigError>, env_names: &[String]) -> Check {
+/// The configuration checks: it parsed, and which variables are set (names only); when it
+/// did not, one failed check per problem, so that one run shows everything to fix.
+pub fn check_config(cfg: &Result<Config, ConfigError>, env_names: &[String]) -> Vec<Check> {
     match cfg {
         Ok(_) => {
             let vars = if env_names.is_empty() { "none".to_string() } else { env_names.join(", ") };
-            Check::ok("configuration", format!("git config and environment read (variables set: {vars})"))
+            vec![Check::ok("configuration", format!("git config and environment read (variables set: {vars})"))]
         }
-        Err(e) => Check::bad(
-            "configuration",
-            Verdict::Fail,
-            e.to_string(),
-            "correct the value named above (git config --unset KEY, or unset the variable)",
-        ),
+        Err(e) => e
+            .problems()
+            .into_iter()
+            .map(|p| {
+                Check::bad(
+                    "configuration",
+                    Verdict::Fail,
+                    p.to_string(),
+                    "correct the value named above (git config --unset KEY, or unset the variable)",
+                )
+            })
+            .collect(),
     }
+}
+
+/// Tokens this close to their expiry get a warning: signing takes a few seconds.
+pub const TOKEN_MARGIN: i64 = 60;
+
+/// The ID token in `SIGSTORE_ID_TOKEN`, when set (`token`): it is a JWT, and it has not
+/// expired at `now` (nor is about to). Signing would use it before any other source.
+pub fn check_token(token: Option<&str>, now: i64) -> Option<Check> {
+    let name = "ID token";
+    let origin = crate::oidc::ambient::Provider::EnvVar.origin();
+    let token = token.map(str::trim).filter(|t| !t.is_empty())?;
+    let fix = "put a fresh ID token in SIGSTORE_ID_TOKEN, or unset it to log in with a browser";
+    let claims = match crate::oidc::Claims::parse(token) {
+        Ok(c) => c,
+        Err(e) => return Some(Check::bad(name, Verdict::Fail, format!("{e} (SIGSTORE_ID_TOKEN)"), fix)),
+    };
+    if let Err(e) = claims.check_fresh_from(now, origin) {
+        return Some(Check::bad(name, Verdict::Fail, e.to_string(), fix));
+    }
+    let who = claims.challenge_subject().unwrap_or_else(|_| "an unknown subject".into());
+    let Some(exp) = claims.exp else {
+        return Some(Check::ok(
+            name,
+            format!("the ID token {origin} is for {who} (issuer {}), with no expiry", claims.iss),
+        ));
+    };
+    let until = crate::timefmt::describe(exp, now);
+    let detail = format!("the ID token {origin} is for {who} (issuer {}), valid until {until}", claims.iss);
+    Some(if exp - now < TOKEN_MARGIN {
+        Check::bad(name, Verdict::Warn, format!("{detail}: about to expire"), fix)
+    } else {
+        Check::ok(name, detail)
+    })
 }
 
 /// Find a program as `git` would run it: a path with a `/` as is, else through `$PATH`.
@@ -296,9 +337,18 @@ pub fn check_identity(cfg: &Config) -> Check {
     }
 }
 
-/// Run every check.
-pub fn run(cfg: Result<Config, ConfigError>, git: &GitSigning, env_names: &[String], path_var: Option<&str>) -> Report {
-    let mut checks = vec![check_config(&cfg, env_names), check_git(git, path_var)];
+/// Run every check. `token` is `SIGSTORE_ID_TOKEN`'s value, `now` the current time.
+pub fn run(
+    cfg: Result<Config, ConfigError>,
+    git: &GitSigning,
+    env_names: &[String],
+    path_var: Option<&str>,
+    token: Option<&str>,
+    now: i64,
+) -> Report {
+    let mut checks = check_config(&cfg, env_names);
+    checks.push(check_git(git, path_var));
+    checks.extend(check_token(token, now));
     if let Ok(cfg) = &cfg {
         checks.push(check_identity(cfg));
         checks.push(check_trust(cfg));
@@ -340,8 +390,8 @@ mod tests {
         assert!(c.detail.contains("/nonexistent/trusted_root.json"), "{c:?}");
         assert_eq!(check_trust(&Config::default()).verdict, Verdict::Ok);
         let bad = Err(ConfigError::Invalid { key: "k".into(), value: "v".into(), expected: "x" });
-        assert_eq!(check_config(&bad, &[]).verdict, Verdict::Fail);
-        let r = Report { checks: vec![c, check_config(&Ok(Config::default()), &["GITSIGN_X".into()])] };
+        assert_eq!(check_config(&bad, &[])[0].verdict, Verdict::Fail);
+        let r = Report { checks: [vec![c], check_config(&Ok(Config::default()), &["GITSIGN_X".into()])].concat() };
         assert!(r.blocking());
         let text = r.render();
         assert!(text.contains("FAIL  trust root: "), "{text}");
@@ -349,5 +399,42 @@ mod tests {
         assert!(text.contains("OK    configuration: ") && text.contains("GITSIGN_X"), "{text}");
         let cfg = Config { match_committer: true, ..Config::default() };
         assert_eq!(check_identity(&cfg).verdict, Verdict::Fail);
+    }
+
+    #[test]
+    fn every_configuration_problem_is_a_check() {
+        let two = Err(ConfigError::Several(vec![
+            ConfigError::Invalid { key: "a".into(), value: "1".into(), expected: "x" },
+            ConfigError::Invalid { key: "b".into(), value: "2".into(), expected: "y" },
+        ]));
+        let checks = check_config(&two, &[]);
+        assert_eq!(checks.len(), 2);
+        assert!(checks.iter().all(|c| c.verdict == Verdict::Fail));
+        assert!(checks[1].detail.contains("for b"), "{:?}", checks[1]);
+    }
+
+    #[test]
+    fn token_expiry() {
+        use base64::Engine;
+        let jwt =
+            |claims: &str| format!("e30.{}.c2ln", base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(claims));
+        let now = 1_800_000_000;
+        let tok = |exp: i64| jwt(&format!(r#"{{"iss":"https://i.test","sub":"s","exp":{exp}}}"#));
+        assert_eq!(check_token(None, now), None);
+        assert_eq!(check_token(Some(" "), now), None);
+        let c = check_token(Some(&tok(now - 720)), now).unwrap();
+        assert_eq!(c.verdict, Verdict::Fail);
+        assert_eq!(
+            c.detail,
+            format!(
+                "the ID token from SIGSTORE_ID_TOKEN expired at {} (12 min ago); get a fresh token and try again",
+                crate::timefmt::rfc3339(now - 720)
+            )
+        );
+        assert_eq!(check_token(Some(&tok(now + 30)), now).unwrap().verdict, Verdict::Warn);
+        let c = check_token(Some(&tok(now + 600)), now).unwrap();
+        assert_eq!(c.verdict, Verdict::Ok);
+        assert!(c.detail.contains("valid until") && c.detail.contains("(in 10 min)"), "{c:?}");
+        assert_eq!(check_token(Some("not-a-jwt"), now).unwrap().verdict, Verdict::Fail);
     }
 }

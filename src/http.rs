@@ -158,8 +158,22 @@ pub fn error_chain(e: &dyn std::error::Error) -> String {
             " (the connection was not accepted within the connect timeout: the service is down or a firewall \
              drops the packets; gitsign.connectTimeout / GITSIGN_CONNECT_TIMEOUT sets the limit, default 10 s)",
         );
+    } else if s.contains("for url (https://") && s.contains("(Connect)") && s.contains("timed out") {
+        // The TCP connection was accepted (a refused or dropped one says "tcp connect error"),
+        // so the time went in the TLS handshake, which reqwest counts in the connect timeout.
+        s.push_str(
+            " (the connection was accepted but the TLS handshake did not complete within the connect timeout: \
+             the server may speak plain HTTP, then use an http:// URL for it; gitsign.connectTimeout / \
+             GITSIGN_CONNECT_TIMEOUT sets the limit, default 10 s)",
+        );
     } else if s.contains("operation timed out") || s.contains("timed out") {
         s.push_str(" (no answer within the request timeout: gitsign.httpTimeout / GITSIGN_HTTP_TIMEOUT, default 30 s)");
+    }
+    if s.contains("InvalidContentType") || s.contains("received corrupt message") {
+        s.push_str(
+            " (the server did not answer in TLS: it probably speaks plain HTTP, so use an http:// URL for it, \
+             or check the port)",
+        );
     }
     if s.contains("UnknownIssuer") || s.contains("invalid peer certificate") {
         s.push_str(

@@ -28,6 +28,7 @@
 //! - [`dsse`]: DSSE envelopes and Rekor's intoto v0.0.1 entry.
 //! - [`doctor`]: the checks behind `gitsign doctor`.
 //! - [`runlog`]: the per-run debug log (`GITSIGN_LOG` / `gitsign.logPath`).
+//! - [`timefmt`]: times in messages (RFC 3339 UTC with a relative hint).
 //! - [`secret`]: key material in locked, non-dumpable memory, zeroized on drop.
 //! - [`tsa`]: RFC 3161 timestamps (request, client, token verification).
 //! - [`tuf`]: a TUF client refreshing the trusted root from Sigstore's TUF repository.
@@ -105,6 +106,7 @@ pub mod runlog;
 pub mod secret;
 pub mod setup;
 pub mod sign;
+pub mod timefmt;
 pub mod trust;
 pub mod tsa;
 pub mod tuf;

@@ -50,7 +50,7 @@ pub enum PolicyError {
         reason: String,
     },
     /// The identity does not match.
-    #[error("the certificate identity {got:?} does not match the required {want}")]
+    #[error("the certificate identity {} does not match the required {want}", quoted_list(got))]
     IdentityMismatch {
         /// What the certificate has (all SANs).
         got: Vec<String>,
@@ -58,7 +58,7 @@ pub enum PolicyError {
         want: String,
     },
     /// The issuer does not match.
-    #[error("the certificate's OIDC issuer {got:?} does not match the required {want}")]
+    #[error("the certificate's OIDC issuer {} does not match the required {want}", quoted_opt(got))]
     IssuerMismatch {
         /// The certificate's issuer.
         got: Option<String>,
@@ -66,7 +66,7 @@ pub enum PolicyError {
         want: String,
     },
     /// A GitHub workflow claim does not match.
-    #[error("the certificate's GitHub workflow {claim} {got:?} does not match the required {want:?}")]
+    #[error("the certificate's GitHub workflow {claim} {} does not match the required \"{want}\"", quoted_opt(got))]
     ClaimMismatch {
         /// The claim.
         claim: &'static str,
@@ -76,13 +76,26 @@ pub enum PolicyError {
         want: String,
     },
     /// The committer email differs from the certificate's.
-    #[error("the committer email {committer:?} is not an email identity of the certificate ({sans:?})")]
+    #[error("the committer email \"{committer}\" is not an email identity of the certificate ({})", quoted_list(sans))]
     CommitterMismatch {
         /// The commit's committer email.
         committer: String,
         /// The certificate's SANs.
         sans: Vec<String>,
     },
+}
+
+/// Values in double quotes, comma-separated, or `none` (for messages: never Rust's list syntax).
+fn quoted_list(values: &[String]) -> String {
+    if values.is_empty() {
+        return "(none)".to_string();
+    }
+    values.iter().map(|v| format!("\"{v}\"")).collect::<Vec<_>>().join(", ")
+}
+
+/// A value in double quotes, or `(none)`.
+fn quoted_opt(value: &Option<String>) -> String {
+    value.as_deref().map_or_else(|| "(none)".to_string(), |v| format!("\"{v}\""))
 }
 
 /// An identity constraint: exact or regular expression.

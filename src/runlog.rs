@@ -109,9 +109,7 @@ pub fn redact_args(args: &[String]) -> Vec<String> {
 
 /// Unix time as `YYYY-MM-DDTHH:MM:SSZ`.
 pub fn timestamp() -> String {
-    let now =
-        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs() as i64).unwrap_or(0);
-    crate::attest::rfc3339_utc(now).unwrap_or_else(|| now.to_string())
+    crate::timefmt::rfc3339(crate::timefmt::now())
 }
 
 /// One formatted log line.
@@ -126,9 +124,40 @@ pub fn log(level: Level, msg: &str) {
     if level > Level::from_env() || level == Level::Off {
         return;
     }
-    if let Ok(mut f) = std::fs::OpenOptions::new().append(true).open(path) {
+    if let Ok(mut f) = open(std::path::Path::new(&path), false) {
         let _ = f.write_all(line(level, msg).as_bytes());
     }
+}
+
+/// Open the log file: with `start`, create it (mode 0600) or truncate it, for the start of a
+/// run; otherwise open it to append. A symbolic link is never followed (`O_NOFOLLOW`), so a
+/// link planted at the log path cannot make gitsign overwrite the file it points to; a file
+/// that already exists is set to mode 0600, as the log may name identities and settings.
+pub fn open(path: &std::path::Path, start: bool) -> std::io::Result<std::fs::File> {
+    use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+    let mut opts = std::fs::OpenOptions::new();
+    if start {
+        opts.create(true).write(true).truncate(true).mode(0o600);
+    } else {
+        opts.append(true);
+    }
+    opts.custom_flags(rustix::fs::OFlags::NOFOLLOW.bits() as i32);
+    let file = opts.open(path).map_err(|e| {
+        if e.raw_os_error() == Some(rustix::io::Errno::LOOP.raw_os_error()) {
+            std::io::Error::other(
+                "it is a symbolic link, and gitsign does not follow links for its log; point the setting at the file itself",
+            )
+        } else {
+            e
+        }
+    })?;
+    if start {
+        let mode = file.metadata()?.permissions().mode() & 0o777;
+        if mode != 0o600 {
+            file.set_permissions(std::fs::Permissions::from_mode(0o600))?;
+        }
+    }
+    Ok(file)
 }
 
 /// A debug step.
@@ -140,11 +169,14 @@ pub fn debug(msg: &str) {
 pub fn config_summary(cfg: &crate::config::Config) -> String {
     let opt = |v: &Option<String>| v.clone().unwrap_or_else(|| "(unset)".into());
     format!(
-        "config: fulcio={} rekor={} rekorMode={:?} issuer={} clientID={} trustedRoot={} fulcioRoot={} caBundle={} \
-         tokenProvider={} timestampServerURL={} credentialCache={} credentialCacheMode={:?} matchCommitter={}",
+        "config: fulcio={} rekor={} rekorMode={} issuer={} clientID={} trustedRoot={} fulcioRoot={} caBundle={} \
+         tokenProvider={} timestampServerURL={} credentialCache={} credentialCacheMode={} matchCommitter={}",
         cfg.fulcio,
         cfg.rekor,
-        cfg.rekor_mode,
+        match cfg.rekor_mode {
+            crate::config::RekorMode::Offline => "offline",
+            crate::config::RekorMode::Online => "online",
+        },
         cfg.issuer,
         cfg.client_id,
         opt(&cfg.trusted_root),
@@ -153,7 +185,7 @@ pub fn config_summary(cfg: &crate::config::Config) -> String {
         opt(&cfg.token_provider),
         opt(&cfg.timestamp_server_url),
         opt(&cfg.credential_cache),
-        cfg.credential_cache_mode,
+        cfg.credential_cache_mode.map_or("(unset)", |m| m.name()),
         cfg.match_committer
     )
 }

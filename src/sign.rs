@@ -174,7 +174,7 @@ pub fn obtain_identity(
 /// result in the cache if one is configured.
 pub fn login_identity(cfg: &Config, services: &Services, trust: &TrustedRoot, now: i64) -> Result<Identity, SignError> {
     let token = oidc::get_token(cfg, &services.http)?;
-    let identity = identity_from_token(&token, services, now)?;
+    let identity = identity_from_token_from(&token.raw, token.origin, services, now)?;
     // Cache only what the signing path will accept: a cached credential wins over every
     // token source, so a certificate for the wrong identity would otherwise stick.
     #[cfg(unix)]
@@ -189,8 +189,19 @@ pub fn login_identity(cfg: &Config, services: &Services, trust: &TrustedRoot, no
 
 /// As [`obtain_identity`], with a given raw token.
 pub fn identity_from_token(token: &str, services: &Services, now: i64) -> Result<Identity, SignError> {
+    identity_from_token_from(token, "given", services, now)
+}
+
+/// As [`identity_from_token`], for a token whose source `origin` messages name (a phrase such
+/// as `from SIGSTORE_ID_TOKEN`, see [`oidc::IdToken`]).
+pub fn identity_from_token_from(
+    token: &str,
+    origin: &str,
+    services: &Services,
+    now: i64,
+) -> Result<Identity, SignError> {
     let claims = Claims::parse(token).map_err(OidcError::from)?;
-    claims.check_fresh(now).map_err(OidcError::from)?;
+    claims.check_fresh_from(now, origin).map_err(OidcError::from)?;
     let subject = claims.challenge_subject().map_err(OidcError::from)?;
     let key = crate::secret::SecretKey::generate().map_err(|e| SignError::Key(e.to_string()))?;
     let spki = key.verifying_key().to_public_key_der().map_err(|e| SignError::Key(e.to_string()))?;
@@ -223,10 +234,13 @@ pub fn check_certificate(cfg: &Config, identity: &Identity, trust: &TrustedRoot,
     let leaf = &identity.certs.leaf;
     let info = crate::x509::CertInfo::parse(leaf).map_err(|e| bad(format!("it does not parse: {e}")))?;
     if now > info.not_after {
-        return Err(bad(format!("it expired at {} (unix seconds; now {now})", info.not_after)));
+        return Err(bad(format!("it expired at {}", crate::timefmt::describe(info.not_after, now))));
     }
     if now.saturating_add(CLOCK_SKEW) < info.not_before {
-        return Err(bad(format!("it is not valid before {} (unix seconds; now {now})", info.not_before)));
+        return Err(bad(format!(
+            "it is not valid before {}; check the system clock",
+            crate::timefmt::describe(info.not_before, now)
+        )));
     }
     if let Some(email) = identity.claims.email.as_deref().filter(|e| !e.is_empty()) {
         let named = info.sans.iter().any(|s| matches!(s, crate::x509::San::Email(e) if e == email));

@@ -108,7 +108,9 @@ pub enum TsaError {
     NotTimestamping,
     /// genTime outside the TSA certificate's validity.
     #[error(
-        "the timestamp's time {gen_time} (unix seconds) is outside the TSA certificate validity {not_before}..{not_after}"
+        "the timestamp's time {} is outside the TSA certificate validity ({})",
+        crate::timefmt::rfc3339(*gen_time),
+        crate::timefmt::window(*not_before, *not_after)
     )]
     TsaCertificateNotValid {
         /// genTime.
@@ -125,7 +127,8 @@ pub enum TsaError {
     NoTrustedTsa,
     /// The TSA does not chain to a trusted TSA.
     #[error(
-        "the timestamp authority is not trusted at {gen_time} (unix seconds): {reasons}\n  (check gitsign.timestampCertChain / GITSIGN_TIMESTAMP_CERT_CHAIN and the trusted root's timestampAuthorities)"
+        "the timestamp authority is not trusted at {}: {reasons}\n  (check gitsign.timestampCertChain / GITSIGN_TIMESTAMP_CERT_CHAIN and the trusted root's timestampAuthorities)",
+        crate::timefmt::rfc3339(*gen_time)
     )]
     Untrusted {
         /// genTime.

@@ -228,7 +228,9 @@ pub enum VerifyError {
     },
     /// The transparency log time is outside the certificate validity.
     #[error(
-        "the signature was logged at {t} (unix seconds), outside the certificate validity {not_before}..{not_after}: the certificate had expired or was not yet valid when the signature was logged"
+        "the signature was logged at {}, outside the certificate validity ({}): the certificate had expired or was not yet valid when the signature was logged",
+        crate::timefmt::rfc3339(*t),
+        crate::timefmt::window(*not_before, *not_after)
     )]
     NotValidAtLogTime {
         /// Signer fingerprint.
@@ -262,7 +264,9 @@ pub enum VerifyError {
     },
     /// The timestamp's time is outside the certificate validity.
     #[error(
-        "the signature was timestamped at {t} (unix seconds), outside the certificate validity {not_before}..{not_after}: the certificate had expired or was not yet valid at that time"
+        "the signature was timestamped at {}, outside the certificate validity ({}): the certificate had expired or was not yet valid at that time",
+        crate::timefmt::rfc3339(*t),
+        crate::timefmt::window(*not_before, *not_after)
     )]
     NotValidAtTimestamp {
         /// Signer fingerprint.

@@ -675,7 +675,11 @@ pub enum ChainError {
     #[error(transparent)]
     Cert(#[from] CertError),
     /// The leaf is not valid at the verification time.
-    #[error("the signing certificate was not valid at {t} (valid {not_before} to {not_after}, unix seconds)")]
+    #[error(
+        "the signing certificate was not valid at {} (valid {})",
+        crate::timefmt::rfc3339(*t),
+        crate::timefmt::window(*not_before, *not_after)
+    )]
     LeafNotValidAt {
         /// Verification time.
         t: i64,

@@ -244,14 +244,14 @@ pub fn run_verify(argv: &[std::ffi::OsString]) -> ExitCode {
             Ok(v) => {
                 passed += 1;
                 println!(
-                    "Verified {} for {} {target}: predicate type {:?}, signed by {} (issuer {}), Rekor index {} at {}",
+                    "Verified {} for {} {target}: predicate type \"{}\", signed by {} (issuer {}), Rekor index {} at {}",
                     a.name,
                     kind.as_str(),
                     v.predicate_type,
                     v.identity,
                     v.issuer.as_deref().unwrap_or("unknown"),
                     v.log_index,
-                    v.integrated_time
+                    gitsign::timefmt::rfc3339(v.integrated_time)
                 );
             }
             Err(gitsign::attest::sign::AttestationError::PredicateType { .. }) => skipped += 1,

@@ -8,7 +8,8 @@ pub fn command() -> Command {
     Command::new("doctor")
         .about("Check that signing and verifying will work, and say what to fix")
         .long_about(
-            "Check the configuration (git config and environment), that git calls gitsign, user.email, \
+            "Check the configuration (git config and environment; every problem is listed), that git \
+             calls gitsign, the ID token in SIGSTORE_ID_TOKEN (when set: not expired), user.email, \
              that the trust root loads, the credential cache (when configured), and that the configured \
              Fulcio, Rekor and OIDC issuer answer (short timeouts). Prints OK, WARN or FAIL per check, \
              with a fix for each problem. Exits 0 only when nothing blocks signing and verifying.",
@@ -33,10 +34,17 @@ pub fn run(argv: &[std::ffi::OsString]) -> ExitCode {
     }
     let git = gitsign::doctor::GitSigning { format: git_get("gpg.format"), program: git_get("gpg.x509.program") };
     let path = std::env::var("PATH").ok();
-    let report =
-        gitsign::doctor::run(gitsign::config::Config::load(), &git, &gitsign::runlog::env_names(), path.as_deref());
+    let token = std::env::var("SIGSTORE_ID_TOKEN").ok();
+    let report = gitsign::doctor::run(
+        gitsign::config::Config::load(),
+        &git,
+        &gitsign::runlog::env_names(),
+        path.as_deref(),
+        token.as_deref(),
+        gitsign::timefmt::now(),
+    );
     for c in &report.checks {
-        gitsign::runlog::debug(&format!("doctor: {} {:?}: {}", c.name, c.verdict, c.detail));
+        gitsign::runlog::debug(&format!("doctor: {} {}: {}", c.name, c.verdict.label(), c.detail));
     }
     print!("{}", report.render());
     if report.blocking() { ExitCode::FAILURE } else { ExitCode::SUCCESS }

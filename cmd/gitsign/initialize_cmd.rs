@@ -60,8 +60,11 @@ fn initialize(mirror: Option<&str>, root: Option<&str>) -> Result<(), String> {
         .trim()
         .trim_end_matches('/')
         .to_string();
-    if !(mirror.starts_with("https://") || mirror.starts_with("http://")) {
-        return Err(format!("--mirror {mirror:?} is not an http(s) URL"));
+    if let Some(reason) = gitsign::config::url_problem(&mirror, false) {
+        return Err(format!(
+            "the TUF mirror \"{mirror}\" (--mirror or TUF_MIRROR) cannot be used: {reason}; give a full URL such as {}",
+            tuf::DEFAULT_MIRROR
+        ));
     }
     let cfg = crate::load_config().map_err(|_| "the configuration is not valid (see above)".to_string())?;
     let mut http = gitsign::http::HttpOptions::from_config(&cfg);

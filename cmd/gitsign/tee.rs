@@ -23,7 +23,7 @@ pub fn run_logged(argv: &[OsString]) -> Option<ExitCode> {
     }
     let path = log_path()?;
     let level = Level::from_env();
-    let mut file = match std::fs::OpenOptions::new().create(true).write(true).truncate(true).open(&path) {
+    let mut file = match runlog::open(std::path::Path::new(&path), true) {
         Ok(f) => f,
         Err(e) => {
             eprintln!(
@@ -85,7 +85,7 @@ pub fn run_logged(argv: &[OsString]) -> Option<ExitCode> {
                 Ok(0) | Err(_) => break,
                 Ok(_) => {
                     let _ = stderr.write_all(&buf).and_then(|_| stderr.flush());
-                    let mut log = std::fs::OpenOptions::new().append(true).open(&path).ok();
+                    let mut log = runlog::open(std::path::Path::new(&path), false).ok();
                     if let Some(f) = log.as_mut() {
                         let _ = f.write_all(
                             runlog::line(Level::Info, &format!("stderr: {}", String::from_utf8_lossy(&buf))).as_bytes(),
@@ -106,7 +106,7 @@ pub fn run_logged(argv: &[OsString]) -> Option<ExitCode> {
             Ok(s) => format!("terminated abnormally ({s})"),
             Err(e) => format!("could not wait for the child: {e}"),
         };
-        if let Ok(mut f) = std::fs::OpenOptions::new().append(true).open(&path) {
+        if let Ok(mut f) = runlog::open(std::path::Path::new(&path), false) {
             let lvl = if code == 0 { Level::Info } else { Level::Error };
             let _ = f.write_all(runlog::line(lvl, &what).as_bytes());
         }

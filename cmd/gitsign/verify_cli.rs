@@ -248,13 +248,6 @@ fn tlog_fields(t: &TlogEvidence) -> (Option<i64>, Option<i64>, &'static str) {
     }
 }
 
-fn rfc3339(t: i64) -> String {
-    time::OffsetDateTime::from_unix_timestamp(t)
-        .ok()
-        .and_then(|d| d.format(&time::format_description::well_known::Rfc3339).ok())
-        .unwrap_or_else(|| t.to_string())
-}
-
 fn print_human(o: &Outcome) {
     match &o.result {
         Ok(s) => {
@@ -268,7 +261,7 @@ fn print_human(o: &Outcome) {
             println!("  identity: {}", s.identity);
             println!("  issuer: {}", s.issuer.as_deref().unwrap_or("(none)"));
             if let (Some(idx), Some(t)) = (idx, t) {
-                println!("  tlog index: {idx} ({how}), integrated time: {}", rfc3339(t));
+                println!("  tlog index: {idx} ({how}), integrated time: {}", gitsign::timefmt::rfc3339(t));
             }
             println!("  certificate claims checked: {}", s.claims_checked);
         }

@@ -56,9 +56,7 @@ pub fn render(cfg: &Result<gitsign::config::Config, gitsign::config::ConfigError
                 ("credentialCache", opt(&c.credential_cache)),
                 (
                     "credentialCacheMode",
-                    c.credential_cache_mode
-                        .map(|m| format!("{m:?}").to_lowercase())
-                        .unwrap_or_else(|| "(unset)".into()),
+                    c.credential_cache_mode.map_or_else(|| "(unset)".into(), |m| m.name().to_string()),
                 ),
                 ("httpTimeout", secs(c.http_timeout)),
                 ("connectTimeout", secs(c.connect_timeout)),

@@ -54,7 +54,7 @@ pub enum CredentialError {
     #[error("cached key does not match its certificate")]
     KeyMismatch,
     /// The certificate is about to expire.
-    #[error("cached certificate expires at {not_after}, too soon to sign at {now}")]
+    #[error("cached certificate expires at {}, too soon to sign with", crate::timefmt::describe(*not_after, *now))]
     Expiring {
         /// notAfter, unix seconds.
         not_after: i64,

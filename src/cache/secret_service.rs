@@ -140,7 +140,7 @@ mod imp {
             purge(s, &HashMap::from([("service", SERVICE)]), now, false)?;
             let name = user(&key);
             purge(s, &HashMap::from([("service", SERVICE), ("username", name.as_str())]), now, true)?;
-            let until = crate::attest::rfc3339_utc(expires_at).unwrap_or_else(|| expires_at.to_string());
+            let until = crate::timefmt::rfc3339(expires_at);
             let who = cred.email.as_deref().filter(|e| !e.is_empty()).unwrap_or(&cred.subject);
             let label = format!("gitsign signing key and certificate for {who} (until {until})");
             entry(s, &key, Some(&label))?.set_secret(&encode(&cred, expires_at)).map_err(explain)

@@ -78,6 +78,17 @@ impl Provider {
         }
     }
 
+    /// Where its tokens come from, as a phrase for messages (`from SIGSTORE_ID_TOKEN`).
+    pub fn origin(self) -> &'static str {
+        match self {
+            Provider::EnvVar => "from SIGSTORE_ID_TOKEN",
+            Provider::GitHubActions => "from GitHub Actions (ACTIONS_ID_TOKEN_REQUEST_URL)",
+            Provider::Buildkite => "from the Buildkite agent (BUILDKITE_AGENT_ACCESS_TOKEN)",
+            Provider::Filesystem => "from the file /var/run/sigstore/cosign/oidc-token",
+            Provider::GoogleWorkload => "from the Google Compute Engine metadata server",
+        }
+    }
+
     /// Whether a failure of this provider during the automatic selection only means "not here"
     /// (cosign enables the Google provider only when a probe fetch succeeds).
     pub fn failure_means_absent(self) -> bool {

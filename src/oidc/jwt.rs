@@ -31,8 +31,9 @@ pub enum VerifyError {
     Algorithm(String),
     /// No JWKS key fits the token.
     #[error(
-        "the ID token was signed by a key the issuer does not publish (kid {kid:?}, alg {alg}); \
-         the token may be forged or from another issuer"
+        "the ID token was signed by a key the issuer does not publish (key id {}, alg {alg}); \
+         the token may be forged or from another issuer",
+        kid.as_deref().unwrap_or("(none)")
     )]
     UnknownKey {
         /// The token's `kid`.
@@ -41,7 +42,10 @@ pub enum VerifyError {
         alg: String,
     },
     /// The signature does not verify.
-    #[error("the ID token's signature does not verify with the issuer's key {kid:?}")]
+    #[error(
+        "the ID token's signature does not verify with the issuer's key {}",
+        kid.as_deref().unwrap_or("(without a key id)")
+    )]
     BadSignature {
         /// The key tried.
         kid: Option<String>,
@@ -77,7 +81,7 @@ pub enum VerifyError {
         want: String,
     },
     /// Expired or missing `exp`.
-    #[error("the ID token expired at {exp} (now {now}); log in again")]
+    #[error("the ID token expired at {}; log in again", crate::timefmt::describe(*exp, *now))]
     Expired {
         /// The `exp` claim (0 when missing).
         exp: i64,
@@ -85,7 +89,10 @@ pub enum VerifyError {
         now: i64,
     },
     /// Not yet valid.
-    #[error("the ID token is not valid before {nbf} (now {now}); check the system clock")]
+    #[error(
+        "the ID token is not valid before {}; check the system clock",
+        crate::timefmt::describe(*nbf, *now)
+    )]
     NotYetValid {
         /// The `nbf` claim.
         nbf: i64,

@@ -181,14 +181,30 @@ pub enum OidcError {
     DeviceExpired,
 }
 
+/// A raw ID token and where it came from.
+#[derive(Clone)]
+pub struct IdToken {
+    /// The compact JWT.
+    pub raw: String,
+    /// Its source as a phrase for messages: `from SIGSTORE_ID_TOKEN`, `from the browser login`.
+    pub origin: &'static str,
+}
+
+impl std::fmt::Debug for IdToken {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("IdToken").field("origin", &self.origin).finish_non_exhaustive()
+    }
+}
+
 /// Get a raw ID token according to the configuration (see the module documentation for
 /// the order).
-pub fn get_token(cfg: &Config, http: &reqwest::blocking::Client) -> Result<String, OidcError> {
+pub fn get_token(cfg: &Config, http: &reqwest::blocking::Client) -> Result<IdToken, OidcError> {
+    let browser = |raw: String| IdToken { raw, origin: "from the browser login" };
     match cfg.token_provider.as_deref().unwrap_or("") {
         "" => {
             for p in ambient::ALL {
                 match p.fetch(&cfg.client_id, http) {
-                    Ok(Some(tok)) => return Ok(tok),
+                    Ok(Some(raw)) => return Ok(IdToken { raw, origin: p.origin() }),
                     Ok(None) => {}
                     Err(e) if p.failure_means_absent() => {
                         crate::runlog::debug(&format!("{e}; trying the next token source"));
@@ -199,17 +215,19 @@ pub fn get_token(cfg: &Config, http: &reqwest::blocking::Client) -> Result<Strin
             for hint in ambient::unsupported_hints() {
                 eprintln!("gitsign: warning: {hint}");
             }
-            browser::login(cfg, http)
+            browser::login(cfg, http).map(browser)
         }
-        "interactive" => browser::login(cfg, http),
-        "device" => device::login(cfg, http),
+        "interactive" => browser::login(cfg, http).map(browser),
+        "device" => device::login(cfg, http).map(|raw| IdToken { raw, origin: "from the device login" }),
         name => {
             if let Some(&(name, todo)) = ambient::UNSUPPORTED.iter().find(|(n, _)| *n == name) {
                 return Err(OidcError::UnsupportedProvider { name, todo });
             }
             let p = ambient::by_name(name).ok_or_else(|| OidcError::UnknownProvider(name.to_string()))?;
-            p.fetch(&cfg.client_id, http)?
-                .ok_or(OidcError::NoToken { provider: p.name(), audience: cfg.client_id.clone() })
+            let raw = p
+                .fetch(&cfg.client_id, http)?
+                .ok_or(OidcError::NoToken { provider: p.name(), audience: cfg.client_id.clone() })?;
+            Ok(IdToken { raw, origin: p.origin() })
         }
     }
 }

@@ -45,8 +45,13 @@ pub enum TokenError {
     #[error("the ID token's claims cannot be read: {0}")]
     BadClaims(String),
     /// Expired.
-    #[error("the ID token expired at {exp} (now {now}); get a fresh token and try again")]
+    #[error(
+        "the ID token {origin} expired at {}; get a fresh token and try again",
+        crate::timefmt::describe(*exp, *now)
+    )]
     Expired {
+        /// Where the token came from, as a phrase: `from SIGSTORE_ID_TOKEN`, `given`.
+        origin: String,
         /// exp claim
         exp: i64,
         /// current time
@@ -88,8 +93,14 @@ impl Claims {
 
     /// Fail early on an expired token.
     pub fn check_fresh(&self, now: i64) -> Result<(), TokenError> {
+        self.check_fresh_from(now, "given")
+    }
+
+    /// Fail early on an expired token whose source `origin` the message names (a phrase such
+    /// as `from SIGSTORE_ID_TOKEN`).
+    pub fn check_fresh_from(&self, now: i64, origin: &str) -> Result<(), TokenError> {
         match self.exp {
-            Some(exp) if exp <= now => Err(TokenError::Expired { exp, now }),
+            Some(exp) if exp <= now => Err(TokenError::Expired { origin: origin.to_string(), exp, now }),
             _ => Ok(()),
         }
     }
@@ -113,7 +124,13 @@ mod tests {
         assert_eq!(c.challenge_subject().unwrap(), "repo:x");
         let c = Claims::parse(&jwt(r#"{"iss":"i","exp":10}"#)).unwrap();
         assert_eq!(c.challenge_subject(), Err(TokenError::NoSubject));
-        assert_eq!(c.check_fresh(11), Err(TokenError::Expired { exp: 10, now: 11 }));
+        assert_eq!(c.check_fresh(11), Err(TokenError::Expired { origin: "given".into(), exp: 10, now: 11 }));
+        let e = c.check_fresh_from(10 + 12 * 60, "from SIGSTORE_ID_TOKEN").unwrap_err().to_string();
+        assert_eq!(
+            e,
+            "the ID token from SIGSTORE_ID_TOKEN expired at 1970-01-01T00:00:10Z (12 min ago); \
+             get a fresh token and try again"
+        );
         assert_eq!(Claims::parse("abc"), Err(TokenError::NotJwt));
     }
 }
