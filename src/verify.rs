@@ -127,9 +127,9 @@ pub struct Verified {
 /// GnuPG status class of a failure.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ErrorStatus {
-    /// The signer is known but a check failed (`BADSIG`).
+    /// The signature is wrong or does not match the object (`BADSIG`, `%G?` = `B`).
     BadSig,
-    /// The signature cannot be checked (`ERRSIG`).
+    /// The signature cannot be checked against the trusted root (`ERRSIG`, `%G?` = `E`).
     ErrSig,
 }
 
@@ -288,6 +288,50 @@ pub enum VerifyError {
 }
 
 impl VerifyError {
+    /// The GnuPG verdict for this failure, as `git log --format=%G?` shows it.
+    ///
+    /// `BADSIG` (`B`) when the signature is cryptographically wrong or does not match the
+    /// object: the content digest or signature, the embedded log entry (altered SET, proof or
+    /// body), a certificate logged or timestamped outside its validity, a leaf that is not a
+    /// code-signing certificate.
+    ///
+    /// `ERRSIG` (`E`, GnuPG's verdict for a missing key) when the signature is intact but
+    /// cannot be checked: unreadable or unsupported, or out of reach of the trusted root (a
+    /// certificate authority, transparency log, CT log or timestamp authority the trusted root
+    /// does not know or no longer trusts at that time), or without transparency log evidence
+    /// (Rekor unreachable, no entry for the object, the lookup's limits reached).
+    pub fn status(&self) -> ErrorStatus {
+        use crate::tsa::TsaError;
+        let trust_gap = match self {
+            VerifyError::Armor(_)
+            | VerifyError::Cms(_)
+            | VerifyError::Certificate(_)
+            | VerifyError::TlogNeedsNetwork { .. }
+            | VerifyError::RekorUnavailable { .. }
+            | VerifyError::NoRekorEntry { .. }
+            | VerifyError::UnknownObjectKind { .. } => true,
+            VerifyError::Content { source, .. } => matches!(source, CmsError::UnsupportedKey(_)),
+            VerifyError::Tlog { source, .. } => matches!(
+                source,
+                TlogError::UnknownLog { .. }
+                    | TlogError::UnsupportedLogKey { .. }
+                    | TlogError::KeyNotValidAtTime { .. }
+            ),
+            VerifyError::Chain { source, .. } => {
+                matches!(source, ChainError::Untrusted { .. } | ChainError::NoCaAtTime(_))
+            }
+            VerifyError::Sct { source, .. } => matches!(source, SctError::UnknownLog(_) | SctError::Missing),
+            VerifyError::Timestamp { source, .. } => {
+                matches!(source, TsaError::NoTrustedTsa | TsaError::Untrusted { .. })
+            }
+            VerifyError::EmbeddedEntry { .. }
+            | VerifyError::AmbiguousEmbeddedEntry { .. }
+            | VerifyError::NotValidAtLogTime { .. }
+            | VerifyError::NotValidAtTimestamp { .. } => false,
+        };
+        if trust_gap { ErrorStatus::ErrSig } else { ErrorStatus::BadSig }
+    }
+
     /// The signer fingerprint, when the signer certificate is known.
     pub fn fingerprint(&self) -> Option<&str> {
         match self {
@@ -309,20 +353,9 @@ impl VerifyError {
     }
 }
 
-/// Classify a failure for the status line: `BADSIG` when the signer is known and a check failed,
-/// `ERRSIG` when the signature cannot be checked (unreadable, unsupported, or the evidence is out
-/// of reach).
+/// Classify a failure for the status line (see [`VerifyError::status`]).
 pub fn error_status_kind(e: &VerifyError) -> ErrorStatus {
-    match e {
-        VerifyError::Armor(_)
-        | VerifyError::Cms(_)
-        | VerifyError::Certificate(_)
-        | VerifyError::TlogNeedsNetwork { .. }
-        | VerifyError::RekorUnavailable { .. }
-        | VerifyError::UnknownObjectKind { .. } => ErrorStatus::ErrSig,
-        VerifyError::Content { source: CmsError::UnsupportedKey(_), .. } => ErrorStatus::ErrSig,
-        _ => ErrorStatus::BadSig,
-    }
+    e.status()
 }
 
 /// For a `BADSIG` failure: the signer fingerprint and identity to print; `None` for `ERRSIG`.
@@ -682,10 +715,20 @@ mod tests {
         let prod = TrustedRoot::production().unwrap();
         let e = verify(PAYLOAD, &offline_signature(&w, T0 + 1), &VerifyOptions::new(prod)).unwrap_err();
         assert!(matches!(e, VerifyError::Tlog { source: TlogError::UnknownLog { .. }, .. }), "{e}");
+        assert_eq!(e.status(), ErrorStatus::ErrSig, "an unknown log is a missing key, not tampering");
         let mut no_ca = w.trust.clone();
         no_ca.certificate_authorities.clear();
         let e = verify(PAYLOAD, &offline_signature(&w, T0 + 1), &VerifyOptions::new(&no_ca)).unwrap_err();
         assert!(matches!(e, VerifyError::Chain { .. }), "{e}");
+        assert_eq!(e.status(), ErrorStatus::ErrSig, "an unknown CA is a missing key, not tampering");
+        // The log key no longer trusted at the integrated time: expired trust, not tampering.
+        let mut expired = w.trust.clone();
+        for log in &mut expired.tlogs {
+            log.valid_for.end = Some(T0);
+        }
+        let e = verify(PAYLOAD, &offline_signature(&w, T0 + 1), &VerifyOptions::new(&expired)).unwrap_err();
+        assert!(matches!(e, VerifyError::Tlog { source: TlogError::KeyNotValidAtTime { .. }, .. }), "{e}");
+        assert_eq!(e.status(), ErrorStatus::ErrSig);
     }
 
     fn der_int(v: i64) -> Vec<u8> {
@@ -819,7 +862,7 @@ mod tests {
         // (a) only an entry for the same certificate and another commit.
         let e = run(vec![same_cert_other_commit.clone()]).unwrap_err();
         assert!(matches!(&e, VerifyError::NoRekorEntry { candidates: 1, .. }), "{e}");
-        assert_eq!(error_status_kind(&e), ErrorStatus::BadSig);
+        assert_eq!(error_status_kind(&e), ErrorStatus::ErrSig, "no log evidence: cannot be checked");
         // (b) right hash, another certificate.
         let e = run(vec![right_hash_other_cert.clone()]).unwrap_err();
         assert!(matches!(&e, VerifyError::NoRekorEntry { .. }), "{e}");
@@ -894,7 +937,7 @@ mod tests {
         let e =
             verify(PAYLOAD, &timestamped_signature(&w, &t, T0 + 2, false), &VerifyOptions::new(&w.trust)).unwrap_err();
         assert!(matches!(e, VerifyError::Timestamp { source: TsaError::NoTrustedTsa, .. }), "{e}");
-        assert_eq!(error_status_kind(&e), ErrorStatus::BadSig);
+        assert_eq!(error_status_kind(&e), ErrorStatus::ErrSig);
         assert!(e.to_string().contains("timestampCertChain"), "{e}");
         // Another TSA trusted.
         let other = tsa(63, T0 - 1000, T0 + 1000, true);
