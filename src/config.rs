@@ -113,6 +113,9 @@ pub struct Config {
     /// TCP/TLS connect timeout in seconds (GITSIGN_CONNECT_TIMEOUT / gitsign.connectTimeout);
     /// 10 s when unset.
     pub connect_timeout: Option<u64>,
+    /// Total time in seconds for the Rekor lookup of one online-mode signature, all requests
+    /// together (GITSIGN_REKOR_LOOKUP_TIMEOUT / gitsign.rekorLookupTimeout); 60 s when unset.
+    pub rekor_lookup_timeout: Option<u64>,
 }
 
 impl Default for Config {
@@ -145,6 +148,7 @@ impl Default for Config {
             object_format: "sha1".into(),
             http_timeout: None,
             connect_timeout: None,
+            rekor_lookup_timeout: None,
         }
     }
 }
@@ -270,6 +274,11 @@ impl Config {
             "GITSIGN_CONNECT_TIMEOUT",
             "gitsign.connecttimeout",
             "GITSIGN_CONNECT_TIMEOUT / gitsign.connectTimeout",
+        )?;
+        c.rekor_lookup_timeout = seconds(
+            "GITSIGN_REKOR_LOOKUP_TIMEOUT",
+            "gitsign.rekorlookuptimeout",
+            "GITSIGN_REKOR_LOOKUP_TIMEOUT / gitsign.rekorLookupTimeout",
         )?;
         if let Some(v) = nonempty(g.get("extensions.objectformat").cloned()) {
             c.object_format = v.to_ascii_lowercase();

@@ -98,3 +98,84 @@ fn unknown_ca_unknown_log_and_missing_log_evidence_are_errsig_tampering_stays_ba
     let env = with(&online.env, "GITSIGN_REKOR_URL", &ours.var("GITSIGN_REKOR_URL"));
     assert_errsig(&verdict(&online, &env, &id), "no log evidence", "no entry in Rekor");
 }
+
+/// A Rekor on loopback that answers a search with `n` entry uuids and every entry request
+/// after `delay` with an empty (unusable, so skipped) answer; returns its URL.
+fn slow_rekor(n: usize, delay: std::time::Duration) -> String {
+    use std::io::{BufRead, BufReader, Read, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    std::thread::spawn(move || {
+        for conn in listener.incoming() {
+            let Ok(conn) = conn else { continue };
+            std::thread::spawn(move || {
+                let mut r = BufReader::new(conn.try_clone().unwrap());
+                let mut line = String::new();
+                if r.read_line(&mut line).is_err() {
+                    return;
+                }
+                let mut len = 0usize;
+                loop {
+                    let mut h = String::new();
+                    if r.read_line(&mut h).is_err() || h.trim().is_empty() {
+                        break;
+                    }
+                    if let Some((k, v)) = h.split_once(':')
+                        && k.eq_ignore_ascii_case("content-length")
+                    {
+                        len = v.trim().parse().unwrap_or(0);
+                    }
+                }
+                let mut body = vec![0; len];
+                let _ = r.read_exact(&mut body);
+                let answer = if line.starts_with("POST") {
+                    let uuids: Vec<String> = (0..n).map(|i| format!("{i:064x}")).collect();
+                    serde_json::to_string(&uuids).unwrap()
+                } else {
+                    std::thread::sleep(delay);
+                    "{}".to_string()
+                };
+                let mut conn = conn;
+                let _ = write!(
+                    conn,
+                    "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nConnection: close\r\nContent-Length: {}\r\n\r\n{answer}",
+                    answer.len()
+                );
+            });
+        }
+    });
+    url
+}
+
+#[test]
+fn online_rekor_lookup_stops_at_its_time_budget_and_says_so() {
+    let sb = Sandbox::start();
+    let mut repo = Repo::new(&sb, ALICE);
+    repo.env = with(&repo.env, "GITSIGN_REKOR_MODE", "online");
+    let id = repo.signed_commit("a.txt", "x\n", "online-mode signature");
+    // Twelve entries at 1.5 s each: 18 s without a total budget; the budget is 3 s.
+    let env = with(&repo.env, "GITSIGN_REKOR_URL", &slow_rekor(12, std::time::Duration::from_millis(1500)));
+    let env = with(&env, "GITSIGN_REKOR_LOOKUP_TIMEOUT", "3");
+    let budget_named = |err: &str| {
+        assert!(err.contains("time budget of 3 s"), "the limit that ended the lookup is not named: {err}");
+        assert!(err.contains("GITSIGN_REKOR_LOOKUP_TIMEOUT"), "{err}");
+        assert!(err.contains("of 12 entries"), "{err}");
+    };
+
+    let t = std::time::Instant::now();
+    let v = verdict(&repo, &env, &id);
+    let err = text(&v.verify.stderr);
+    assert_eq!(v.g, "E", "no log evidence in time: cannot be checked\n{}{err}", v.raw_status);
+    budget_named(&err);
+    // Three git runs (log, verify-commit --raw, verify-commit), each capped at about 3 s.
+    assert!(t.elapsed() < std::time::Duration::from_secs(20), "took {:?}", t.elapsed());
+
+    let t = std::time::Instant::now();
+    let out =
+        repo.cmd(&common::bin("gitsign")).envs(env).args(["verify", "--insecure-no-identity", &id]).output().unwrap();
+    let elapsed = t.elapsed();
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
+    let shown = text(&out.stdout);
+    budget_named(&shown);
+    assert!(elapsed < std::time::Duration::from_secs(8), "gitsign verify took {elapsed:?} with a 3 s budget");
+}
