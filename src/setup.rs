@@ -10,9 +10,19 @@ use std::time::Instant;
 /// embedded production root; then gitsign's legacy overrides (`gitsign.fulcioRoot` PEM roots,
 /// `SIGSTORE_REKOR_PUBLIC_KEY`, `gitsign.timestampCertChain`).
 pub fn trusted_root_for(cfg: &Config) -> Result<TrustedRoot, TrustError> {
+    trusted_root_with(cfg, false)
+}
+
+/// [`trusted_root_for`] without any network access (`gitsign verify --offline`): an expired
+/// TUF cache is not refreshed.
+pub fn trusted_root_offline(cfg: &Config) -> Result<TrustedRoot, TrustError> {
+    trusted_root_with(cfg, true)
+}
+
+fn trusted_root_with(cfg: &Config, offline: bool) -> Result<TrustedRoot, TrustError> {
     let mut root = match &cfg.trusted_root {
         Some(path) => TrustedRoot::from_file(path)?,
-        None => tuf_or_embedded_root(cfg)?,
+        None => tuf_or_embedded_root(cfg, offline)?,
     };
     if let Some(path) = &cfg.fulcio_root {
         let pem = std::fs::read(path).map_err(|e| TrustError::Read { path: path.clone(), reason: e.to_string() })?;
@@ -28,13 +38,15 @@ pub fn trusted_root_for(cfg: &Config) -> Result<TrustedRoot, TrustError> {
 }
 
 /// The TUF-cached trusted root when `gitsign initialize` has been run, else the embedded
-/// production root. Warnings (stale cache, unreachable mirror) go to stderr once per run; a
-/// TUF problem never fails signing or verification.
-fn tuf_or_embedded_root(cfg: &Config) -> Result<TrustedRoot, TrustError> {
+/// production root. Warnings (stale cache, unreachable mirror) go to stderr once per run; an
+/// unreachable mirror never fails signing or verification, but a cache expired for longer than
+/// [`crate::tuf::MAX_EXPIRED_DAYS`] does (fail closed).
+fn tuf_or_embedded_root(cfg: &Config, offline: bool) -> Result<TrustedRoot, TrustError> {
     let http = crate::http::HttpOptions::from_config(cfg);
-    let Some(rt) = crate::tuf::runtime_trusted_root(&crate::tuf::RuntimeOptions { http }) else {
+    let Some(rt) = crate::tuf::runtime_trusted_root(&crate::tuf::RuntimeOptions { http, offline }) else {
         return Ok(TrustedRoot::production()?.clone());
     };
+    let rt = rt?;
     for w in &rt.warnings {
         eprintln!("{w}");
     }
