@@ -167,6 +167,12 @@ pub const SETTINGS: &[Setting] = &[
     ),
     setting(Some("gitsign.httpTimeout"), &["GITSIGN_HTTP_TIMEOUT"], "30", "Whole-request HTTP timeout, in seconds"),
     setting(Some("gitsign.connectTimeout"), &["GITSIGN_CONNECT_TIMEOUT"], "10", "TCP/TLS connect timeout, in seconds"),
+    setting(
+        Some("gitsign.rekorLookupTimeout"),
+        &["GITSIGN_REKOR_LOOKUP_TIMEOUT"],
+        "60",
+        "total time for the Rekor lookup of one online-mode signature, in seconds",
+    ),
 ];
 
 /// Environment variables read outside [`Config`]: name, default, meaning.
@@ -342,6 +348,9 @@ pub struct Config {
     /// TCP/TLS connect timeout in seconds (GITSIGN_CONNECT_TIMEOUT / gitsign.connectTimeout);
     /// 10 s when unset.
     pub connect_timeout: Option<u64>,
+    /// Total time in seconds for the Rekor lookup of one online-mode signature, all requests
+    /// together (GITSIGN_REKOR_LOOKUP_TIMEOUT / gitsign.rekorLookupTimeout); 60 s when unset.
+    pub rekor_lookup_timeout: Option<u64>,
 }
 
 impl Default for Config {
@@ -374,6 +383,7 @@ impl Default for Config {
             object_format: "sha1".into(),
             http_timeout: None,
             connect_timeout: None,
+            rekor_lookup_timeout: None,
         }
     }
 }
@@ -544,6 +554,14 @@ impl Config {
             "GITSIGN_CONNECT_TIMEOUT / gitsign.connectTimeout",
         ) {
             Ok(v) => c.connect_timeout = v,
+            Err(e) => errors.push(e),
+        }
+        match seconds(
+            "GITSIGN_REKOR_LOOKUP_TIMEOUT",
+            "gitsign.rekorlookuptimeout",
+            "GITSIGN_REKOR_LOOKUP_TIMEOUT / gitsign.rekorLookupTimeout",
+        ) {
+            Ok(v) => c.rekor_lookup_timeout = v,
             Err(e) => errors.push(e),
         }
         if let Some(v) = nonempty(g.get("extensions.objectformat").cloned()) {

@@ -3,15 +3,26 @@
 use crate::config::Config;
 use crate::git::{self, HashAlgo, ObjectKind};
 use crate::trust::{TrustError, TrustedRoot};
+use std::time::Instant;
 
 /// The trusted root for verification: `gitsign.trustedRoot` / `GITSIGN_TRUSTED_ROOT` when
 /// set, else the one `gitsign initialize` cached through TUF (see [`crate::tuf`]), else the
 /// embedded production root; then gitsign's legacy overrides (`gitsign.fulcioRoot` PEM roots,
 /// `SIGSTORE_REKOR_PUBLIC_KEY`, `gitsign.timestampCertChain`).
 pub fn trusted_root_for(cfg: &Config) -> Result<TrustedRoot, TrustError> {
+    trusted_root_with(cfg, false)
+}
+
+/// [`trusted_root_for`] without any network access (`gitsign verify --offline`): an expired
+/// TUF cache is not refreshed.
+pub fn trusted_root_offline(cfg: &Config) -> Result<TrustedRoot, TrustError> {
+    trusted_root_with(cfg, true)
+}
+
+fn trusted_root_with(cfg: &Config, offline: bool) -> Result<TrustedRoot, TrustError> {
     let mut root = match &cfg.trusted_root {
         Some(path) => TrustedRoot::from_file(path)?,
-        None => tuf_or_embedded_root(cfg)?,
+        None => tuf_or_embedded_root(cfg, offline)?,
     };
     if let Some(path) = &cfg.fulcio_root {
         let pem = std::fs::read(path).map_err(|e| TrustError::Read { path: path.clone(), reason: e.to_string() })?;
@@ -27,13 +38,15 @@ pub fn trusted_root_for(cfg: &Config) -> Result<TrustedRoot, TrustError> {
 }
 
 /// The TUF-cached trusted root when `gitsign initialize` has been run, else the embedded
-/// production root. Warnings (stale cache, unreachable mirror) go to stderr once per run; a
-/// TUF problem never fails signing or verification.
-fn tuf_or_embedded_root(cfg: &Config) -> Result<TrustedRoot, TrustError> {
+/// production root. Warnings (stale cache, unreachable mirror) go to stderr once per run; an
+/// unreachable mirror never fails signing or verification, but a cache expired for longer than
+/// [`crate::tuf::MAX_EXPIRED_DAYS`] does (fail closed).
+fn tuf_or_embedded_root(cfg: &Config, offline: bool) -> Result<TrustedRoot, TrustError> {
     let http = crate::http::HttpOptions::from_config(cfg);
-    let Some(rt) = crate::tuf::runtime_trusted_root(&crate::tuf::RuntimeOptions { http }) else {
+    let Some(rt) = crate::tuf::runtime_trusted_root(&crate::tuf::RuntimeOptions { http, offline }) else {
         return Ok(TrustedRoot::production()?.clone());
     };
+    let rt = rt?;
     for w in &rt.warnings {
         eprintln!("{w}");
     }
@@ -65,6 +78,7 @@ pub fn object_id_from_parts(payload: &[u8], signature_text: &[u8], object_format
 pub struct LazyRekor {
     url: String,
     options: crate::http::HttpOptions,
+    budget: std::time::Duration,
     client: std::sync::OnceLock<Result<crate::rekor::client::RekorClient, String>>,
 }
 
@@ -74,6 +88,9 @@ impl LazyRekor {
         LazyRekor {
             url: cfg.rekor.clone(),
             options: crate::http::HttpOptions::from_config(cfg),
+            budget: cfg
+                .rekor_lookup_timeout
+                .map_or(crate::verify::DEFAULT_REKOR_LOOKUP_BUDGET, std::time::Duration::from_secs),
             client: std::sync::OnceLock::new(),
         }
     }
@@ -82,7 +99,10 @@ impl LazyRekor {
         self.client
             .get_or_init(|| {
                 crate::http::client(&self.options)
-                    .map(|h| crate::rekor::client::RekorClient::new(&self.url, h))
+                    .map(|h| {
+                        crate::rekor::client::RekorClient::new(&self.url, h)
+                            .with_request_timeout(self.options.timeout.unwrap_or(crate::http::DEFAULT_TIMEOUT))
+                    })
                     .map_err(|e| e.to_string())
             })
             .as_ref()
@@ -94,17 +114,25 @@ impl LazyRekor {
 }
 
 impl crate::verify::RekorLookup for LazyRekor {
-    fn search_by_certificate(&self, cert_pem: &str) -> Result<Vec<String>, crate::rekor::client::RekorError> {
-        self.get()?.search_by_certificate(cert_pem)
+    fn search_by_certificate(
+        &self,
+        cert_pem: &str,
+        deadline: Instant,
+    ) -> Result<Vec<String>, crate::rekor::client::RekorError> {
+        self.get()?.search_by_certificate_until(cert_pem, Some(deadline))
     }
     fn get_entry(
         &self,
         uuid: &str,
+        deadline: Instant,
     ) -> Result<(String, crate::rekor::types::LogEntry), crate::rekor::client::RekorError> {
-        self.get()?.get_entry(uuid)
+        self.get()?.get_entry_until(uuid, Some(deadline))
     }
     fn base_url(&self) -> &str {
         &self.url
+    }
+    fn lookup_budget(&self) -> std::time::Duration {
+        self.budget
     }
 }
 
@@ -147,17 +175,25 @@ impl<L: crate::verify::RekorLookup> CachingRekor<L> {
 }
 
 impl<L: crate::verify::RekorLookup> crate::verify::RekorLookup for CachingRekor<L> {
-    fn search_by_certificate(&self, cert_pem: &str) -> Result<Vec<String>, crate::rekor::client::RekorError> {
-        Self::cached(&self.searches, cert_pem, || self.inner.search_by_certificate(cert_pem))
+    fn search_by_certificate(
+        &self,
+        cert_pem: &str,
+        deadline: Instant,
+    ) -> Result<Vec<String>, crate::rekor::client::RekorError> {
+        Self::cached(&self.searches, cert_pem, || self.inner.search_by_certificate(cert_pem, deadline))
     }
     fn get_entry(
         &self,
         uuid: &str,
+        deadline: Instant,
     ) -> Result<(String, crate::rekor::types::LogEntry), crate::rekor::client::RekorError> {
-        Self::cached(&self.entries, uuid, || self.inner.get_entry(uuid))
+        Self::cached(&self.entries, uuid, || self.inner.get_entry(uuid, deadline))
     }
     fn base_url(&self) -> &str {
         self.inner.base_url()
+    }
+    fn lookup_budget(&self) -> std::time::Duration {
+        self.inner.lookup_budget()
     }
 }
 
@@ -169,6 +205,10 @@ mod tests {
     use crate::verify::RekorLookup;
     use std::sync::atomic::{AtomicUsize, Ordering};
 
+    fn far() -> Instant {
+        Instant::now() + std::time::Duration::from_secs(60)
+    }
+
     /// Counts calls; `fail_first` makes the first search fail (errors must not be cached).
     #[derive(Default)]
     struct Counting {
@@ -178,7 +218,7 @@ mod tests {
     }
 
     impl RekorLookup for Counting {
-        fn search_by_certificate(&self, cert_pem: &str) -> Result<Vec<String>, RekorError> {
+        fn search_by_certificate(&self, cert_pem: &str, _: Instant) -> Result<Vec<String>, RekorError> {
             let n = self.searches.fetch_add(1, Ordering::SeqCst);
             if self.fail_first && n == 0 {
                 return Err(RekorError::Unreachable { url: "x".into(), reason: "down".into() });
@@ -186,7 +226,7 @@ mod tests {
             std::thread::sleep(std::time::Duration::from_millis(5));
             Ok(vec![format!("{cert_pem}-1"), format!("{cert_pem}-2")])
         }
-        fn get_entry(&self, uuid: &str) -> Result<(String, LogEntry), RekorError> {
+        fn get_entry(&self, uuid: &str, _: Instant) -> Result<(String, LogEntry), RekorError> {
             self.gets.fetch_add(1, Ordering::SeqCst);
             let e = LogEntry {
                 body: String::new(),
@@ -209,8 +249,8 @@ mod tests {
             for _ in 0..4 {
                 s.spawn(|| {
                     for cert in ["A", "B", "A"] {
-                        for uuid in c.search_by_certificate(cert).unwrap() {
-                            assert_eq!(c.get_entry(&uuid).unwrap().0, uuid);
+                        for uuid in c.search_by_certificate(cert, far()).unwrap() {
+                            assert_eq!(c.get_entry(&uuid, far()).unwrap().0, uuid);
                         }
                     }
                 });
@@ -224,9 +264,9 @@ mod tests {
     #[test]
     fn errors_are_not_remembered() {
         let c = CachingRekor::new(Counting { fail_first: true, ..Default::default() });
-        assert!(c.search_by_certificate("A").is_err());
-        assert_eq!(c.search_by_certificate("A").unwrap().len(), 2);
-        assert_eq!(c.search_by_certificate("A").unwrap().len(), 2);
+        assert!(c.search_by_certificate("A", far()).is_err());
+        assert_eq!(c.search_by_certificate("A", far()).unwrap().len(), 2);
+        assert_eq!(c.search_by_certificate("A", far()).unwrap().len(), 2);
         assert_eq!(c.inner.searches.load(Ordering::SeqCst), 2);
     }
 }

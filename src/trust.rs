@@ -65,6 +65,9 @@ pub enum TrustError {
     /// PEM input could not be decoded.
     #[error("malformed PEM: {0}")]
     Pem(String),
+    /// The TUF-cached trusted root cannot be used.
+    #[error(transparent)]
+    Tuf(#[from] crate::tuf::TufError),
 }
 
 fn field_err(field: impl Into<String>, reason: impl Into<String>) -> TrustError {

@@ -28,7 +28,10 @@
 //! `targets.json` and `targets/trusted_root.json`; `remote.json` in the base directory records
 //! the mirror `gitsign initialize` chose. Files are written atomically (temporary file, then
 //! rename). Metadata expiry is checked against the current time, as TUF requires (this is
-//! freshness of the trust metadata, not the time a signature is verified at).
+//! freshness of the trust metadata, not the time a signature is verified at). At run time an
+//! expired cache is refreshed at most once per process, never offline, with a backoff on disk
+//! after failures, and accepted with a warning for [`MAX_EXPIRED_DAYS`] after expiry
+//! ([`runtime_trusted_root`]).
 use crate::pubkey::{self, Curve, HashAlg};
 use base64::Engine;
 use serde::Deserialize;
@@ -156,6 +159,22 @@ pub enum TufError {
     /// No cached TUF state here.
     #[error("no TUF cache in {0} (run `gitsign initialize` to create one)")]
     NotInitialized(String),
+    /// The cached metadata expired too long ago to be used without a refresh (fail closed).
+    #[error(
+        "the cached TUF metadata in {dir} expired {age} ago ({roles}), longer than the {limit_days} days an expired trusted root is accepted; refusing to use it: run `gitsign initialize` with access to {mirror} (or name a trusted root with gitsign.trustedRoot)"
+    )]
+    ExpiredTooLong {
+        /// The cache directory.
+        dir: String,
+        /// The mirror.
+        mirror: String,
+        /// Roles that expired.
+        roles: String,
+        /// How long ago, in words.
+        age: String,
+        /// The limit in days.
+        limit_days: i64,
+    },
 }
 
 fn malformed(what: &str, reason: impl std::fmt::Display) -> TufError {
@@ -415,7 +434,7 @@ fn check_not_expired<T: Common>(m: &Signed<T>, role: &str, now: i64) -> Result<(
     Ok(())
 }
 
-fn is_expired<T: Common>(m: &T, now: i64) -> bool {
+fn is_expired<T: Common + ?Sized>(m: &T, now: i64) -> bool {
     expiry_unix(m.expires()).map_or(true, |e| now >= e)
 }
 
@@ -701,6 +720,8 @@ pub struct Cached {
     pub target: Vec<u8>,
     /// Roles whose cached metadata has expired (an update is due).
     pub expired: Vec<&'static str>,
+    /// The earliest expiry among the expired roles (unix seconds), `None` when none expired.
+    pub expired_since: Option<i64>,
     /// Cached root version.
     pub root_version: u64,
     /// Cached targets version.
@@ -766,19 +787,27 @@ impl<'a> Client<'a> {
         let target = read_bounded(&self.target_path(target_name), MAX_TARGET_BYTES)?;
         check_length_and_hashes(&target, Some(tf.length), Some(&tf.hashes), true, &format!("cached {target_name}"))?;
         let mut expired = Vec::new();
-        if is_expired(&root.signed, self.now) {
-            expired.push("root");
+        let mut expired_since: Option<i64> = None;
+        let roles: [(&'static str, &dyn Common); 4] = [
+            ("root", &root.signed),
+            ("timestamp", &ts.signed),
+            ("snapshot", &snap.signed),
+            ("targets", &targets.signed),
+        ];
+        for (role, m) in roles {
+            if is_expired(m, self.now) {
+                expired.push(role);
+                let at = expiry_unix(m.expires()).unwrap_or(i64::MIN);
+                expired_since = Some(expired_since.map_or(at, |e| e.min(at)));
+            }
         }
-        if is_expired(&ts.signed, self.now) {
-            expired.push("timestamp");
-        }
-        if is_expired(&snap.signed, self.now) {
-            expired.push("snapshot");
-        }
-        if is_expired(&targets.signed, self.now) {
-            expired.push("targets");
-        }
-        Ok(Cached { target, expired, root_version: root.signed.version, targets_version: targets.signed.version })
+        Ok(Cached {
+            target,
+            expired,
+            expired_since,
+            root_version: root.signed.version,
+            targets_version: targets.signed.version,
+        })
     }
 
     fn check_snapshot(
@@ -1028,6 +1057,17 @@ fn meta_entry<'m>(m: &'m Signed<MetaListing>, name: &str, what: &str) -> Result<
 // ---------------------------------------------------------------------------------------------
 // Run-time use: the trusted root from an initialized cache.
 
+/// How long cached metadata may have been expired and still be used when it cannot be
+/// refreshed (with a warning naming its age); past this, the cached trusted root is refused.
+pub const MAX_EXPIRED_DAYS: i64 = 30;
+/// Wait after the first failed refresh before the mirror is tried again; doubled for each
+/// further failure, up to [`REFRESH_BACKOFF_MAX_SECS`].
+pub const REFRESH_BACKOFF_SECS: i64 = 300;
+/// Longest wait between refresh attempts.
+pub const REFRESH_BACKOFF_MAX_SECS: i64 = 6 * 3600;
+/// The file, in a mirror's cache directory, that remembers failed refreshes.
+pub const REFRESH_FAILED_FILE: &str = "refresh-failed.json";
+
 /// The trusted root JSON an initialized TUF cache provides, with warnings for the user.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RuntimeRoot {
@@ -1042,18 +1082,61 @@ pub struct RuntimeRoot {
 pub struct RuntimeOptions {
     /// HTTP options for a refresh (the client is only built when one is due).
     pub http: crate::http::HttpOptions,
+    /// Never contact the mirror, even when the cached metadata has expired.
+    pub offline: bool,
+}
+
+/// Failed refreshes, remembered on disk so that every git call does not wait for a mirror
+/// that is down.
+#[derive(Debug, Clone, Default, serde::Serialize, Deserialize)]
+struct RefreshFailed {
+    /// Consecutive failures.
+    failures: u32,
+    /// Unix time of the last failure.
+    last: i64,
+    /// Why it failed.
+    reason: String,
+}
+
+impl RefreshFailed {
+    fn load(dir: &Path) -> Option<RefreshFailed> {
+        let b = read_bounded(&dir.join(REFRESH_FAILED_FILE), 64 << 10).ok()?;
+        serde_json::from_slice(&b).ok()
+    }
+
+    /// When the mirror may be tried again.
+    fn retry_at(&self) -> i64 {
+        let shift = self.failures.saturating_sub(1).min(16);
+        let wait = REFRESH_BACKOFF_SECS.saturating_mul(1 << shift).min(REFRESH_BACKOFF_MAX_SECS);
+        self.last.saturating_add(wait)
+    }
+}
+
+/// "3 days", "5 hours", "12 minutes", "40 seconds".
+fn age_words(secs: i64) -> String {
+    let secs = secs.max(0);
+    let (n, unit) = match secs {
+        s if s >= 2 * 86400 => (s / 86400, "days"),
+        s if s >= 2 * 3600 => (s / 3600, "hours"),
+        s if s >= 120 => (s / 60, "minutes"),
+        s => (s, "seconds"),
+    };
+    format!("{n} {unit}")
 }
 
 /// The trusted root for this run when the user has run `gitsign initialize` (a cached
 /// `trusted_root.json` exists for the selected mirror), else `None`.
 ///
 /// Offline unless the cached metadata has expired; then one TUF update is tried, at most once
-/// per process. If the update fails (mirror down, attack refused) the cached trusted root is
-/// used with a warning; if the cache itself is unusable, the embedded root is used with a
-/// warning. Signing and verification are never failed because the mirror is unreachable.
-pub fn runtime_trusted_root(opts: &RuntimeOptions) -> Option<RuntimeRoot> {
+/// per process, never with `offline`, and not while an earlier failure's backoff runs (failed
+/// refreshes are remembered in [`REFRESH_FAILED_FILE`]: 5 minutes, doubling up to 6 hours). If
+/// no update is possible the cached trusted root is used with a warning naming how long ago it
+/// expired, up to [`MAX_EXPIRED_DAYS`]; past that it is refused ([`TufError::ExpiredTooLong`]).
+/// If the cache itself is unusable, the embedded root is used with a warning.
+pub fn runtime_trusted_root(opts: &RuntimeOptions) -> Option<Result<RuntimeRoot, TufError>> {
     use std::sync::{Mutex, OnceLock};
-    static DONE: OnceLock<Mutex<BTreeMap<PathBuf, Option<Vec<u8>>>>> = OnceLock::new();
+    type Memo = BTreeMap<PathBuf, Result<Option<Vec<u8>>, TufError>>;
+    static DONE: OnceLock<Mutex<Memo>> = OnceLock::new();
     let base = cache_base()?;
     let mirror = selected_mirror(&base);
     let dir = base.join(mirror_dir_name(&mirror));
@@ -1065,15 +1148,16 @@ pub fn runtime_trusted_root(opts: &RuntimeOptions) -> Option<RuntimeRoot> {
     let done = DONE.get_or_init(Default::default);
     let mut memo = done.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
     if let Some(json) = memo.get(&dir) {
-        return Some(RuntimeRoot { json: json.clone(), warnings: Vec::new() });
+        return Some(json.clone().map(|json| RuntimeRoot { json, warnings: Vec::new() }));
     }
-    let (json, warnings) = resolve(&dir, &mirror, opts);
-    memo.insert(dir, json.clone());
-    Some(RuntimeRoot { json, warnings })
+    let resolved = resolve(&dir, &mirror, opts, now_unix());
+    memo.insert(dir, resolved.clone().map(|(json, _)| json));
+    Some(resolved.map(|(json, warnings)| RuntimeRoot { json, warnings }))
 }
 
-fn resolve(dir: &Path, mirror: &str, opts: &RuntimeOptions) -> (Option<Vec<u8>>, Vec<String>) {
-    let now = now_unix();
+type Resolved = (Option<Vec<u8>>, Vec<String>);
+
+fn resolve(dir: &Path, mirror: &str, opts: &RuntimeOptions, now: i64) -> Result<Resolved, TufError> {
     struct Offline;
     impl Fetcher for Offline {
         fn fetch(&self, url: &str, _: u64, _: &str) -> Result<Fetched, TufError> {
@@ -1084,38 +1168,84 @@ fn resolve(dir: &Path, mirror: &str, opts: &RuntimeOptions) -> (Option<Vec<u8>>,
     if let Ok(c) = &cached
         && c.expired.is_empty()
     {
-        return (Some(c.target.clone()), Vec::new());
+        return Ok((Some(c.target.clone()), Vec::new()));
     }
     let reason = match &cached {
-        Ok(c) => format!("the cached TUF metadata has expired ({})", c.expired.join(", ")),
+        Ok(c) => format!(
+            "the cached TUF metadata expired {} ago ({})",
+            age_words(now - c.expired_since.unwrap_or(now)),
+            c.expired.join(", ")
+        ),
         Err(e) => format!("the TUF cache is not usable ({e})"),
     };
-    let mut http = opts.http.clone();
-    // Only the mirror is contacted here.
-    http.plain_http_only = mirror.starts_with("http://");
-    let updated = crate::http::client(&http)
-        .map_err(|e| TufError::Fetch { url: mirror.into(), reason: e.to_string() })
-        .and_then(|h| {
-            let f = HttpFetcher::new(h);
-            Client::new(dir, mirror, &f, now).update(EMBEDDED_ROOT, false, TRUSTED_ROOT_TARGET)
-        });
-    match (updated, cached) {
-        (Ok(u), _) => (Some(u.target), Vec::new()),
-        (Err(e), Ok(c)) => (
-            Some(c.target),
-            vec![format!(
-                "gitsign: warning: {reason} and refreshing it from {mirror} failed: {e}; using the cached \
-                 trusted root (targets v{}); run `gitsign initialize` when the mirror is reachable",
-                c.targets_version
-            )],
-        ),
-        (Err(e), Err(_)) => (
+    // Why no fresh metadata: offline, backing off after a failure, or the refresh failed.
+    let why_stale = if opts.offline {
+        "offline: not refreshing it".to_string()
+    } else if let Some(f) = RefreshFailed::load(dir).filter(|f| now < f.retry_at()) {
+        format!(
+            "refreshing it from {mirror} failed {} ago ({}); the next attempt is in {}",
+            age_words(now - f.last),
+            f.reason,
+            age_words(f.retry_at() - now)
+        )
+    } else {
+        let mut http = opts.http.clone();
+        // Only the mirror is contacted here.
+        http.plain_http_only = mirror.starts_with("http://");
+        let updated = crate::http::client(&http)
+            .map_err(|e| TufError::Fetch { url: mirror.into(), reason: e.to_string() })
+            .and_then(|h| {
+                let f = HttpFetcher::new(h);
+                Client::new(dir, mirror, &f, now).update(EMBEDDED_ROOT, false, TRUSTED_ROOT_TARGET)
+            });
+        match updated {
+            Ok(u) => {
+                let _ = std::fs::remove_file(dir.join(REFRESH_FAILED_FILE));
+                return Ok((Some(u.target), Vec::new()));
+            }
+            Err(e) => {
+                let failures = RefreshFailed::load(dir).map_or(0, |f| f.failures).saturating_add(1);
+                let record = RefreshFailed { failures, last: now, reason: e.to_string() };
+                // Best effort: a read-only cache only loses the backoff.
+                if let Ok(b) = serde_json::to_vec(&record) {
+                    let _ = write_atomic(&dir.join(REFRESH_FAILED_FILE), &b);
+                }
+                format!(
+                    "refreshing it from {mirror} failed: {e}; the next attempt is in {}",
+                    age_words(record.retry_at() - now)
+                )
+            }
+        }
+    };
+    match cached {
+        Ok(c) => {
+            let since = c.expired_since.unwrap_or(now);
+            if now - since > MAX_EXPIRED_DAYS * 86400 {
+                return Err(TufError::ExpiredTooLong {
+                    dir: dir.display().to_string(),
+                    mirror: mirror.to_string(),
+                    roles: c.expired.join(", "),
+                    age: age_words(now - since),
+                    limit_days: MAX_EXPIRED_DAYS,
+                });
+            }
+            Ok((
+                Some(c.target),
+                vec![format!(
+                    "gitsign: warning: {reason} and {why_stale}; using the cached trusted root (targets v{}), \
+                     accepted for {MAX_EXPIRED_DAYS} days after expiry; run `gitsign initialize` when the mirror \
+                     is reachable",
+                    c.targets_version
+                )],
+            ))
+        }
+        Err(_) => Ok((
             None,
             vec![format!(
-                "gitsign: warning: {reason} and refreshing it from {mirror} failed: {e}; using the embedded \
-                 trusted root; run `gitsign initialize` to repair the cache"
+                "gitsign: warning: {reason} and {why_stale}; using the embedded trusted root; run `gitsign \
+                 initialize` to repair the cache"
             )],
-        ),
+        )),
     }
 }
 

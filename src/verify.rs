@@ -16,6 +16,7 @@ use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use sha2::{Digest, Sha256};
 use std::collections::BTreeMap;
+use std::time::{Duration, Instant};
 
 /// Chain time used when the transparency log is deliberately not checked: gitsign's legacy
 /// verifier checks the chain at notBefore + 60 s.
@@ -24,22 +25,31 @@ pub const UNCHECKED_TLOG_CHAIN_OFFSET: i64 = 60;
 /// Most Rekor entries fetched for one online lookup.
 pub const MAX_ONLINE_ENTRIES: usize = 256;
 
+/// Total time the online Rekor lookup of one object may take, all requests together, unless
+/// configured (`gitsign.rekorLookupTimeout` / `GITSIGN_REKOR_LOOKUP_TIMEOUT`).
+pub const DEFAULT_REKOR_LOOKUP_BUDGET: Duration = Duration::from_secs(60);
+
 /// The Rekor calls online verification needs (implemented by [`RekorClient`]; tests use fakes).
+/// Each request is cut short at `deadline`, the end of the lookup's time budget.
 pub trait RekorLookup {
     /// Entry uuids logged with this certificate (PEM).
-    fn search_by_certificate(&self, cert_pem: &str) -> Result<Vec<String>, RekorError>;
+    fn search_by_certificate(&self, cert_pem: &str, deadline: Instant) -> Result<Vec<String>, RekorError>;
     /// One entry by uuid: the uuid the log answered with, and the entry.
-    fn get_entry(&self, uuid: &str) -> Result<(String, LogEntry), RekorError>;
+    fn get_entry(&self, uuid: &str, deadline: Instant) -> Result<(String, LogEntry), RekorError>;
     /// The log's base URL, for messages.
     fn base_url(&self) -> &str;
+    /// Total time the lookup of one object may take.
+    fn lookup_budget(&self) -> Duration {
+        DEFAULT_REKOR_LOOKUP_BUDGET
+    }
 }
 
 impl RekorLookup for RekorClient {
-    fn search_by_certificate(&self, cert_pem: &str) -> Result<Vec<String>, RekorError> {
-        RekorClient::search_by_certificate(self, cert_pem)
+    fn search_by_certificate(&self, cert_pem: &str, deadline: Instant) -> Result<Vec<String>, RekorError> {
+        RekorClient::search_by_certificate_until(self, cert_pem, Some(deadline))
     }
-    fn get_entry(&self, uuid: &str) -> Result<(String, LogEntry), RekorError> {
-        RekorClient::get_entry(self, uuid)
+    fn get_entry(&self, uuid: &str, deadline: Instant) -> Result<(String, LogEntry), RekorError> {
+        RekorClient::get_entry_until(self, uuid, Some(deadline))
     }
     fn base_url(&self) -> &str {
         RekorClient::base_url(self)
@@ -127,9 +137,9 @@ pub struct Verified {
 /// GnuPG status class of a failure.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ErrorStatus {
-    /// The signer is known but a check failed (`BADSIG`).
+    /// The signature is wrong or does not match the object (`BADSIG`, `%G?` = `B`).
     BadSig,
-    /// The signature cannot be checked (`ERRSIG`).
+    /// The signature cannot be checked against the trusted root (`ERRSIG`, `%G?` = `E`).
     ErrSig,
 }
 
@@ -201,9 +211,28 @@ pub enum VerifyError {
         #[source]
         source: RekorError,
     },
+    /// The online lookup ran out of its time budget.
+    #[error(
+        "the Rekor lookup in {rekor} for object {object_id} ran out of its time budget of {budget_secs} s after checking {examined} of {total} entries for certificate {fingerprint}; raise gitsign.rekorLookupTimeout / GITSIGN_REKOR_LOOKUP_TIMEOUT (seconds, default 60) or check the Rekor service"
+    )]
+    RekorLookupTimedOut {
+        /// Signer fingerprint.
+        fingerprint: String,
+        /// The object id looked for.
+        object_id: String,
+        /// The Rekor URL.
+        rekor: String,
+        /// The budget, in seconds.
+        budget_secs: u64,
+        /// Entries examined before the budget ran out.
+        examined: usize,
+        /// Entries the search returned (0 when the search itself ran out of time).
+        total: usize,
+    },
     /// No Rekor entry binds this object to this certificate.
     #[error(
-        "no entry in Rekor ({rekor}) records object {object_id} signed with certificate {fingerprint} ({candidates} entries for the certificate checked){}",
+        "no entry in Rekor ({rekor}) records object {object_id} signed with certificate {fingerprint} ({candidates} entries for the certificate checked{}){}",
+        if *not_checked > 0 { format!("; {not_checked} more not checked: the lookup stops at {MAX_ONLINE_ENTRIES} entries per object") } else { String::new() },
         last_problem.as_ref().map(|p| format!("; last problem: {p}")).unwrap_or_default()
     )]
     NoRekorEntry {
@@ -217,6 +246,8 @@ pub enum VerifyError {
         candidates: usize,
         /// Why the last matching entry was rejected, if one matched.
         last_problem: Option<String>,
+        /// Entries the search returned beyond [`MAX_ONLINE_ENTRIES`], never fetched.
+        not_checked: usize,
     },
     /// The object id for the online lookup cannot be derived.
     #[error(
@@ -292,6 +323,51 @@ pub enum VerifyError {
 }
 
 impl VerifyError {
+    /// The GnuPG verdict for this failure, as `git log --format=%G?` shows it.
+    ///
+    /// `BADSIG` (`B`) when the signature is cryptographically wrong or does not match the
+    /// object: the content digest or signature, the embedded log entry (altered SET, proof or
+    /// body), a certificate logged or timestamped outside its validity, a leaf that is not a
+    /// code-signing certificate.
+    ///
+    /// `ERRSIG` (`E`, GnuPG's verdict for a missing key) when the signature is intact but
+    /// cannot be checked: unreadable or unsupported, or out of reach of the trusted root (a
+    /// certificate authority, transparency log, CT log or timestamp authority the trusted root
+    /// does not know or no longer trusts at that time), or without transparency log evidence
+    /// (Rekor unreachable, no entry for the object, the lookup's limits reached).
+    pub fn status(&self) -> ErrorStatus {
+        use crate::tsa::TsaError;
+        let trust_gap = match self {
+            VerifyError::Armor(_)
+            | VerifyError::Cms(_)
+            | VerifyError::Certificate(_)
+            | VerifyError::TlogNeedsNetwork { .. }
+            | VerifyError::RekorUnavailable { .. }
+            | VerifyError::NoRekorEntry { .. }
+            | VerifyError::RekorLookupTimedOut { .. }
+            | VerifyError::UnknownObjectKind { .. } => true,
+            VerifyError::Content { source, .. } => matches!(source, CmsError::UnsupportedKey(_)),
+            VerifyError::Tlog { source, .. } => matches!(
+                source,
+                TlogError::UnknownLog { .. }
+                    | TlogError::UnsupportedLogKey { .. }
+                    | TlogError::KeyNotValidAtTime { .. }
+            ),
+            VerifyError::Chain { source, .. } => {
+                matches!(source, ChainError::Untrusted { .. } | ChainError::NoCaAtTime(_))
+            }
+            VerifyError::Sct { source, .. } => matches!(source, SctError::UnknownLog(_) | SctError::Missing),
+            VerifyError::Timestamp { source, .. } => {
+                matches!(source, TsaError::NoTrustedTsa | TsaError::Untrusted { .. })
+            }
+            VerifyError::EmbeddedEntry { .. }
+            | VerifyError::AmbiguousEmbeddedEntry { .. }
+            | VerifyError::NotValidAtLogTime { .. }
+            | VerifyError::NotValidAtTimestamp { .. } => false,
+        };
+        if trust_gap { ErrorStatus::ErrSig } else { ErrorStatus::BadSig }
+    }
+
     /// The signer fingerprint, when the signer certificate is known.
     pub fn fingerprint(&self) -> Option<&str> {
         match self {
@@ -303,6 +379,7 @@ impl VerifyError {
             | VerifyError::TlogNeedsNetwork { fingerprint }
             | VerifyError::RekorUnavailable { fingerprint, .. }
             | VerifyError::NoRekorEntry { fingerprint, .. }
+            | VerifyError::RekorLookupTimedOut { fingerprint, .. }
             | VerifyError::UnknownObjectKind { fingerprint }
             | VerifyError::NotValidAtLogTime { fingerprint, .. }
             | VerifyError::Chain { fingerprint, .. }
@@ -313,20 +390,9 @@ impl VerifyError {
     }
 }
 
-/// Classify a failure for the status line: `BADSIG` when the signer is known and a check failed,
-/// `ERRSIG` when the signature cannot be checked (unreadable, unsupported, or the evidence is out
-/// of reach).
+/// Classify a failure for the status line (see [`VerifyError::status`]).
 pub fn error_status_kind(e: &VerifyError) -> ErrorStatus {
-    match e {
-        VerifyError::Armor(_)
-        | VerifyError::Cms(_)
-        | VerifyError::Certificate(_)
-        | VerifyError::TlogNeedsNetwork { .. }
-        | VerifyError::RekorUnavailable { .. }
-        | VerifyError::UnknownObjectKind { .. } => ErrorStatus::ErrSig,
-        VerifyError::Content { source: CmsError::UnsupportedKey(_), .. } => ErrorStatus::ErrSig,
-        _ => ErrorStatus::BadSig,
-    }
+    e.status()
 }
 
 /// For a `BADSIG` failure: the signer fingerprint and identity to print; `None` for `ERRSIG`.
@@ -529,21 +595,44 @@ fn online_lookup(
     trust: &TrustedRoot,
 ) -> Result<(i64, TlogEvidence), VerifyError> {
     let fingerprint = leaf.fingerprint.clone();
-    let unavailable = |source| VerifyError::RekorUnavailable { fingerprint: fingerprint.clone(), source };
+    let budget = rekor.lookup_budget();
+    let deadline = Instant::now() + budget;
+    let timed_out = |examined: usize, total: usize| VerifyError::RekorLookupTimedOut {
+        fingerprint: fingerprint.clone(),
+        object_id: object_id.to_string(),
+        rekor: rekor.base_url().to_string(),
+        budget_secs: budget.as_secs(),
+        examined,
+        total,
+    };
+    // A failed request after the deadline failed because of it: name the budget, not the log.
+    let failed = |source, examined: usize, total: usize| {
+        if Instant::now() >= deadline {
+            timed_out(examined, total)
+        } else {
+            VerifyError::RekorUnavailable { fingerprint: fingerprint.clone(), source }
+        }
+    };
     let want_hash = hex::encode(Sha256::digest(object_id.as_bytes()));
-    let uuids = rekor.search_by_certificate(&body::certificate_pem(&leaf.der)).map_err(unavailable)?;
+    let uuids =
+        rekor.search_by_certificate(&body::certificate_pem(&leaf.der), deadline).map_err(|e| failed(e, 0, 0))?;
+    let total = uuids.len();
     let mut last_problem = None;
     let mut examined = 0;
     for uuid in uuids.iter().take(MAX_ONLINE_ENTRIES) {
+        if Instant::now() >= deadline {
+            return Err(timed_out(examined, total));
+        }
+        let fetched = rekor.get_entry(uuid, deadline);
         examined += 1;
-        let (got_uuid, api_entry) = match rekor.get_entry(uuid) {
+        let (got_uuid, api_entry) = match fetched {
             Ok(x) => x,
             // A log that answers with a wrong or inconsistent entry: skip it, keep the reason.
             Err(RekorError::Malformed { reason, .. }) => {
                 last_problem = Some(format!("entry {uuid}: {reason}"));
                 continue;
             }
-            Err(e) => return Err(unavailable(e)),
+            Err(e) => return Err(failed(e, examined - 1, total)),
         };
         let Ok(entry) = TransparencyLogEntry::from_api(&api_entry) else {
             continue;
@@ -575,6 +664,7 @@ fn online_lookup(
         rekor: rekor.base_url().to_string(),
         candidates: examined,
         last_problem,
+        not_checked: total.saturating_sub(examined),
     })
 }
 
@@ -686,10 +776,20 @@ mod tests {
         let prod = TrustedRoot::production().unwrap();
         let e = verify(PAYLOAD, &offline_signature(&w, T0 + 1), &VerifyOptions::new(prod)).unwrap_err();
         assert!(matches!(e, VerifyError::Tlog { source: TlogError::UnknownLog { .. }, .. }), "{e}");
+        assert_eq!(e.status(), ErrorStatus::ErrSig, "an unknown log is a missing key, not tampering");
         let mut no_ca = w.trust.clone();
         no_ca.certificate_authorities.clear();
         let e = verify(PAYLOAD, &offline_signature(&w, T0 + 1), &VerifyOptions::new(&no_ca)).unwrap_err();
         assert!(matches!(e, VerifyError::Chain { .. }), "{e}");
+        assert_eq!(e.status(), ErrorStatus::ErrSig, "an unknown CA is a missing key, not tampering");
+        // The log key no longer trusted at the integrated time: expired trust, not tampering.
+        let mut expired = w.trust.clone();
+        for log in &mut expired.tlogs {
+            log.valid_for.end = Some(T0);
+        }
+        let e = verify(PAYLOAD, &offline_signature(&w, T0 + 1), &VerifyOptions::new(&expired)).unwrap_err();
+        assert!(matches!(e, VerifyError::Tlog { source: TlogError::KeyNotValidAtTime { .. }, .. }), "{e}");
+        assert_eq!(e.status(), ErrorStatus::ErrSig);
     }
 
     fn der_int(v: i64) -> Vec<u8> {
@@ -756,14 +856,14 @@ mod tests {
     }
 
     impl RekorLookup for FakeRekor {
-        fn search_by_certificate(&self, cert_pem: &str) -> Result<Vec<String>, RekorError> {
+        fn search_by_certificate(&self, cert_pem: &str, _: Instant) -> Result<Vec<String>, RekorError> {
             self.queries.borrow_mut().push(cert_pem.to_string());
             if self.down {
                 return Err(RekorError::Unreachable { url: "https://rekor.test".into(), reason: "down".into() });
             }
             Ok(self.entries.iter().map(|(u, _)| u.clone()).collect())
         }
-        fn get_entry(&self, uuid: &str) -> Result<(String, LogEntry), RekorError> {
+        fn get_entry(&self, uuid: &str, _: Instant) -> Result<(String, LogEntry), RekorError> {
             if uuid.starts_with("bad") {
                 return Err(RekorError::Malformed {
                     url: uuid.into(),
@@ -823,7 +923,7 @@ mod tests {
         // (a) only an entry for the same certificate and another commit.
         let e = run(vec![same_cert_other_commit.clone()]).unwrap_err();
         assert!(matches!(&e, VerifyError::NoRekorEntry { candidates: 1, .. }), "{e}");
-        assert_eq!(error_status_kind(&e), ErrorStatus::BadSig);
+        assert_eq!(error_status_kind(&e), ErrorStatus::ErrSig, "no log evidence: cannot be checked");
         // (b) right hash, another certificate.
         let e = run(vec![right_hash_other_cert.clone()]).unwrap_err();
         assert!(matches!(&e, VerifyError::NoRekorEntry { .. }), "{e}");
@@ -898,7 +998,7 @@ mod tests {
         let e =
             verify(PAYLOAD, &timestamped_signature(&w, &t, T0 + 2, false), &VerifyOptions::new(&w.trust)).unwrap_err();
         assert!(matches!(e, VerifyError::Timestamp { source: TsaError::NoTrustedTsa, .. }), "{e}");
-        assert_eq!(error_status_kind(&e), ErrorStatus::BadSig);
+        assert_eq!(error_status_kind(&e), ErrorStatus::ErrSig);
         assert!(e.to_string().contains("timestampCertChain"), "{e}");
         // Another TSA trusted.
         let other = tsa(63, T0 - 1000, T0 + 1000, true);

@@ -365,7 +365,8 @@ fn verify_uses_the_tuf_trusted_root_refreshes_it_and_survives_the_mirror_going_d
     drop(tuf.mirror.take());
     let (code, out, err) = verify(Some(&tuf.cache()));
     assert_eq!(code, Some(0), "{out}{err}");
-    assert!(err.contains("gitsign: warning: the cached TUF metadata has expired (timestamp)"), "{err}");
+    assert!(err.contains("gitsign: warning: the cached TUF metadata expired "), "{err}");
+    assert!(err.contains(" ago (timestamp)"), "{err}");
     assert!(err.contains(&format!("refreshing it from {url} failed")), "{err}");
     assert!(err.contains("using the cached trusted root"), "{err}");
     assert_eq!(err.matches("warning").count(), 1, "one warning per run: {err}");
@@ -380,4 +381,67 @@ fn verify_uses_the_tuf_trusted_root_refreshes_it_and_survives_the_mirror_going_d
     assert!(out.status.success(), "{}", text(&out.stderr));
     let (code, out, err) = verify(Some(&tuf.cache()));
     assert_eq!(code, Some(0), "{out}{err}");
+}
+
+#[test]
+fn offline_never_refreshes_failed_refreshes_back_off_and_long_expired_metadata_fails_closed() {
+    let sb = Sandbox::start();
+    let repo = Repo::new(&sb, "alice@example.test");
+    repo.signed_commit("a", "1\n", "one");
+    let tuf = TufRepo::new(&PathBuf::from(sb.var("GITSIGN_TRUSTED_ROOT")), 86400);
+    ok(&tuf.initialize(true));
+    let mirror_log = || tuf.mirror.as_ref().unwrap().take_log();
+    mirror_log();
+    // A correctly signed timestamp that expired `secs` ago, in the cache and on the mirror (so
+    // a refresh fails: the mirror has nothing fresher).
+    let expired_since = |secs: i64| {
+        tuf.py(&["timestamp", "--expires", &format!("-{secs}")]);
+        std::fs::copy(tuf.work().join("repo/timestamp.json"), tuf.state().join("timestamp.json")).unwrap();
+        let _ = std::fs::remove_file(tuf.state().join("refresh-failed.json"));
+    };
+    let verify = |extra: &[&str]| {
+        let mut c = repo.cmd(&bin("gitsign"));
+        c.env_remove("GITSIGN_TRUSTED_ROOT").env_remove("TUF_MIRROR").env("TUF_ROOT", tuf.cache());
+        c.args(["verify", "--insecure-no-identity"]).args(extra);
+        let out = c.output().unwrap();
+        (out.status.code(), text(&out.stdout), text(&out.stderr))
+    };
+
+    // --offline: the expired cache is used with a warning naming its age; no request at all.
+    expired_since(2 * 86400 + 60);
+    let (code, out, err) = verify(&["--offline"]);
+    assert_eq!(code, Some(0), "{out}{err}");
+    assert!(err.contains("the cached TUF metadata expired 2 days ago (timestamp)"), "{err}");
+    assert!(err.contains("offline: not refreshing it"), "{err}");
+    assert!(err.contains("accepted for 30 days after expiry"), "{err}");
+    assert_eq!(mirror_log(), Vec::<String>::new(), "--offline must never touch the network");
+
+    // Online: one refresh attempt, which fails; the failure is remembered on disk ...
+    let (code, out, err) = verify(&[]);
+    assert_eq!(code, Some(0), "{out}{err}");
+    assert!(err.contains(&format!("refreshing it from {} failed", tuf.url())), "{err}");
+    assert!(err.contains("the next attempt is in 5 minutes"), "{err}");
+    assert!(mirror_log().iter().any(|l| l == "timestamp.json"));
+    let record: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(tuf.state().join("refresh-failed.json")).unwrap()).unwrap();
+    assert_eq!(record["failures"], 1, "{record}");
+    // ... so the next runs (gitsign verify, git verify-commit) do not try again until it ends.
+    let (code, out, err) = verify(&[]);
+    assert_eq!(code, Some(0), "{out}{err}");
+    assert!(err.contains("failed 0 seconds ago") || err.contains("seconds ago ("), "{err}");
+    let mut c = repo.cmd(Path::new("git"));
+    c.env_remove("GITSIGN_TRUSTED_ROOT").env("TUF_ROOT", tuf.cache()).args(["verify-commit", "HEAD"]);
+    let v = c.output().unwrap();
+    assert!(v.status.success(), "{}", text(&v.stderr));
+    assert_eq!(mirror_log(), Vec::<String>::new(), "a refresh was tried during the backoff");
+
+    // Expired longer than the documented limit: refused (fail closed), with or without network.
+    expired_since(31 * 86400);
+    for extra in [&["--offline"][..], &[]] {
+        let (code, out, err) = verify(extra);
+        assert_eq!(code, Some(2), "{extra:?}: {out}{err}");
+        assert!(err.contains("expired 31 days ago (timestamp), longer than the 30 days"), "{extra:?}: {err}");
+        assert!(err.contains("gitsign initialize"), "{err}");
+        assert!(!err.contains("panicked"), "{err}");
+    }
 }

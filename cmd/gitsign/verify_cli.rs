@@ -180,7 +180,11 @@ pub fn run(argv: &[std::ffi::OsString], tags: bool) -> ExitCode {
     if let Some(t) = &args.trusted_root {
         cfg.trusted_root = Some(t.clone());
     }
-    let trust = match gitsign::setup::trusted_root_for(&cfg) {
+    let trust = match if args.offline {
+        gitsign::setup::trusted_root_offline(&cfg)
+    } else {
+        gitsign::setup::trusted_root_for(&cfg)
+    } {
         Ok(t) => t,
         Err(e) => return fail(e.to_string()),
     };

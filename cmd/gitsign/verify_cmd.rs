@@ -75,14 +75,24 @@ pub fn run(a: &GpgArgs) -> ExitCode {
             ExitCode::SUCCESS
         }
         Err(e) => {
+            // BADSIG: the signature is wrong; ERRSIG (git's `E`, GnuPG's "missing key"): it is
+            // intact but cannot be checked against the trusted root. ERRSIG names the signer
+            // certificate when it is known (git shows it as %GK).
             match gitsign::verify::signer_of_failure(&e) {
                 Some((fpr, _)) => {
                     let signer = gitsign::verify::claimed_signer(&sig).unwrap_or_default();
-                    status.emit(&Status::BadSig { key_id: fpr, signer })
+                    status.emit(&Status::BadSig { key_id: fpr, signer });
+                    eprintln!("gitsign: error: {e}");
                 }
-                None => status.emit(&Status::ErrSig { key_id: "0000000000000000".into(), time: 0, rc: 9 }),
+                None => {
+                    let key_id = e.fingerprint().unwrap_or("0000000000000000").to_string();
+                    status.emit(&Status::ErrSig { key_id, time: 0, rc: 9 });
+                    eprintln!("gitsign: error: {e}");
+                    if e.fingerprint().is_some() {
+                        eprintln!("gitsign: the signature cannot be checked (this alone does not show tampering)");
+                    }
+                }
             }
-            eprintln!("gitsign: error: {e}");
             ExitCode::FAILURE
         }
     }

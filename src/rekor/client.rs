@@ -7,6 +7,7 @@ use crate::http::error_chain;
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use sha2::{Digest, Sha256};
+use std::time::{Duration, Instant};
 
 /// Errors from the Rekor API.
 #[derive(Debug, thiserror::Error)]
@@ -44,6 +45,8 @@ pub enum RekorError {
 pub struct RekorClient {
     base: String,
     http: reqwest::blocking::Client,
+    /// The client's per-request timeout: a deadline only ever shortens it.
+    request_timeout: Duration,
 }
 
 /// Largest response body accepted (entries are a few KiB).
@@ -52,7 +55,36 @@ const MAX_BODY: u64 = 4 << 20;
 impl RekorClient {
     /// A client for the log at `base_url` (e.g. `https://rekor.sigstore.dev`).
     pub fn new(base_url: &str, http: reqwest::blocking::Client) -> Self {
-        RekorClient { base: base_url.trim_end_matches('/').to_string(), http }
+        RekorClient {
+            base: base_url.trim_end_matches('/').to_string(),
+            http,
+            request_timeout: crate::http::DEFAULT_TIMEOUT,
+        }
+    }
+
+    /// Tell the client the per-request timeout its HTTP client was built with (default 30 s),
+    /// so requests under a deadline get the smaller of that and the time left.
+    pub fn with_request_timeout(mut self, timeout: Duration) -> Self {
+        self.request_timeout = timeout;
+        self
+    }
+
+    /// A request limited to the time left before `deadline` (at most the request timeout).
+    fn limited(
+        &self,
+        rb: reqwest::blocking::RequestBuilder,
+        url: &str,
+        deadline: Option<Instant>,
+    ) -> Result<reqwest::blocking::RequestBuilder, RekorError> {
+        let Some(deadline) = deadline else { return Ok(rb) };
+        let left = deadline.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            return Err(RekorError::Unreachable {
+                url: url.to_string(),
+                reason: "no time left for the request".into(),
+            });
+        }
+        Ok(rb.timeout(left.min(self.request_timeout)))
     }
 
     /// The base URL.
@@ -64,7 +96,7 @@ impl RekorClient {
     /// On 409 (already logged) the existing entry is fetched. Returns the entry uuid and the entry.
     pub fn create_entry<E: serde::Serialize + ?Sized>(&self, entry: &E) -> Result<(String, LogEntry), RekorError> {
         let url = format!("{}/api/v1/log/entries", self.base);
-        let resp = self.post_json(&url, entry)?;
+        let resp = self.post_json(&url, entry, None)?;
         let status = resp.status().as_u16();
         if status == 409 {
             let location = resp.headers().get("location").and_then(|v| v.to_str().ok()).map(str::to_string);
@@ -85,6 +117,11 @@ impl RekorClient {
     /// be the requested one, and its leaf hash must match the body (the body is not trusted
     /// to be the requested entry otherwise).
     pub fn get_entry(&self, uuid: &str) -> Result<(String, LogEntry), RekorError> {
+        self.get_entry_until(uuid, None)
+    }
+
+    /// [`RekorClient::get_entry`], the request cut short at `deadline`.
+    pub fn get_entry_until(&self, uuid: &str, deadline: Option<Instant>) -> Result<(String, LogEntry), RekorError> {
         if !(uuid.len() == 64 || uuid.len() == 80) || !uuid.bytes().all(|b| b.is_ascii_hexdigit()) {
             return Err(RekorError::Malformed {
                 url: self.base.clone(),
@@ -93,8 +130,7 @@ impl RekorClient {
         }
         let url = format!("{}/api/v1/log/entries/{}", self.base, uuid);
         let resp = self
-            .http
-            .get(&url)
+            .limited(self.http.get(&url), &url, deadline)?
             .send()
             .map_err(|e| RekorError::Unreachable { url: url.clone(), reason: error_chain(&e) })?;
         let status = resp.status().as_u16();
@@ -123,16 +159,26 @@ impl RekorClient {
     /// Search the index for entries logged under this SHA-256 (`sha256:<hex>`), e.g. the hash of
     /// a DSSE envelope for intoto entries. Only the hash is sent.
     pub fn search_by_hash(&self, sha256: &[u8; 32]) -> Result<Vec<String>, RekorError> {
-        self.search(&SearchIndex { hash: Some(format!("sha256:{}", hex::encode(sha256))), public_key: None })
+        self.search(&SearchIndex { hash: Some(format!("sha256:{}", hex::encode(sha256))), public_key: None }, None)
     }
 
     /// Search the index for entries logged with this certificate (PEM). Only the certificate
     /// is sent: combining hash and key would OR them (GHSA-8pmp).
     pub fn search_by_certificate(&self, cert_pem: &str) -> Result<Vec<String>, RekorError> {
-        self.search(&SearchIndex {
+        self.search_by_certificate_until(cert_pem, None)
+    }
+
+    /// [`RekorClient::search_by_certificate`], the request cut short at `deadline`.
+    pub fn search_by_certificate_until(
+        &self,
+        cert_pem: &str,
+        deadline: Option<Instant>,
+    ) -> Result<Vec<String>, RekorError> {
+        let query = SearchIndex {
             hash: None,
             public_key: Some(SearchPublicKey { format: "x509".into(), content: STANDARD.encode(cert_pem) }),
-        })
+        };
+        self.search(&query, deadline)
     }
 
     /// POST `body` as JSON to `url`; a transport failure is [`RekorError::Unreachable`].
@@ -140,18 +186,18 @@ impl RekorClient {
         &self,
         url: &str,
         body: &B,
+        deadline: Option<Instant>,
     ) -> Result<reqwest::blocking::Response, RekorError> {
-        self.http
-            .post(url)
+        self.limited(self.http.post(url), url, deadline)?
             .json(body)
             .send()
             .map_err(|e| RekorError::Unreachable { url: url.to_string(), reason: error_chain(&e) })
     }
 
     /// `POST /api/v1/index/retrieve`: the uuids of the matching entries.
-    fn search(&self, query: &SearchIndex) -> Result<Vec<String>, RekorError> {
+    fn search(&self, query: &SearchIndex, deadline: Option<Instant>) -> Result<Vec<String>, RekorError> {
         let url = format!("{}/api/v1/index/retrieve", self.base);
-        let resp = self.post_json(&url, query)?;
+        let resp = self.post_json(&url, query, deadline)?;
         let status = resp.status().as_u16();
         let body = read_body(resp, &url)?;
         if status != 200 {
