@@ -171,7 +171,7 @@ pub const SETTINGS: &[Setting] = &[
         Some("gitsign.rekorLookupTimeout"),
         &["GITSIGN_REKOR_LOOKUP_TIMEOUT"],
         "60",
-        "total time for the Rekor lookup of one online-mode signature, in seconds",
+        "Total time for the Rekor lookup of one online-mode signature, in seconds",
     ),
 ];
 
