@@ -33,6 +33,22 @@ The socket is --socket PATH, else $GITSIGN_CREDENTIAL_CACHE, else
 $XDG_RUNTIME_DIR/sigstore/gitsign/cache.sock, else <user cache dir>/sigstore/gitsign/cache.sock.
 --expiry-margin SECS: drop entries this long before the certificate expires (default 60).";
 
+/// 128 + SIGPIPE: the status of a command whose stdout reader went away (`list | head -1`), as
+/// the shell reports it for any program stopped by a closed pipe.
+const EXIT_CLOSED_STDOUT: i32 = 141;
+
+/// Write `text` to stdout. A reader that closed the pipe ends the command quietly (no panic,
+/// no message) with [`EXIT_CLOSED_STDOUT`]; another write error is returned.
+fn print_out(text: &str) -> Result<(), String> {
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    match out.write_all(text.as_bytes()).and_then(|_| out.flush()) {
+        Ok(()) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => std::process::exit(EXIT_CLOSED_STDOUT),
+        Err(e) => Err(format!("cannot write to stdout: {e}")),
+    }
+}
+
 /// What the command line asks for.
 #[derive(Debug)]
 enum Mode {
@@ -177,7 +193,7 @@ fn client_command(socket: Option<PathBuf>, list: bool) -> Result<(), String> {
         }
     } else {
         let n = c.clear(None).map_err(|e| e.to_string())?;
-        println!("cleared {n} credential(s)");
+        print_out(&format!("cleared {n} credential(s)\n"))?;
     }
     Ok(())
 }
@@ -193,13 +209,9 @@ fn main() -> ExitCode {
     };
     let result = match args.mode {
         Mode::Version => {
-            println!("gitsign-credential-cache (gitsign-rs) version {}", env!("CARGO_PKG_VERSION"));
-            Ok(())
+            print_out(&format!("gitsign-credential-cache (gitsign-rs) version {}\n", env!("CARGO_PKG_VERSION")))
         }
-        Mode::Help => {
-            println!("{USAGE}");
-            Ok(())
-        }
+        Mode::Help => print_out(&format!("{USAGE}\n")),
         Mode::Serve { systemd, margin } => serve(args.socket, systemd, margin),
         Mode::List => client_command(args.socket, true),
         Mode::Clear => client_command(args.socket, false),

@@ -8,12 +8,23 @@ use gitsign::gpg::status::{PK_ECDSA, Status, StatusWriter};
 use std::io::{Read, Write};
 use std::process::ExitCode;
 
+/// `println!` for stdout that ends quietly when the reader closed the pipe (see `out`).
+macro_rules! outln {
+    ($($arg:tt)*) => { $crate::out::print(&format!("{}\n", format_args!($($arg)*))) };
+}
+
+/// `print!` for stdout that ends quietly when the reader closed the pipe (see `out`).
+macro_rules! out {
+    ($($arg:tt)*) => { $crate::out::print(&format!($($arg)*)) };
+}
+
 mod attest_cmd;
 mod bundle_cmd;
 mod cli;
 mod completion_cmd;
 mod doctor_cmd;
 mod initialize_cmd;
+mod out;
 mod setup_cmd;
 mod show_cmd;
 mod tee;
@@ -99,7 +110,7 @@ fn main() -> ExitCode {
     match parsed.mode() {
         Ok(Mode::Version) => version_cmd::run(&[]),
         Ok(Mode::Help) => {
-            println!("{USAGE}{}", cli::EXAMPLES);
+            outln!("{USAGE}{}", cli::EXAMPLES);
             ExitCode::SUCCESS
         }
         Ok(Mode::Sign) => sign(&parsed),

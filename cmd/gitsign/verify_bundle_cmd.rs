@@ -64,7 +64,7 @@ pub fn run(argv: &[String]) -> ExitCode {
     let a = match parse(argv) {
         Ok(a) => a,
         Err(e) if e.is_empty() => {
-            println!("{USAGE}");
+            outln!("{USAGE}");
             return ExitCode::SUCCESS;
         }
         Err(e) => return crate::usage_error(&format!("verify-bundle: {e}\n{USAGE}")),
@@ -152,7 +152,7 @@ pub fn run(argv: &[String]) -> ExitCode {
                 (Some(i), None) => i.clone(),
                 _ => "the given key".to_string(),
             };
-            println!("OK: {input}");
+            outln!("OK: {input}");
             eprintln!(
                 "gitsign: bundle verified: signed by {who}; tlog index {}, integrated time {}{}",
                 v.log_index,
@@ -162,7 +162,7 @@ pub fn run(argv: &[String]) -> ExitCode {
             ExitCode::SUCCESS
         }
         Err(e) => {
-            println!("FAIL: {input}");
+            outln!("FAIL: {input}");
             fail(format!("{bundle_path}: {e}"))
         }
     }
