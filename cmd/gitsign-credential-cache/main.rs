@@ -188,14 +188,37 @@ fn client_command(socket: Option<PathBuf>, list: bool) -> Result<(), String> {
     let mut c = Client::connect(&path, DIAL_TIMEOUT).map_err(|e| e.to_string())?;
     if list {
         let now = server::unix_now();
-        for (key, expires) in c.list().map_err(|e| e.to_string())? {
-            println!("{} expires in {} s", hex::encode(key), expires - now);
+        let entries = c.list().map_err(|e| e.to_string())?;
+        let mut text = String::new();
+        if entries.is_empty() {
+            text.push_str("no cached credentials\n");
         }
+        for e in entries {
+            let at = gitsign::attest::rfc3339_utc(e.expires_at).unwrap_or_else(|| "an unknown time".into());
+            text.push_str(&format!(
+                "{} (issuer {}): expires in {}, at {at} [entry {}]\n",
+                e.identity,
+                e.issuer,
+                remaining(e.expires_at - now),
+                hex::encode(&e.key[..8])
+            ));
+        }
+        print_out(&text)?;
     } else {
         let n = c.clear(None).map_err(|e| e.to_string())?;
         print_out(&format!("cleared {n} credential(s)\n"))?;
     }
     Ok(())
+}
+
+/// A remaining life in plain words: "45 s", "7 min", "2 h 5 min".
+fn remaining(secs: i64) -> String {
+    let secs = secs.max(0);
+    match secs {
+        0..120 => format!("{secs} s"),
+        120..7200 => format!("{} min", secs / 60),
+        _ => format!("{} h {} min", secs / 3600, secs % 3600 / 60),
+    }
 }
 
 fn main() -> ExitCode {

@@ -204,6 +204,9 @@ fn sign(a: &GpgArgs) -> ExitCode {
         let services = building.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic));
         (services, trust, cached)
     });
+    // A dead or refusing cache costs a login on every signature: say so where it is seen.
+    #[cfg(unix)]
+    tty.repeat_warnings(&gitsign::cache::take_warnings());
     let services = match services {
         Ok(s) => s,
         Err(e) => return fail(e.to_string()),
@@ -213,7 +216,15 @@ fn sign(a: &GpgArgs) -> ExitCode {
         Err(e) => return fail(e.to_string()),
     };
     let identity = match cached {
-        Some(i) => i,
+        Some(i) => {
+            // The cached credential wins over an explicit token: say so when they differ.
+            if let Some(token) = std::env::var("SIGSTORE_ID_TOKEN").ok().filter(|t| !t.trim().is_empty())
+                && let Some(warning) = gitsign::cache::token_mismatch(&i, &token)
+            {
+                tty.say(&format!("gitsign: warning: {warning}"));
+            }
+            i
+        }
         None => match gitsign::sign::login_identity(&cfg, &services, &trust, now()) {
             Ok(i) => i,
             Err(e) => return fail(e.to_string()),
@@ -234,6 +245,8 @@ fn sign(a: &GpgArgs) -> ExitCode {
         Ok(o) => o,
         Err(e) => return fail(e.to_string()),
     };
+    #[cfg(unix)]
+    tty.repeat_warnings(&gitsign::cache::take_warnings());
     tty.say(&format!("tlog entry created with index: {}", out.log_index));
     tty.say(&format!(
         "gitsign: signed as {} (issuer {}); verify with: gitsign verify --certificate-identity={} --certificate-oidc-issuer={}",
