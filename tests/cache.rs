@@ -167,11 +167,11 @@ fn an_expired_entry_means_a_new_login() {
     let first = commit(&repo, 0);
     let entries = daemon.client().list().unwrap();
     assert_eq!(entries.len(), 1);
-    let left = entries[0].1 - gitsign::cache::server::unix_now();
+    let left = entries[0].expires_at - gitsign::cache::server::unix_now();
     assert!((1..=10).contains(&left), "entry expires in {left} s");
     assert_eq!(commit(&repo, 1), first);
     // Wait until just past the entry's expiry (whole seconds, so one more).
-    let wait = entries[0].1 + 2 - gitsign::cache::server::unix_now();
+    let wait = entries[0].expires_at + 2 - gitsign::cache::server::unix_now();
     std::thread::sleep(Duration::from_secs(u64::try_from(wait).unwrap_or(0)));
     eprintln!("entry expired {:?} after the first commit started", t0.elapsed());
     // The sweeper dropped it...
@@ -214,7 +214,7 @@ fn real_credential(sb: &Sandbox, daemon: &Daemon) -> (protocol::KeyId, protocol:
     let repo = cached_repo(sb, ALICE, &[("GITSIGN_CREDENTIAL_CACHE", daemon.socket.to_str().unwrap())]);
     commit(&repo, 0);
     let mut c = daemon.client();
-    let (key, _) = c.list().unwrap()[0];
+    let key = c.list().unwrap()[0].key;
     let (_, cred) = c.get(&key).unwrap().expect("cached credential");
     (key, cred)
 }
@@ -1038,4 +1038,120 @@ fn a_secret_service_that_never_answers_costs_one_bounded_wait() {
     if let Ok(true) = gitsign::cache::keyring::Keyring::Keyutils.clear(&cache_user(&sb, &email).0) {
         eprintln!("(the system-mode run cached in the kernel keyring; cleared)");
     }
+}
+
+/// Run `gitsign` on a payload with no controlling terminal (prompts and warnings on stderr).
+fn gitsign_detached(repo: &Repo) -> (bool, String) {
+    let mut child = repo
+        .cmd(Path::new("setsid"))
+        .arg("-w")
+        .arg(bin("gitsign"))
+        .args(["--status-fd=2", "-bsau", ALICE])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child.stdin.take().unwrap().write_all(b"some payload\n").unwrap();
+    let out = child.wait_with_output().unwrap();
+    (out.status.success(), String::from_utf8_lossy(&out.stderr).into_owned())
+}
+
+#[test]
+fn list_shows_identity_issuer_and_remaining_life_and_a_differing_token_is_warned() {
+    let sb = Sandbox::start();
+    let tmp = TempDir::new("cache-list");
+    let socket = tmp.path().join("d/cache.sock");
+    let _daemon = Daemon::start(&socket, &[]);
+    let repo = cached_repo(&sb, ALICE, &[("GITSIGN_CREDENTIAL_CACHE", socket.to_str().unwrap())]);
+    commit(&repo, 0);
+
+    let out = Command::new(bin("gitsign-credential-cache")).arg("--socket").arg(&socket).arg("list").output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let listing = String::from_utf8_lossy(&out.stdout).into_owned();
+    let issuer = sb.var("GITSIGN_OIDC_ISSUER");
+    let line = listing.lines().next().unwrap_or_default();
+    assert!(line.starts_with(&format!("{ALICE} (issuer {issuer}): expires in ")), "{listing}");
+    // Fulcio's 10 minutes less the 60 s margin: "8 min" or "9 min", then the time in UTC.
+    assert!(line.contains(" min, at 20") && line.contains("Z [entry "), "{listing}");
+    let now = gitsign::cache::server::unix_now().to_string();
+    assert!(!listing.contains(&now[..6]), "no raw epoch seconds: {listing}");
+    assert_eq!(listing.lines().count(), 1, "{listing}");
+
+    // The same identity in SIGSTORE_ID_TOKEN: the cache signs, nothing to say.
+    let (ok, err) = gitsign_detached(&repo);
+    assert!(ok, "{err}");
+    assert!(!err.contains("warning"), "{err}");
+    // Another identity in SIGSTORE_ID_TOKEN: the cached one still signs, and says so.
+    let mut bob = cached_repo(&sb, ALICE, &[("GITSIGN_CREDENTIAL_CACHE", socket.to_str().unwrap())]);
+    bob.env.retain(|(k, _)| k != "SIGSTORE_ID_TOKEN");
+    bob.env.push(("SIGSTORE_ID_TOKEN".into(), sb.token("bob@example.test")));
+    let (ok, err) = gitsign_detached(&bob);
+    assert!(ok, "{err}");
+    assert!(
+        err.contains(&format!(
+            "gitsign: warning: signing as {ALICE} (issuer {issuer}) with the cached credential, not as \
+             bob@example.test (issuer {issuer}) from SIGSTORE_ID_TOKEN"
+        )),
+        "{err}"
+    );
+    assert!(err.contains("gitsign-credential-cache clear"), "{err}");
+    assert!(err.contains(&format!("signed as {ALICE}")), "{err}");
+}
+
+#[test]
+fn a_dead_cache_is_said_once_on_the_terminal_under_git() {
+    need_tool("script");
+    let sb = Sandbox::start();
+    let tmp = TempDir::new("cache-tty");
+    let socket = tmp.path().join("d/cache.sock");
+    let mut daemon = Daemon::start(&socket, &[]);
+    daemon.kill(); // the socket file stays behind; nobody answers on it
+    let repo = cached_repo(&sb, ALICE, &[("GITSIGN_CREDENTIAL_CACHE", socket.to_str().unwrap())]);
+    std::fs::write(repo.path().join("f.txt"), "x\n").unwrap();
+    repo.git_ok(&["add", "f.txt"]);
+    // git on a pseudo-terminal (script(1)): git drops gitsign's stderr when signing succeeds,
+    // so the warning must reach the terminal itself.
+    let out = repo
+        .cmd(Path::new("script"))
+        .args(["-q", "-e", "-c", "git commit -q -S -m cached", "/dev/null"])
+        .output()
+        .unwrap();
+    let screen = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(out.status.success(), "{screen}{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(repo.git_ok(&["log", "-1", "--format=%G?"]).trim(), "G");
+    assert_eq!(screen.matches("gitsign: warning: credential cache: cannot connect to").count(), 1, "{screen}");
+    assert!(screen.contains(&format!("signed as {ALICE}")), "{screen}");
+}
+
+#[test]
+fn socket_mode_without_a_path_finds_the_daemon_at_its_default_path() {
+    let sb = Sandbox::start();
+    let tmp = TempDir::new("cache-default");
+    let runtime = tmp.path().join("run");
+    std::fs::create_dir_all(&runtime).unwrap();
+    std::fs::set_permissions(&runtime, std::fs::Permissions::from_mode(0o700)).unwrap();
+    // The daemon with no --socket and no GITSIGN_CREDENTIAL_CACHE: its default path.
+    let mut child = Command::new(bin("gitsign-credential-cache"))
+        .env_remove("GITSIGN_CREDENTIAL_CACHE")
+        .env("XDG_RUNTIME_DIR", &runtime)
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
+    let default = runtime.join("sigstore/gitsign/cache.sock");
+    assert!(line.contains(&default.display().to_string()), "{line}");
+    let _daemon = Daemon { child, socket: default };
+    // gitsign with only gitsign.credentialCacheMode=socket finds it there.
+    let mut repo = cached_repo(&sb, ALICE, &[("XDG_RUNTIME_DIR", runtime.to_str().unwrap())]);
+    repo.git_ok(&["config", "gitsign.credentialCacheMode", "socket"]);
+    let first = commit(&repo, 0);
+    drop_token(&mut repo);
+    assert_eq!(commit(&repo, 1), first, "the second commit came from the cache");
+}
+
+fn need_tool(tool: &str) {
+    let ok = Command::new("sh").args(["-c", &format!("command -v {tool}")]).output().is_ok_and(|o| o.status.success());
+    assert!(ok, "`{tool}` is required by this test and is not installed (.ci/run installs it)");
 }

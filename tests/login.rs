@@ -106,39 +106,90 @@ fn commit_signed_by(repo: &Repo, sign: impl FnOnce(&[u8]) -> String) -> String {
     id
 }
 
+/// `script(1)` running `inner` (a shell command line) on a pseudo-terminal: the child, and a
+/// channel carrying everything the terminal showed so far.
+fn on_terminal(repo: &Repo, inner: &str) -> (std::process::Child, std::sync::mpsc::Receiver<String>) {
+    need("script");
+    let mut child = repo
+        .cmd(Path::new("script"))
+        .args(["-q", "-e", "-c", inner, "/dev/null"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut screen = child.stdout.take().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel::<String>();
+    std::thread::spawn(move || {
+        let mut buf = [0u8; 4096];
+        let mut all = String::new();
+        while let Ok(n) = std::io::Read::read(&mut screen, &mut buf) {
+            if n == 0 {
+                break;
+            }
+            all.push_str(&String::from_utf8_lossy(&buf[..n]));
+            let _ = tx.send(all.clone());
+        }
+    });
+    (child, rx)
+}
+
+/// Wait for `child` at most `limit`; kill it after that. `None` when it had to be killed.
+fn wait_at_most(child: &mut std::process::Child, limit: Duration) -> Option<std::process::ExitStatus> {
+    let deadline = std::time::Instant::now() + limit;
+    while std::time::Instant::now() < deadline {
+        if let Some(st) = child.try_wait().unwrap() {
+            return Some(st);
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+    None
+}
+
 #[test]
-fn device_flow_prompts_on_stderr_and_signs_a_commit_that_verifies() {
+fn device_flow_prompts_on_the_terminal_and_signs_a_commit_that_verifies() {
     need("curl");
-    need("setsid");
     let sb = Sandbox::start();
     let repo = interactive_repo(&sb, "false {{.URL}}", &[("GITSIGN_TOKEN_PROVIDER", "device")]);
     let id = commit_signed_by(&repo, |payload| {
-        let mut c = repo.cmd(Path::new("setsid"));
-        c.arg("-w").arg(bin("gitsign")).args(["--status-fd=2", "-bsau", SANDBOX_USER]);
-        let mut child = c.stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
-        child.stdin.take().unwrap().write_all(payload).unwrap();
-        let stderr = child.stderr.take().unwrap();
-        // The user: read the prompt, visit the verification URL (the sandbox approves there).
-        let user = std::thread::spawn(move || {
-            let mut seen = String::new();
-            for line in BufReader::new(stderr).lines() {
-                let Ok(line) = line else { break };
-                seen.push_str(&line);
-                seen.push('\n');
-                if let Some(at) = line.find("(or open ") {
-                    let url = line[at + 9..].trim_end_matches(')').to_string();
-                    let ok = Command::new("curl").args(["-s", "-f", "-o", "/dev/null", &url]).status().unwrap();
-                    assert!(ok.success(), "approving at {url} failed");
-                }
+        let (input, sig, err) = (repo.path().join("payload"), repo.path().join("sig"), repo.path().join("err"));
+        std::fs::write(&input, payload).unwrap();
+        let inner = format!(
+            "'{}' --status-fd=2 -bsau {SANDBOX_USER} '{}' > '{}' 2> '{}'",
+            bin("gitsign").display(),
+            input.display(),
+            sig.display(),
+            err.display()
+        );
+        let (mut child, rx) = on_terminal(&repo, &inner);
+        // The user: read the prompt on the terminal, visit the verification URL (the sandbox
+        // approves there).
+        let mut seen = String::new();
+        let deadline = std::time::Instant::now() + Duration::from_secs(30);
+        let url = loop {
+            assert!(std::time::Instant::now() < deadline, "no device prompt; terminal showed: {seen}");
+            if let Ok(s) = rx.recv_timeout(Duration::from_millis(200)) {
+                seen = s;
             }
-            seen
-        });
-        let out = child.wait_with_output().unwrap();
-        let stderr = user.join().unwrap();
-        let stdout = text(&out.stdout);
-        assert!(out.status.success(), "gitsign failed: {stderr}");
-        assert!(stderr.contains("Enter the verification code "), "{stderr}");
-        assert!(stderr.contains("Code will be valid for 300 seconds"), "{stderr}");
+            if let Some(at) = seen.find("(or open ")
+                && let Some(end) = seen[at..].find(')')
+            {
+                break seen[at + 9..at + end].to_string();
+            }
+        };
+        let ok = Command::new("curl").args(["-s", "-f", "-o", "/dev/null", &url]).status().unwrap();
+        assert!(ok.success(), "approving at {url} failed");
+        let status = wait_at_most(&mut child, Duration::from_secs(60)).expect("gitsign ended");
+        while let Ok(s) = rx.recv_timeout(Duration::from_millis(300)) {
+            seen = s;
+        }
+        let stdout = std::fs::read_to_string(&sig).unwrap();
+        let stderr = std::fs::read_to_string(&err).unwrap();
+        assert!(status.success(), "gitsign failed: {stderr}\nterminal: {seen}");
+        assert!(seen.contains("Enter the verification code "), "{seen}");
+        assert!(seen.contains("Code will be valid for 300 seconds"), "{seen}");
         assert!(!stdout.contains("verification"), "the prompt must not reach stdout: {stdout}");
         assert!(stdout.starts_with("-----BEGIN SIGNED MESSAGE-----\n"), "{stdout}");
         stdout
@@ -146,6 +197,57 @@ fn device_flow_prompts_on_stderr_and_signs_a_commit_that_verifies() {
     let v = repo.git(&["verify-commit", &id]);
     assert!(v.status.success(), "verify-commit: {}", text(&v.stderr));
     assert_eq!(repo.git_ok(&["log", "-1", "--format=%GS", &id]).trim(), SANDBOX_USER);
+}
+
+#[test]
+fn device_flow_without_a_terminal_fails_at_once_with_the_remedy() {
+    let sb = Sandbox::start();
+    let repo = interactive_repo(&sb, "false {{.URL}}", &[("GITSIGN_TOKEN_PROVIDER", "device")]);
+    // Under git, with no terminal: nobody can see the code, so no 300 s of silent polling.
+    need("setsid");
+    let mut child = repo
+        .cmd(Path::new("setsid"))
+        .args(["-w", "git", "commit", "-q", "-S", "-m", "never signed"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let t = std::time::Instant::now();
+    let status = wait_at_most(&mut child, Duration::from_secs(30));
+    assert!(status.is_some(), "the device flow waited 30 s without a terminal");
+    assert!(t.elapsed() < Duration::from_secs(10), "took {:?}", t.elapsed());
+    let out = child.wait_with_output().unwrap();
+    let stderr = text(&out.stderr);
+    assert!(!status.unwrap().success());
+    assert!(stderr.contains("the device login needs a terminal to show its code"), "{stderr}");
+    assert!(stderr.contains(gitsign::oidc::NO_TERMINAL_REMEDY), "the shared remedy: {stderr}");
+    assert!(no_commit(&repo), "no commit was made");
+    // The browser flow says the same remedy in the same situation.
+    let repo = interactive_repo(&sb, "false {{.URL}}", &[]);
+    let out = detached(&repo, &bin("gitsign"), &["--status-fd=2", "-bsau", SANDBOX_USER], b"payload\n");
+    assert!(text(&out.stderr).contains(gitsign::oidc::NO_TERMINAL_REMEDY), "{}", text(&out.stderr));
+}
+
+#[test]
+fn the_code_prompt_after_the_browser_timeout_is_bounded_too() {
+    let sb = Sandbox::start();
+    // No callback comes; after 1 s gitsign asks for a code on its terminal, and nobody types.
+    let repo = interactive_repo(&sb, "true {{.URL}}", &[("GITSIGN_OIDC_TIMEOUT", "1")]);
+    let payload = repo.path().join("payload.txt");
+    std::fs::write(&payload, "payload\n").unwrap();
+    let inner = format!("'{}' --status-fd=2 -bsau x '{}'", bin("gitsign").display(), payload.display());
+    let (mut child, rx) = on_terminal(&repo, &inner);
+    let status = wait_at_most(&mut child, Duration::from_secs(30));
+    let mut seen = String::new();
+    while let Ok(s) = rx.recv_timeout(Duration::from_millis(300)) {
+        seen = s;
+    }
+    let status = status.unwrap_or_else(|| panic!("the code prompt waited 30 s; terminal showed: {seen}"));
+    assert!(!status.success());
+    assert!(seen.contains("Enter verification code: "), "{seen}");
+    assert!(seen.contains("waiting 1 s for the code (GITSIGN_OIDC_TIMEOUT=<seconds> changes that)"), "{seen}");
+    assert!(seen.contains("no verification code was entered within 1 s"), "{seen}");
+    assert!(!seen.contains("BEGIN SIGNED MESSAGE"), "{seen}");
 }
 
 #[test]
@@ -262,7 +364,7 @@ impl gitsign::oidc::flow::Terminal for Screen {
     fn can_ask(&self) -> bool {
         false
     }
-    fn ask(&mut self, _: &str) -> Option<std::io::Result<String>> {
+    fn ask(&mut self, _: &str, _: Duration) -> Option<std::io::Result<String>> {
         None
     }
 }

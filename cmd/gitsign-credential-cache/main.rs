@@ -33,6 +33,22 @@ The socket is --socket PATH, else $GITSIGN_CREDENTIAL_CACHE, else
 $XDG_RUNTIME_DIR/sigstore/gitsign/cache.sock, else <user cache dir>/sigstore/gitsign/cache.sock.
 --expiry-margin SECS: drop entries this long before the certificate expires (default 60).";
 
+/// 128 + SIGPIPE: the status of a command whose stdout reader went away (`list | head -1`), as
+/// the shell reports it for any program stopped by a closed pipe.
+const EXIT_CLOSED_STDOUT: i32 = 141;
+
+/// Write `text` to stdout. A reader that closed the pipe ends the command quietly (no panic,
+/// no message) with [`EXIT_CLOSED_STDOUT`]; another write error is returned.
+fn print_out(text: &str) -> Result<(), String> {
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    match out.write_all(text.as_bytes()).and_then(|_| out.flush()) {
+        Ok(()) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => std::process::exit(EXIT_CLOSED_STDOUT),
+        Err(e) => Err(format!("cannot write to stdout: {e}")),
+    }
+}
+
 /// What the command line asks for.
 #[derive(Debug)]
 enum Mode {
@@ -172,14 +188,37 @@ fn client_command(socket: Option<PathBuf>, list: bool) -> Result<(), String> {
     let mut c = Client::connect(&path, DIAL_TIMEOUT).map_err(|e| e.to_string())?;
     if list {
         let now = server::unix_now();
-        for (key, expires) in c.list().map_err(|e| e.to_string())? {
-            println!("{} expires in {} s", hex::encode(key), expires - now);
+        let entries = c.list().map_err(|e| e.to_string())?;
+        let mut text = String::new();
+        if entries.is_empty() {
+            text.push_str("no cached credentials\n");
         }
+        for e in entries {
+            let at = gitsign::attest::rfc3339_utc(e.expires_at).unwrap_or_else(|| "an unknown time".into());
+            text.push_str(&format!(
+                "{} (issuer {}): expires in {}, at {at} [entry {}]\n",
+                e.identity,
+                e.issuer,
+                remaining(e.expires_at - now),
+                hex::encode(&e.key[..8])
+            ));
+        }
+        print_out(&text)?;
     } else {
         let n = c.clear(None).map_err(|e| e.to_string())?;
-        println!("cleared {n} credential(s)");
+        print_out(&format!("cleared {n} credential(s)\n"))?;
     }
     Ok(())
+}
+
+/// A remaining life in plain words: "45 s", "7 min", "2 h 5 min".
+fn remaining(secs: i64) -> String {
+    let secs = secs.max(0);
+    match secs {
+        0..120 => format!("{secs} s"),
+        120..7200 => format!("{} min", secs / 60),
+        _ => format!("{} h {} min", secs / 3600, secs % 3600 / 60),
+    }
 }
 
 fn main() -> ExitCode {
@@ -193,13 +232,9 @@ fn main() -> ExitCode {
     };
     let result = match args.mode {
         Mode::Version => {
-            println!("gitsign-credential-cache (gitsign-rs) version {}", env!("CARGO_PKG_VERSION"));
-            Ok(())
+            print_out(&format!("gitsign-credential-cache (gitsign-rs) version {}\n", env!("CARGO_PKG_VERSION")))
         }
-        Mode::Help => {
-            println!("{USAGE}");
-            Ok(())
-        }
+        Mode::Help => print_out(&format!("{USAGE}\n")),
         Mode::Serve { systemd, margin } => serve(args.socket, systemd, margin),
         Mode::List => client_command(args.socket, true),
         Mode::Clear => client_command(args.socket, false),

@@ -171,7 +171,7 @@ pub fn run_attest(argv: &[std::ffi::OsString]) -> ExitCode {
         out.target,
         out.target
     ));
-    println!("{}", out.commit);
+    outln!("{}", out.commit);
     ExitCode::SUCCESS
 }
 
@@ -243,7 +243,7 @@ pub fn run_verify(argv: &[std::ffi::OsString]) -> ExitCode {
         match verify_attestation(&a.envelope, predicate, kind, &target, &rekor, &opts) {
             Ok(v) => {
                 passed += 1;
-                println!(
+                outln!(
                     "Verified {} for {} {target}: predicate type \"{}\", signed by {} (issuer {}), Rekor index {} at {}",
                     a.name,
                     kind.as_str(),

@@ -39,14 +39,9 @@ pub fn man_command() -> Command {
 }
 
 fn write_out(bytes: &[u8]) -> ExitCode {
-    use std::io::Write;
-    let mut out = std::io::stdout().lock();
-    match out.write_all(bytes).and_then(|_| out.flush()) {
+    match crate::out::write(bytes) {
         Ok(()) => ExitCode::SUCCESS,
-        Err(e) => {
-            eprintln!("gitsign: error: cannot write to stdout: {e}");
-            ExitCode::FAILURE
-        }
+        Err(code) => code,
     }
 }
 

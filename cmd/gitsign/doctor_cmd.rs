@@ -46,6 +46,6 @@ pub fn run(argv: &[std::ffi::OsString]) -> ExitCode {
     for c in &report.checks {
         gitsign::runlog::debug(&format!("doctor: {} {}: {}", c.name, c.verdict.label(), c.detail));
     }
-    print!("{}", report.render());
+    out!("{}", report.render());
     if report.blocking() { ExitCode::FAILURE } else { ExitCode::SUCCESS }
 }

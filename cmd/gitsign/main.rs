@@ -8,12 +8,23 @@ use gitsign::gpg::status::{PK_ECDSA, Status, StatusWriter};
 use std::io::{Read, Write};
 use std::process::ExitCode;
 
+/// `println!` for stdout that ends quietly when the reader closed the pipe (see `out`).
+macro_rules! outln {
+    ($($arg:tt)*) => { $crate::out::print(&format!("{}\n", format_args!($($arg)*))) };
+}
+
+/// `print!` for stdout that ends quietly when the reader closed the pipe (see `out`).
+macro_rules! out {
+    ($($arg:tt)*) => { $crate::out::print(&format!($($arg)*)) };
+}
+
 mod attest_cmd;
 mod bundle_cmd;
 mod cli;
 mod completion_cmd;
 mod doctor_cmd;
 mod initialize_cmd;
+mod out;
 mod setup_cmd;
 mod show_cmd;
 mod tee;
@@ -93,7 +104,7 @@ fn main() -> ExitCode {
     match parsed.mode() {
         Ok(Mode::Version) => version_cmd::run(&[]),
         Ok(Mode::Help) => {
-            println!("{USAGE}{}", cli::EXAMPLES);
+            outln!("{USAGE}{}", cli::EXAMPLES);
             ExitCode::SUCCESS
         }
         Ok(Mode::Sign) => sign(&parsed),
@@ -187,6 +198,9 @@ fn sign(a: &GpgArgs) -> ExitCode {
         let services = building.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic));
         (services, trust, cached)
     });
+    // A dead or refusing cache costs a login on every signature: say so where it is seen.
+    #[cfg(unix)]
+    tty.repeat_warnings(&gitsign::cache::take_warnings());
     let services = match services {
         Ok(s) => s,
         Err(e) => return fail(e.to_string()),
@@ -196,7 +210,15 @@ fn sign(a: &GpgArgs) -> ExitCode {
         Err(e) => return fail(e.to_string()),
     };
     let identity = match cached {
-        Some(i) => i,
+        Some(i) => {
+            // The cached credential wins over an explicit token: say so when they differ.
+            if let Some(token) = std::env::var("SIGSTORE_ID_TOKEN").ok().filter(|t| !t.trim().is_empty())
+                && let Some(warning) = gitsign::cache::token_mismatch(&i, &token)
+            {
+                tty.say(&format!("gitsign: warning: {warning}"));
+            }
+            i
+        }
         None => match gitsign::sign::login_identity(&cfg, &services, &trust, now()) {
             Ok(i) => i,
             Err(e) => return fail(e.to_string()),
@@ -217,6 +239,8 @@ fn sign(a: &GpgArgs) -> ExitCode {
         Ok(o) => o,
         Err(e) => return fail(e.to_string()),
     };
+    #[cfg(unix)]
+    tty.repeat_warnings(&gitsign::cache::take_warnings());
     tty.say(&format!("tlog entry created with index: {}", out.log_index));
     tty.say(&format!(
         "gitsign: signed as {} (issuer {}); verify with: gitsign verify --certificate-identity={} --certificate-oidc-issuer={}",

@@ -92,7 +92,7 @@ pub fn run(argv: &[std::ffi::OsString]) -> ExitCode {
         gitsign::runlog::debug(&format!("setup: git config {scope} {key} {value}"));
         let out = std::process::Command::new("git").args(["config", scope, key, value]).stdin(Stdio::null()).output();
         match out {
-            Ok(o) if o.status.success() => println!("git config {scope} {key} {value}"),
+            Ok(o) if o.status.success() => outln!("git config {scope} {key} {value}"),
             Ok(o) => {
                 let why = String::from_utf8_lossy(&o.stderr).trim().to_string();
                 let hint = if scope == "--local" { " (run it inside a repository, or use --global)" } else { "" };

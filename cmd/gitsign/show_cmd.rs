@@ -68,10 +68,8 @@ pub fn run(argv: &[std::ffi::OsString]) -> ExitCode {
     if let Some(why) = &stmt.signer_info_error {
         eprintln!("gitsign: warning: {rev}: the signature could not be parsed, so signer_info is left out: {why}");
     }
-    use std::io::Write;
-    let mut out = std::io::stdout().lock();
-    if let Err(e) = out.write_all(stmt.to_json().as_bytes()).and_then(|_| out.flush()) {
-        return fail(format!("cannot write to stdout: {e}"));
+    match crate::out::write(stmt.to_json().as_bytes()) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(code) => code,
     }
-    ExitCode::SUCCESS
 }

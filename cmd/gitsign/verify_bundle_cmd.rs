@@ -139,7 +139,7 @@ pub fn run(argv: &[std::ffi::OsString]) -> ExitCode {
                 (Some(i), None) => i.clone(),
                 _ => "the given key".to_string(),
             };
-            println!("OK: {input}");
+            outln!("OK: {input}");
             eprintln!(
                 "gitsign: bundle verified: signed by {who}; tlog index {}, integrated time {}{}",
                 v.log_index,
@@ -149,7 +149,7 @@ pub fn run(argv: &[std::ffi::OsString]) -> ExitCode {
             ExitCode::SUCCESS
         }
         Err(e) => {
-            println!("FAIL: {input}");
+            outln!("FAIL: {input}");
             fail(format!("{bundle_path}: {e}"))
         }
     }

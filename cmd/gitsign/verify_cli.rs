@@ -232,14 +232,14 @@ pub fn run(argv: &[std::ffi::OsString], tags: bool) -> ExitCode {
     for o in &outcomes {
         all_ok &= o.result.is_ok();
         if args.json {
-            println!("{}", json_record(o));
+            outln!("{}", json_record(o));
         } else {
             print_human(o);
         }
     }
     if !args.json && outcomes.len() > 1 {
         let good = outcomes.iter().filter(|o| o.result.is_ok()).count();
-        println!("{good} of {} objects verified", outcomes.len());
+        outln!("{good} of {} objects verified", outcomes.len());
     }
     if all_ok { ExitCode::SUCCESS } else { ExitCode::FAILURE }
 }
@@ -261,17 +261,17 @@ fn print_human(o: &Outcome) {
             } else {
                 "VERIFIED"
             };
-            println!("{} {}: {verdict}", o.id, o.kind);
-            println!("  identity: {}", s.identity);
-            println!("  issuer: {}", s.issuer.as_deref().unwrap_or("(none)"));
+            outln!("{} {}: {verdict}", o.id, o.kind);
+            outln!("  identity: {}", s.identity);
+            outln!("  issuer: {}", s.issuer.as_deref().unwrap_or("(none)"));
             if let (Some(idx), Some(t)) = (idx, t) {
-                println!("  tlog index: {idx} ({how}), integrated time: {}", gitsign::timefmt::rfc3339(t));
+                outln!("  tlog index: {idx} ({how}), integrated time: {}", gitsign::timefmt::rfc3339(t));
             }
-            println!("  certificate claims checked: {}", s.claims_checked);
+            outln!("  certificate claims checked: {}", s.claims_checked);
         }
         Err(e) => {
-            println!("{} {}: FAILED", o.id, o.kind);
-            println!("  reason: {e}");
+            outln!("{} {}: FAILED", o.id, o.kind);
+            outln!("  reason: {e}");
         }
     }
 }

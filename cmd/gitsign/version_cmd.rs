@@ -76,6 +76,6 @@ pub fn run(argv: &[std::ffi::OsString]) -> ExitCode {
     if let Err(code) = crate::cli::parse(command(), argv) {
         return code;
     }
-    print!("{}", render(crate::cached_config(), &gitsign::runlog::env_names()));
+    out!("{}", render(crate::cached_config(), &gitsign::runlog::env_names()));
     ExitCode::SUCCESS
 }

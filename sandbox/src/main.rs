@@ -32,9 +32,9 @@ use std::path::PathBuf;
 const USAGE: &str = "usage:
   gitsign-sandbox serve --dir DIR [--addr 127.0.0.1:0] [--identity EMAIL] [--login-form] [--tls]
                         [--trust-issuer URL]...
-  gitsign-sandbox env   --dir DIR [--tsa]
+  gitsign-sandbox env   --dir DIR [--tsa] [--wait SECS]
   gitsign-sandbox token --dir DIR [--email EMAIL | --sub SUB] [--ttl SECS]
-                        [--expired] [--aud AUD] [--no-email-verified]
+                        [--expired] [--aud AUD] [--no-email-verified] [--wait SECS]
 
 serve options:
   --dir DIR            state directory (keys, CA, log database); created if missing
@@ -46,6 +46,11 @@ serve options:
                        with the RS256/ES256 keys that issuer publishes (discovery at
                        URL/.well-known/openid-configuration, then jwks_uri). Plain http://
                        on a loopback host only. Repeatable.
+
+env and token options:
+  --wait SECS          wait up to SECS (default 10) for the sandbox of DIR to answer: right after
+                       `serve &` it is still starting, and a sandbox.json left by a stopped run is
+                       not taken for a live one. Without a live sandbox: an error and exit status 1
 
 env options:
   --tsa                also export GITSIGN_TIMESTAMP_SERVER_URL (sign with the sandbox's RFC 3161
@@ -95,11 +100,39 @@ impl Args {
         self.value("--dir")?.map(PathBuf::from).ok_or_else(|| Error::Usage("--dir DIR is required".into()))
     }
 
+    /// `--wait SECS`: how long to wait for a live sandbox.
+    fn wait(&mut self) -> Result<std::time::Duration, Error> {
+        match self.value("--wait")? {
+            None => Ok(server::DEFAULT_WAIT),
+            Some(v) => v
+                .parse::<f64>()
+                .ok()
+                .filter(|s| s.is_finite() && (0.0..=3600.0).contains(s))
+                .map(std::time::Duration::from_secs_f64)
+                .ok_or_else(|| Error::Usage(format!("--wait takes seconds (0 to 3600), got {v:?}"))),
+        }
+    }
+
     fn finish(self) -> Result<(), Error> {
         match self.rest.first() {
             Some(a) => Err(Error::Usage(format!("unexpected argument {a:?}"))),
             None => Ok(()),
         }
+    }
+}
+
+/// Status of a command whose stdout reader went away (`env | head -1`): 128 + SIGPIPE, what the
+/// shell reports for any program stopped by a closed pipe.
+const EXIT_CLOSED_STDOUT: i32 = 141;
+
+/// Write `text` to stdout. A reader that closed the pipe ends the command quietly (no panic, no
+/// message) with [`EXIT_CLOSED_STDOUT`]; other write errors are returned.
+fn print_out(text: &str) -> Result<(), Error> {
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    match out.write_all(text.as_bytes()).and_then(|_| out.flush()) {
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => std::process::exit(EXIT_CLOSED_STDOUT),
+        r => Ok(r?),
     }
 }
 
@@ -110,8 +143,9 @@ fn shell_quote(s: &str) -> String {
 fn cmd_env(mut args: Args) -> Result<(), Error> {
     let dir = args.dir()?;
     let with_tsa = args.flag("--tsa");
+    let wait = args.wait()?;
     args.finish()?;
-    let info = server::read_info(&dir)?;
+    let info = server::read_live_info(&dir, wait)?;
     let tr = std::fs::canonicalize(dir.join(server::TRUSTED_ROOT))?;
     let vars = [
         ("GITSIGN_FULCIO_URL", server::info_str(&info, "fulcio_url")?.to_string()),
@@ -125,8 +159,9 @@ fn cmd_env(mut args: Args) -> Result<(), Error> {
         // The sandbox serves HTTPS with its own CA: point rustls-native-certs/OpenSSL clients at it.
         vars.push(("SSL_CERT_FILE", ca.to_string()));
     }
+    let mut text = String::new();
     for (k, v) in vars {
-        println!("export {k}={}", shell_quote(&v));
+        text.push_str(&format!("export {k}={}\n", shell_quote(&v)));
     }
     // The RFC 3161 TSA is always served and listed in trusted_root.json; signing uses it only
     // when asked (`env --tsa`), so the default environment signs exactly as before.
@@ -134,14 +169,14 @@ fn cmd_env(mut args: Args) -> Result<(), Error> {
         (info.get("timestamp_url").and_then(|v| v.as_str()), info.get("timestamp_cert_chain").and_then(|v| v.as_str()))
     {
         let prefix = if with_tsa { "" } else { "# " };
-        println!("{prefix}export GITSIGN_TIMESTAMP_SERVER_URL={}", shell_quote(url));
-        println!("{prefix}export GITSIGN_TIMESTAMP_CERT_CHAIN={}", shell_quote(chain));
+        text.push_str(&format!("{prefix}export GITSIGN_TIMESTAMP_SERVER_URL={}\n", shell_quote(url)));
+        text.push_str(&format!("{prefix}export GITSIGN_TIMESTAMP_CERT_CHAIN={}\n", shell_quote(chain)));
     } else if with_tsa {
         return Err(Error::State(
             "this sandbox state predates the timestamp authority: restart `gitsign-sandbox serve`".into(),
         ));
     }
-    Ok(())
+    print_out(&text)
 }
 
 fn cmd_token(mut args: Args) -> Result<(), Error> {
@@ -155,8 +190,9 @@ fn cmd_token(mut args: Args) -> Result<(), Error> {
     let aud = args.value("--aud")?.unwrap_or_else(|| fulcio::AUDIENCE.to_string());
     let expired = args.flag("--expired");
     let unverified = args.flag("--no-email-verified");
+    let wait = args.wait()?;
     args.finish()?;
-    let info = server::read_info(&dir)?;
+    let info = server::read_live_info(&dir, wait)?;
     let issuer = server::info_str(&info, "issuer")?;
     let key_path = dir.join(server::ISSUER_KEY);
     let pem = std::fs::read_to_string(&key_path).map_err(|e| Error::State(format!("{}: {e}", key_path.display())))?;
@@ -179,8 +215,7 @@ fn cmd_token(mut args: Args) -> Result<(), Error> {
         iat: if expired { now - ttl.max(60) - 120 } else { now },
         ttl: ttl.max(1),
     };
-    println!("{}", oidc::mint(&key, issuer, &spec));
-    Ok(())
+    print_out(&format!("{}\n", oidc::mint(&key, issuer, &spec)))
 }
 
 fn cmd_serve(mut args: Args) -> Result<(), Error> {
@@ -201,13 +236,11 @@ fn cmd_serve(mut args: Args) -> Result<(), Error> {
 fn run() -> Result<(), Error> {
     let mut argv: Vec<String> = std::env::args().skip(1).collect();
     if argv.is_empty() || argv[0] == "--help" || argv[0] == "-h" || argv[0] == "help" {
-        println!("{USAGE}");
-        return Ok(());
+        return print_out(&format!("{USAGE}\n"));
     }
     let cmd = argv.remove(0);
     if argv.iter().any(|a| a == "--help" || a == "-h") {
-        println!("{USAGE}");
-        return Ok(());
+        return print_out(&format!("{USAGE}\n"));
     }
     let args = Args { rest: argv };
     match cmd.as_str() {

@@ -151,6 +151,13 @@ pub fn serve(opts: Options) -> Result<(), Error> {
     let ct_spki = keys::p256_spki_der(ct_key.verifying_key());
     let ca = Ca::load_or_create(&dir, ct_key, start)?;
     let rekor = Rekor::open(&dir, rekor_key, tree_id(&dir)?)?;
+    // This process now holds the directory (the log database's lock): a sandbox.json left by an
+    // earlier run names a dead address, so it goes before anything else, and the new one is
+    // written only once this server accepts connections.
+    match std::fs::remove_file(dir.join(SANDBOX_JSON)) {
+        Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(e.into()),
+        _ => {}
+    }
     let tsa = Tsa::load_or_create(&dir, start)?;
 
     enum Listener {
@@ -194,7 +201,6 @@ pub fn serve(opts: Options) -> Result<(), Error> {
         let urls: Vec<&str> = trusted.iter().map(|t| t.url.as_str()).collect();
         info["trusted_issuers"] = json!(urls);
     }
-    write_atomic(&dir.join(SANDBOX_JSON), serde_json::to_string_pretty(&info)?.as_bytes())?;
 
     let stack = Arc::new(Stack {
         oidc: Oidc::new(issuer.clone(), issuer_key, opts.identity.clone(), opts.login_form),
@@ -246,7 +252,17 @@ pub fn serve(opts: Options) -> Result<(), Error> {
             }
         }
     }
-    print_ready()?;
+    // The listener is bound and its workers run: only now does sandbox.json tell clients where
+    // to go (written whole, then renamed, so a reader never sees half of it).
+    write_atomic(&dir.join(SANDBOX_JSON), serde_json::to_string_pretty(&info)?.as_bytes())?;
+    // The ready lines are a courtesy: a reader that went away (`serve | head -1`) does not
+    // stop the server.
+    if let Err(e) = print_ready() {
+        match e {
+            Error::Io(ref io) if io.kind() == std::io::ErrorKind::BrokenPipe => {}
+            e => return Err(e),
+        }
+    }
     signals::wait();
     // Take the log lock so no append is in progress, then exit: every
     // acknowledged entry is already committed.
@@ -262,16 +278,78 @@ fn write_atomic(path: &Path, data: &[u8]) -> Result<(), Error> {
     Ok(())
 }
 
+/// How long `env` and `token` wait for a sandbox to answer by default (`--wait SECS` changes it).
+pub const DEFAULT_WAIT: std::time::Duration = std::time::Duration::from_secs(10);
+
+/// Read `DIR/sandbox.json` of a running sandbox, waiting up to `wait` for one: the file appears
+/// a few milliseconds after `serve` starts, and one left by a stopped run names a dead address.
+/// The sandbox is live when the process recorded in the file runs and its address accepts a
+/// connection. Otherwise the error says what was found and how to start one.
+pub fn read_live_info(dir: &Path, wait: std::time::Duration) -> Result<Value, Error> {
+    let deadline = std::time::Instant::now() + wait;
+    loop {
+        let why = match read_info(dir) {
+            Ok(info) => match not_live(&info) {
+                None => return Ok(info),
+                Some(why) => why,
+            },
+            Err(e) => e.to_string(),
+        };
+        if std::time::Instant::now() >= deadline {
+            return Err(Error::State(format!(
+                "no running sandbox in {} after waiting {} s: {why}. Start it with \
+                 `gitsign-sandbox serve --dir {} &` and run this again",
+                dir.display(),
+                wait.as_secs_f64(),
+                dir.display()
+            )));
+        }
+        std::thread::sleep(std::time::Duration::from_millis(25));
+    }
+}
+
+/// Why the sandbox that `info` describes is not live, or `None` when it is.
+fn not_live(info: &Value) -> Option<String> {
+    let base = match info_str(info, "base_url") {
+        Ok(b) => b,
+        Err(e) => return Some(e.to_string()),
+    };
+    let pid = info.get("pid").and_then(Value::as_u64).unwrap_or(0);
+    if !process_runs(pid) {
+        return Some(format!("{SANDBOX_JSON} is left from a run that has stopped (process {pid}, {base})"));
+    }
+    let hostport = base.split_once("://").map(|(_, r)| r).unwrap_or(base);
+    let addrs = match std::net::ToSocketAddrs::to_socket_addrs(hostport) {
+        Ok(a) => a.collect::<Vec<_>>(),
+        Err(e) => return Some(format!("{SANDBOX_JSON} names {base}, which cannot be resolved: {e}")),
+    };
+    let answers =
+        addrs.iter().any(|a| std::net::TcpStream::connect_timeout(a, std::time::Duration::from_millis(500)).is_ok());
+    if answers { None } else { Some(format!("the sandbox recorded in {SANDBOX_JSON} does not answer at {base}")) }
+}
+
+/// Whether process `pid` exists (signal 0 probes without sending anything).
+#[cfg(unix)]
+fn process_runs(pid: u64) -> bool {
+    let Ok(pid) = libc::pid_t::try_from(pid) else { return false };
+    if pid <= 0 {
+        return false;
+    }
+    // SAFETY: kill with signal 0 only checks that the process exists and may be signalled.
+    #[allow(unsafe_code)]
+    let rc = unsafe { libc::kill(pid, 0) };
+    rc == 0 || std::io::Error::last_os_error().raw_os_error() == Some(libc::EPERM)
+}
+
+#[cfg(not(unix))]
+fn process_runs(_pid: u64) -> bool {
+    true
+}
+
 /// Read `DIR/sandbox.json`, with a clear error when the sandbox never ran there.
-pub fn read_info(dir: &Path) -> Result<Value, Error> {
+fn read_info(dir: &Path) -> Result<Value, Error> {
     let p = dir.join(SANDBOX_JSON);
-    let text = std::fs::read_to_string(&p).map_err(|_| {
-        Error::State(format!(
-            "{} not found: start the sandbox first with `gitsign-sandbox serve --dir {}`",
-            p.display(),
-            dir.display()
-        ))
-    })?;
+    let text = std::fs::read_to_string(&p).map_err(|_| Error::State(format!("{} not found", p.display())))?;
     Ok(serde_json::from_str(&text)?)
 }
 

@@ -279,12 +279,50 @@ fn upload(base: &str, cert_der: &[u8], k: &SigningKey, data: &[u8]) -> (HttpResp
 #[test]
 fn env_before_start_fails_clearly() {
     let d = TempDir::new("env");
-    let (rc, out, err) = cli(&["env", "--dir", d.0.to_str().unwrap()]);
-    assert_ne!(rc, 0);
+    let t = std::time::Instant::now();
+    let (rc, out, err) = cli(&["env", "--dir", d.0.to_str().unwrap(), "--wait", "0.5"]);
+    assert!(t.elapsed() < std::time::Duration::from_secs(5), "the wait is bounded by --wait");
+    assert_eq!(rc, 1);
     assert!(out.is_empty());
+    assert!(err.contains("no running sandbox in") && err.contains("sandbox.json not found"), "{err}");
     assert!(err.contains("serve --dir"), "{err}");
-    let (rc, _, _) = cli(&["token", "--dir", d.0.to_str().unwrap()]);
-    assert_ne!(rc, 0);
+    let (rc, out, _) = cli(&["token", "--dir", d.0.to_str().unwrap(), "--wait", "0"]);
+    assert_eq!(rc, 1);
+    assert!(out.is_empty());
+    let (rc, _, err) = cli(&["env", "--dir", d.0.to_str().unwrap(), "--wait", "soon"]);
+    assert_eq!(rc, 2, "{err}");
+}
+
+#[test]
+fn env_and_token_never_take_a_stopped_run_for_a_live_one() {
+    let d = TempDir::new("stale");
+    let dir = d.0.to_str().unwrap();
+    let sb = Sandbox::start(&d.0, &[]);
+    let base = sb.base.clone();
+    let (rc, out, _) = cli(&["env", "--dir", dir]);
+    assert_eq!(rc, 0);
+    assert!(out.contains(&base));
+    sb.kill();
+    // sandbox.json stays behind (kill -9), naming a dead address: not a sandbox.
+    assert!(std::fs::read_to_string(d.0.join("sandbox.json")).unwrap().contains(&base));
+    for cmd in ["env", "token"] {
+        let (rc, out, err) = cli(&[cmd, "--dir", dir, "--wait", "0.5"]);
+        assert_eq!(rc, 1, "{cmd}: {out}");
+        assert!(out.is_empty(), "{cmd} printed {out}");
+        assert!(err.contains("left from a run that has stopped") && err.contains(&base), "{cmd}: {err}");
+    }
+    // A new run in the same directory removes the stale file before anything else, and `env`
+    // started at the same moment waits for it.
+    let mut serve =
+        Command::new(BIN).args(["serve", "--dir", dir]).stdout(std::process::Stdio::null()).spawn().unwrap();
+    let (rc, out, err) = cli(&["env", "--dir", dir]);
+    let info: Value = serde_json::from_str(&std::fs::read_to_string(d.0.join("sandbox.json")).unwrap()).unwrap();
+    let _ = serve.kill();
+    let _ = serve.wait();
+    assert_eq!(rc, 0, "{err}");
+    assert_eq!(info["pid"], json!(serve.id()));
+    let new_base = info["base_url"].as_str().unwrap();
+    assert!(out.contains(&format!("export GITSIGN_FULCIO_URL='{new_base}'")), "{out}");
 }
 
 #[test]

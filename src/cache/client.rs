@@ -4,7 +4,9 @@
 //! this user (or root): its uid is checked with `SO_PEERCRED` before a key is sent, so a
 //! socket planted by someone else never receives one. Callers in the signing path turn any
 //! [`ClientError`] into a cache miss with a warning.
-use super::protocol::{Credential, KeyId, ProtocolError, Request, Response, TransportError, read_frame, write_frame};
+use super::protocol::{
+    Credential, EntryInfo, KeyId, ProtocolError, Request, Response, TransportError, read_frame, write_frame,
+};
 use std::os::unix::net::UnixStream;
 use std::path::{Path, PathBuf};
 use std::sync::mpsc;
@@ -119,7 +121,7 @@ impl Client {
     }
 
     /// Ids and expiry of the live entries.
-    pub fn list(&mut self) -> Result<Vec<(KeyId, i64)>, ClientError> {
+    pub fn list(&mut self) -> Result<Vec<EntryInfo>, ClientError> {
         self.expect(&Request::List, |r| match r {
             Response::Entries(v) => Some(v),
             _ => None,

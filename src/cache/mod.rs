@@ -195,10 +195,58 @@ pub fn identity_from_credential(c: &Credential, now: i64) -> Result<Identity, Cr
     })
 }
 
-/// Print a cache warning. Never fatal: signing continues without the cache.
-pub fn warn(msg: &str) {
-    eprintln!("gitsign: warning: credential cache: {msg} (continuing without the cache)");
+/// The identity a cached credential signs as: its certificate's (email or URI), else the
+/// token's email, else its subject.
+pub fn credential_identity(c: &Credential) -> String {
+    crate::x509::CertInfo::parse(&c.leaf)
+        .ok()
+        .and_then(|info| info.identity().map(str::to_string))
+        .or_else(|| c.email.clone())
+        .unwrap_or_else(|| c.subject.clone())
 }
+
+/// When `token` (an explicitly provided `SIGSTORE_ID_TOKEN`) names another identity or issuer
+/// than the live cached identity `cached` that will sign, the warning to show (the cached
+/// credential wins: it is used before any token source). `None` when they agree or the token
+/// cannot be read (it is not used either way).
+pub fn token_mismatch(cached: &Identity, token: &str) -> Option<String> {
+    let claims = Claims::parse(token).ok()?;
+    let who = |c: &Claims| c.email.clone().unwrap_or_else(|| c.sub.clone());
+    let cached_cert = crate::x509::CertInfo::parse(&cached.certs.leaf).ok();
+    let signer =
+        cached_cert.as_ref().and_then(|c| c.identity()).map(str::to_string).unwrap_or_else(|| who(&cached.claims));
+    let (token_who, cached_who) = (who(&claims), who(&cached.claims));
+    if token_who.eq_ignore_ascii_case(&cached_who) && claims.iss == cached.claims.iss {
+        return None;
+    }
+    Some(format!(
+        "signing as {signer} (issuer {}) with the cached credential, not as {token_who} (issuer {}) from \
+         SIGSTORE_ID_TOKEN: a live cached credential is used before any token. To sign as {token_who}, run \
+         `gitsign-credential-cache clear` (or unset GITSIGN_CREDENTIAL_CACHE / gitsign.credentialCacheMode) \
+         and sign again",
+        cached.claims.iss, claims.iss
+    ))
+}
+
+/// Print a cache warning on stderr and keep it for [`take_warnings`]. Never fatal: signing
+/// continues without the cache.
+pub fn warn(msg: &str) {
+    let line = format!("gitsign: warning: credential cache: {msg} (continuing without the cache)");
+    eprintln!("{line}");
+    if let Ok(mut w) = WARNINGS.lock()
+        && !w.contains(&line)
+    {
+        w.push(line);
+    }
+}
+
+/// The cache warnings given so far in this process (each once), emptied. stderr is dropped by
+/// git when a signature succeeds, so gitsign repeats them on the terminal.
+pub fn take_warnings() -> Vec<String> {
+    WARNINGS.lock().map(|mut w| std::mem::take(&mut *w)).unwrap_or_default()
+}
+
+static WARNINGS: std::sync::Mutex<Vec<String>> = std::sync::Mutex::new(Vec::new());
 
 /// Set when this process's look-up could not reach the cache, so that [`remember`] does not
 /// wait on (and warn about) the same broken cache a second time.

@@ -16,7 +16,7 @@
 //! | 0x04 Clear   | request  | 0x00 (all) or 0x01 + key id |
 //! | 0x81 Credential | response | 0x00 (miss) or 0x01 + expires_at:i64be + credential |
 //! | 0x82 Stored  | response | expires_at:i64be |
-//! | 0x83 Entries | response | count:u32be, count × (key id, expires_at:i64be) |
+//! | 0x83 Entries | response | count:u32be, count × (key id, expires_at:i64be, bytes(identity), bytes(issuer)) |
 //! | 0x84 Cleared | response | count:u32be |
 //! | 0xFF Error   | response | code:u8, message:bytes |
 //!
@@ -187,6 +187,19 @@ impl std::fmt::Debug for Credential {
     }
 }
 
+/// One live entry as `List` shows it: which identity it signs as, never its key.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EntryInfo {
+    /// The cache key id.
+    pub key: KeyId,
+    /// When the entry expires (unix seconds).
+    pub expires_at: i64,
+    /// The certificate's identity (its email or URI), else the token's email or subject.
+    pub identity: String,
+    /// The token issuer.
+    pub issuer: String,
+}
+
 /// A request from a client.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Request {
@@ -194,7 +207,7 @@ pub enum Request {
     Get(KeyId),
     /// Store a credential (replacing any under the same key).
     Store(KeyId, Box<Credential>),
-    /// List the live entries (ids and expiry, never keys).
+    /// List the live entries (ids, identities and expiry, never keys).
     List,
     /// Remove one entry, or all of them.
     Clear(Option<KeyId>),
@@ -220,7 +233,7 @@ pub enum Response {
     /// Answer to `Store`: when the entry expires (unix seconds).
     Stored(i64),
     /// Answer to `List`.
-    Entries(Vec<(KeyId, i64)>),
+    Entries(Vec<EntryInfo>),
     /// Answer to `Clear`: how many entries were removed.
     Cleared(u32),
     /// The request failed.
@@ -447,9 +460,11 @@ impl Response {
             Response::Entries(list) => {
                 let mut e = Enc::new(T_ENTRIES);
                 e.u32(u32::try_from(list.len()).unwrap_or(u32::MAX));
-                for (k, exp) in list {
-                    e.raw(k);
-                    e.i64(*exp);
+                for entry in list {
+                    e.raw(&entry.key);
+                    e.i64(entry.expires_at);
+                    e.bytes(entry.identity.as_bytes());
+                    e.bytes(entry.issuer.as_bytes());
                 }
                 e
             }
@@ -485,13 +500,16 @@ impl Response {
             T_STORED => Response::Stored(d.i64()?),
             T_ENTRIES => {
                 let n = d.u32()? as usize;
-                if n > d.0.len() / (KEY_ID_LEN + 8) {
+                if n > d.0.len() / (KEY_ID_LEN + 8 + 4 + 4) {
                     return Err(ProtocolError::Malformed("entry count exceeds the frame"));
                 }
                 let mut v = Vec::with_capacity(n);
                 for _ in 0..n {
-                    let k = d.key_id()?;
-                    v.push((k, d.i64()?));
+                    let key = d.key_id()?;
+                    let expires_at = d.i64()?;
+                    let identity = d.string()?;
+                    let issuer = d.string()?;
+                    v.push(EntryInfo { key, expires_at, identity, issuer });
                 }
                 Response::Entries(v)
             }
@@ -585,7 +603,20 @@ mod tests {
             Response::Credential(None),
             Response::Credential(Some((1234, Box::new(c)))),
             Response::Stored(-5),
-            Response::Entries(vec![([1; 32], 10), ([2; 32], 20)]),
+            Response::Entries(vec![
+                EntryInfo {
+                    key: [1; 32],
+                    expires_at: 10,
+                    identity: "a@example.test".into(),
+                    issuer: "https://i".into(),
+                },
+                EntryInfo {
+                    key: [2; 32],
+                    expires_at: 20,
+                    identity: "https://ci/wf".into(),
+                    issuer: "https://j".into(),
+                },
+            ]),
             Response::Entries(vec![]),
             Response::Cleared(3),
             Response::Error(ErrorCode::Rejected, "nope".into()),

@@ -13,7 +13,10 @@
 //!   key bytes are held in locked, non-dumpable memory ([`crate::secret::SecretBytes`]) and
 //!   zeroized when an entry is replaced, expires, is cleared, or the store is dropped; nothing
 //!   is written to disk.
-use super::protocol::{Credential, ErrorCode, KeyId, Request, Response, TransportError, read_frame, write_frame};
+use super::credential_identity as entry_identity;
+use super::protocol::{
+    Credential, EntryInfo, ErrorCode, KeyId, Request, Response, TransportError, read_frame, write_frame,
+};
 use std::collections::HashMap;
 use std::io;
 use std::os::unix::fs::{DirBuilderExt, MetadataExt, PermissionsExt};
@@ -255,9 +258,17 @@ impl Store {
             }
             Request::List => {
                 let m = self.lock();
-                let mut v: Vec<(KeyId, i64)> =
-                    m.iter().filter(|(_, e)| e.expires_at > now).map(|(k, e)| (*k, e.expires_at)).collect();
-                v.sort();
+                let mut v: Vec<EntryInfo> = m
+                    .iter()
+                    .filter(|(_, e)| e.expires_at > now)
+                    .map(|(k, e)| EntryInfo {
+                        key: *k,
+                        expires_at: e.expires_at,
+                        identity: entry_identity(&e.cred),
+                        issuer: e.cred.issuer.clone(),
+                    })
+                    .collect();
+                v.sort_by_key(|e| e.key);
                 Response::Entries(v)
             }
             Request::Clear(None) => Response::Cleared(self.clear_all() as u32),

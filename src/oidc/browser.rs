@@ -384,7 +384,7 @@ pub fn login_with(
         None => {
             let waited = if opened.is_ok() { Some(opts.timeout.as_secs()) } else { None };
             drop(listener);
-            (out_of_band(&md, cfg, &s, term, waited)?, OOB.to_string())
+            (out_of_band(&md, cfg, &s, term, waited, opts.timeout)?, OOB.to_string())
         }
     };
 
@@ -404,13 +404,15 @@ pub fn login_with(
     flow::verified_id_token(http, &md, resp, &cfg.client_id, Some(&s.nonce))
 }
 
-/// The out-of-band fallback: print a URL with the OOB redirect and read the code.
+/// The out-of-band fallback: print a URL with the OOB redirect and read the code, waiting at
+/// most `timeout` for it (the same bound as for the callback).
 fn out_of_band(
     md: &Metadata,
     cfg: &Config,
     s: &Secrets,
     term: &mut dyn Terminal,
     waited: Option<u64>,
+    timeout: Duration,
 ) -> Result<String, OidcError> {
     if !term.can_ask() {
         return Err(match waited {
@@ -423,9 +425,13 @@ fn out_of_band(
         term.say(&format!("gitsign: no login came back to this machine within {secs} s."));
     }
     term.say(&format!("Go to the following link in a browser:\n\n\t {url}\n"));
-    match term.ask("Enter verification code: ") {
+    term.say(&format!("gitsign: waiting {} s for the code ({TIMEOUT_ENV}=<seconds> changes that).", timeout.as_secs()));
+    match term.ask("Enter verification code: ", timeout) {
         Some(Ok(code)) if !code.is_empty() => Ok(code),
         Some(Ok(_)) | None => Err(OidcError::Callback("no verification code was entered".into())),
+        Some(Err(e)) if e.kind() == std::io::ErrorKind::TimedOut => {
+            Err(OidcError::CodeTimeout { secs: timeout.as_secs() })
+        }
         Some(Err(e)) => Err(OidcError::Callback(format!("cannot read the verification code from the terminal: {e}"))),
     }
 }
@@ -623,7 +629,7 @@ mod tests {
         fn can_ask(&self) -> bool {
             false
         }
-        fn ask(&mut self, _: &str) -> Option<std::io::Result<String>> {
+        fn ask(&mut self, _: &str, _: Duration) -> Option<std::io::Result<String>> {
             None
         }
     }

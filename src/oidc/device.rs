@@ -83,6 +83,11 @@ pub fn login_with(
     term: &mut dyn Terminal,
     clock: &mut dyn Clock,
 ) -> Result<String, OidcError> {
+    // The code is the whole login: with no terminal to show it on (git shows our stderr only
+    // after we end), nobody could enter it, so fail now instead of polling for minutes.
+    if !term.can_ask() {
+        return Err(OidcError::DeviceNoTerminal);
+    }
     let secret = flow::client_secret(cfg)?;
     let md = flow::discover(&cfg.issuer, http)?;
     let (auth, pkce) = authorize(cfg, http, &md, secret.as_deref())?;
@@ -277,11 +282,35 @@ mod tests {
             self.0.push('\n');
         }
         fn can_ask(&self) -> bool {
-            false
+            true
         }
-        fn ask(&mut self, _: &str) -> Option<std::io::Result<String>> {
+        fn ask(&mut self, _: &str, _: Duration) -> Option<std::io::Result<String>> {
             None
         }
+    }
+
+    /// No terminal at all (stderr only, which git shows after the fact).
+    struct NoTerminal;
+    impl Terminal for NoTerminal {
+        fn say(&mut self, _: &str) {}
+        fn can_ask(&self) -> bool {
+            false
+        }
+        fn ask(&mut self, _: &str, _: Duration) -> Option<std::io::Result<String>> {
+            None
+        }
+    }
+
+    #[test]
+    fn no_terminal_fails_before_asking_the_issuer() {
+        let (iss, _key) = issuer(vec![json!(null)], json!({}));
+        let cfg = Config { issuer: iss.url.clone(), ..Config::default() };
+        let http = crate::http::client(&Default::default()).unwrap();
+        let r = login_with(&cfg, &http, &mut NoTerminal, &mut FakeClock::default());
+        assert!(matches!(r, Err(OidcError::DeviceNoTerminal)), "{r:?}");
+        let msg = r.unwrap_err().to_string();
+        assert!(msg.contains(crate::oidc::NO_TERMINAL_REMEDY), "{msg}");
+        assert!(iss.polls.lock().unwrap().is_empty(), "nothing was polled");
     }
 
     fn run(

@@ -10,6 +10,7 @@ use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde::Deserialize;
 use std::io::{BufRead, Write};
+use std::time::Duration;
 
 /// Scopes requested (gitsign's).
 pub const SCOPES: &str = "openid email";
@@ -267,10 +268,12 @@ pub fn verified_id_token(
 pub trait Terminal {
     /// Show a message (one or more lines).
     fn say(&mut self, text: &str);
-    /// Whether [`Terminal::ask`] can read an answer.
+    /// Whether there is a terminal: what [`Terminal::say`] shows is seen at once, and
+    /// [`Terminal::ask`] can read an answer.
     fn can_ask(&self) -> bool;
-    /// Show `prompt` and read one whitespace-delimited word; `None` without a terminal.
-    fn ask(&mut self, prompt: &str) -> Option<std::io::Result<String>>;
+    /// Show `prompt` and read one whitespace-delimited word, waiting at most `timeout` (then an
+    /// error of kind `TimedOut`); `None` without a terminal.
+    fn ask(&mut self, prompt: &str, timeout: Duration) -> Option<std::io::Result<String>>;
 }
 
 /// The controlling terminal, or stderr (write-only) without one.
@@ -300,23 +303,43 @@ impl Terminal for Tty {
         self.input.is_some()
     }
 
-    fn ask(&mut self, prompt: &str) -> Option<std::io::Result<String>> {
-        let input = self.input.as_mut()?;
+    fn ask(&mut self, prompt: &str, timeout: Duration) -> Option<std::io::Result<String>> {
+        let mut input = self.input.take()?;
         let _ = write!(self.out, "{prompt}");
         let _ = self.out.flush();
-        let mut line = String::new();
-        Some(loop {
-            line.clear();
-            match input.read_line(&mut line) {
-                Ok(0) => break Err(std::io::Error::new(std::io::ErrorKind::UnexpectedEof, "end of input")),
-                Ok(_) => {
-                    if let Some(word) = line.split_whitespace().next() {
-                        break Ok(word.to_string());
-                    }
-                }
-                Err(e) => break Err(e),
+        // The terminal is read on a thread of its own so that the wait has an end; after a
+        // timeout that thread stays blocked on the terminal until the process ends.
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let word = read_word(&mut input);
+            let _ = tx.send((word, input));
+        });
+        Some(match rx.recv_timeout(timeout) {
+            Ok((word, input)) => {
+                self.input = Some(input);
+                word
+            }
+            Err(_) => {
+                let _ = writeln!(self.out);
+                Err(std::io::Error::new(std::io::ErrorKind::TimedOut, "no answer in time"))
             }
         })
+    }
+}
+
+/// Read lines until one holds a word; return that word.
+fn read_word(input: &mut impl BufRead) -> std::io::Result<String> {
+    let mut line = String::new();
+    loop {
+        line.clear();
+        match input.read_line(&mut line)? {
+            0 => return Err(std::io::Error::new(std::io::ErrorKind::UnexpectedEof, "end of input")),
+            _ => {
+                if let Some(word) = line.split_whitespace().next() {
+                    return Ok(word.to_string());
+                }
+            }
+        }
     }
 }
 

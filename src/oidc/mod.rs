@@ -26,6 +26,11 @@ pub use token::{Claims, TokenError};
 
 use crate::config::Config;
 
+/// What to do when a login needs a terminal and gitsign has none (under git without a
+/// terminal, or in a script): shared by every such error so they all say the same.
+pub const NO_TERMINAL_REMEDY: &str = "run the command from a terminal (where the login can show its \
+     link and read a code), or provide an ID token in SIGSTORE_ID_TOKEN";
+
 /// Errors obtaining a token.
 #[derive(Debug, thiserror::Error)]
 pub enum OidcError {
@@ -147,8 +152,8 @@ pub enum OidcError {
     /// No callback in time and no terminal for the out-of-band code.
     #[error(
         "no login came back within {secs} s and there is no terminal to paste a code into; \
-         run the command from a terminal, set {env} for a longer wait, or provide a token \
-         (SIGSTORE_ID_TOKEN or gitsign.tokenProvider=device)",
+         {remedy}, or set {env} for a longer wait",
+        remedy = NO_TERMINAL_REMEDY,
         env = browser::TIMEOUT_ENV
     )]
     Timeout {
@@ -158,9 +163,27 @@ pub enum OidcError {
     /// The browser could not be opened and there is no terminal.
     #[error(
         "cannot open a browser for the login and there is no terminal to paste a code into; \
-         set gitsign.urlOpener, use gitsign.tokenProvider=device, or provide SIGSTORE_ID_TOKEN"
+         {remedy}, or set gitsign.urlOpener to a command that opens one",
+        remedy = NO_TERMINAL_REMEDY
     )]
     NoBrowser,
+    /// The out-of-band code was not entered in time.
+    #[error(
+        "no verification code was entered within {secs} s; run the command again and paste the code \
+         sooner, set {env} for a longer wait, or provide an ID token in SIGSTORE_ID_TOKEN",
+        env = browser::TIMEOUT_ENV
+    )]
+    CodeTimeout {
+        /// Seconds waited.
+        secs: u64,
+    },
+    /// The device flow has no terminal to show its code on.
+    #[error(
+        "the device login needs a terminal to show its code and there is none (git shows gitsign's \
+         messages only after it ends); {remedy}",
+        remedy = NO_TERMINAL_REMEDY
+    )]
+    DeviceNoTerminal,
     /// The token endpoint failed.
     #[error("the code exchange with the identity provider failed: {reason}")]
     Exchange {
