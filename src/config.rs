@@ -703,7 +703,8 @@ mod tests {
             "gitsign.autoclose" => "false",
             "gitsign.matchcommitter" => "true",
             "gitsign.autoclosetimeout" => "9",
-            "gitsign.httptimeout" | "gitsign.connecttimeout" => "5",
+            "gitsign.httptimeout" | "gitsign.connecttimeout" | "gitsign.rekorlookuptimeout" => "5",
+            "gitsign.redirecturl" => "http://localhost:8080/auth/callback",
             "gitsign.credentialcachemode" => "socket",
             _ => "https://x.test/",
         };
