@@ -757,7 +757,9 @@ fn rekor_faults_keep_the_commit_unmade() {
 #[test]
 fn issuer_faults_keep_the_commit_unmade() {
     let sb = Sandbox::start();
-    // No token in the environment: gitsign has to talk to the issuer (device flow).
+    // No token in the environment: gitsign has to talk to the issuer. The browser flow discovers
+    // the issuer first (the device flow, without a terminal to show its code, now fails before
+    // any request).
     let mut matrix = Vec::new();
     let cases: Vec<(&str, String, Vec<&str>)> = vec![
         ("connection refused", closed_port_url(), vec!["refused", "connect"]),
@@ -775,7 +777,8 @@ fn issuer_faults_keep_the_commit_unmade() {
             &sb,
             &[
                 ("GITSIGN_OIDC_ISSUER", url.as_str()),
-                ("GITSIGN_TOKEN_PROVIDER", "device"),
+                ("GITSIGN_TOKEN_PROVIDER", "interactive"),
+                ("GITSIGN_URL_OPENER", "false {{.URL}}"),
                 ("GITSIGN_HTTP_TIMEOUT", "2"),
                 ("GITSIGN_CONNECT_TIMEOUT", "2"),
             ],
@@ -785,7 +788,7 @@ fn issuer_faults_keep_the_commit_unmade() {
         assert!(f.elapsed < Duration::from_secs(30), "issuer {what}: took {:?}", f.elapsed);
         matrix.push((what.to_string(), first_error_line(&f.stderr), f.elapsed));
     }
-    write_matrix("issuer", "git commit -S (OIDC issuer, device flow)", &matrix);
+    write_matrix("issuer", "git commit -S (OIDC issuer, browser flow)", &matrix);
 }
 
 #[test]
