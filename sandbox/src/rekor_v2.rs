@@ -180,7 +180,9 @@ impl RekorV2 {
         match (req.method.as_str(), p) {
             ("POST", "/api/v2/log/entries") => self.create(req),
             ("GET", "/api/v2/checkpoint") => self.get_checkpoint(),
-            ("GET", _) if p.starts_with("/api/v2/tile/entries/") => self.entry_bundle(&p["/api/v2/tile/entries/".len()..]),
+            ("GET", _) if p.starts_with("/api/v2/tile/entries/") => {
+                self.entry_bundle(&p["/api/v2/tile/entries/".len()..])
+            }
             ("GET", _) if p.starts_with("/api/v2/tile/") => self.tile(&p["/api/v2/tile/".len()..]),
             (_, "/api/v2/log/entries") => Resp::error(405, "use POST to add an entry"),
             _ => Resp::error(404, "not found"),
@@ -215,7 +217,9 @@ impl RekorV2 {
             return bad(&format!("unsupported signature.verifier.keyDetails {got}: only {KEY_P256} is accepted"));
         }
         if r.pointer("/signature/verifier/publicKey").is_some_and(|k| !k.is_null()) {
-            return bad("signature.verifier.publicKey is not accepted: send the signing certificate as x509Certificate");
+            return bad(
+                "signature.verifier.publicKey is not accepted: send the signing certificate as x509Certificate",
+            );
         }
         let cert_der = match b64_field(r, "/signature/verifier/x509Certificate/rawBytes", "x509Certificate.rawBytes") {
             Ok(c) => c,
@@ -225,12 +229,15 @@ impl RekorV2 {
             Ok(c) => c,
             Err(e) => return bad(&format!("x509Certificate.rawBytes is not a DER certificate: {e}")),
         };
-        let Some(key) = cert.tbs_certificate().subject_public_key_info().to_der().ok().and_then(|d| keys::p256_from_spki(&d))
+        let Some(key) =
+            cert.tbs_certificate().subject_public_key_info().to_der().ok().and_then(|d| keys::p256_from_spki(&d))
         else {
             return bad(&format!("the certificate's key is not ECDSA P-256, as keyDetails {KEY_P256} says"));
         };
         if !keys::verify_p256_prehash(&key, &digest, &sig) {
-            return bad("signature verification failed: the signature does not verify over the digest with the certificate's key");
+            return bad(
+                "signature verification failed: the signature does not verify over the digest with the certificate's key",
+            );
         }
         let body = entry_body(&digest, &sig, &cert_der);
         if body.len() > MAX_BODY {

@@ -5,8 +5,8 @@
 
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
-use p256::ecdsa::signature::hazmat::PrehashSigner;
 use p256::ecdsa::signature::Signer;
+use p256::ecdsa::signature::hazmat::PrehashSigner;
 use p256::ecdsa::{DerSignature, SigningKey};
 use p256::pkcs8::EncodePublicKey;
 use serde_json::{Value, json};
@@ -334,6 +334,12 @@ fn restart_keeps_entries_and_the_checkpoint_grows_consistently() {
     }
     let (origin1, size1, root1) = checkpoint(&sb, &log);
     assert_eq!(size1, 5);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let m = std::fs::metadata(d.0.join("rekor-v2-key.pem")).unwrap().permissions().mode();
+        assert_eq!(m & 0o777, 0o600, "the log key is private");
+    }
     sb.kill(); // kill -9: only what was committed survives
 
     let sb = Sandbox::start(&d.0, &[]);
@@ -393,9 +399,18 @@ fn tiles_match_a_root_recomputed_from_the_entries() {
     // The root from the tiles alone.
     assert_eq!(node(&l1[0], &mth(&t1)).to_vec(), root);
     // Tiles that do not exist (yet) or are not spelled canonically are 404.
-    for path in
-        ["0/001", "0/001.p/45", "0/002.p/1", "1/000", "0/1", "0/x000/001", "0/000.p/256", "0/000.p/0", "00/000", "8/000"]
-    {
+    for path in [
+        "0/001",
+        "0/001.p/45",
+        "0/002.p/1",
+        "1/000",
+        "0/1",
+        "0/x000/001",
+        "0/000.p/256",
+        "0/000.p/0",
+        "00/000",
+        "8/000",
+    ] {
         assert_eq!(get(&format!("{}/api/v2/tile/{path}", sb.base)).status, 404, "{path}");
     }
     for path in ["001", "001.p/45", "1"] {
@@ -439,7 +454,10 @@ fn sigstore_python_signs_with_rekor_v2_and_verifies_offline() {
     // `env` points gitsign at it.
     let out = Command::new(BIN).args(["env", "--dir"]).arg(&d.0).output().unwrap();
     let env = String::from_utf8(out.stdout).unwrap();
-    assert!(env.contains(&format!("export GITSIGN_SIGNING_CONFIG='{}'", d.0.join("signing_config.json").display())), "{env}");
+    assert!(
+        env.contains(&format!("export GITSIGN_SIGNING_CONFIG='{}'", d.0.join("signing_config.json").display())),
+        "{env}"
+    );
 
     let cfg = d.0.join("trust-config.json");
     let client = json!({"mediaType": "application/vnd.dev.sigstore.clienttrustconfig.v0.1+json",
@@ -463,7 +481,9 @@ fn sigstore_python_signs_with_rekor_v2_and_verifies_offline() {
     let e = &b["verificationMaterial"]["tlogEntries"][0];
     assert_eq!(e["kindVersion"]["version"], "0.0.2", "signed to the v2 log");
     assert_eq!(unb64(e["logId"]["keyId"].as_str().unwrap()), log.log_id);
-    assert!(b["verificationMaterial"]["timestampVerificationData"]["rfc3161Timestamps"][0]["signedTimestamp"].is_string());
+    assert!(
+        b["verificationMaterial"]["timestampVerificationData"]["rfc3161Timestamps"][0]["signedTimestamp"].is_string()
+    );
     assert_eq!(checkpoint(&sb, &log).1, 1);
 
     let issuer = format!("{}/oauth2", sb.base);
