@@ -125,3 +125,30 @@ pub fn p256_from_spki(der: &[u8]) -> Option<p256::ecdsa::VerifyingKey> {
     use p256::pkcs8::DecodePublicKey;
     p256::ecdsa::VerifyingKey::from_public_key_der(der).ok()
 }
+
+/// Load the PKCS#8 PEM Ed25519 key at `path`, or create and store it (mode 0600).
+pub fn load_or_create_ed25519(path: &Path) -> Result<ring::signature::Ed25519KeyPair, Error> {
+    let bad = |e: String| Error::State(format!("{}: {e}", path.display()));
+    if path.exists() {
+        let pem = std::fs::read_to_string(path)?;
+        let der = util::pem_decode_all(&pem)
+            .into_iter()
+            .find(|(label, _)| label == "PRIVATE KEY")
+            .map(|(_, der)| der)
+            .ok_or_else(|| bad("no PRIVATE KEY block".into()))?;
+        return ring::signature::Ed25519KeyPair::from_pkcs8_maybe_unchecked(&der)
+            .map_err(|e| bad(format!("not an Ed25519 PKCS#8 key ({e})")));
+    }
+    let rng = ring::rand::SystemRandom::new();
+    let doc = ring::signature::Ed25519KeyPair::generate_pkcs8(&rng)
+        .map_err(|_| Error::State("cannot generate an Ed25519 key: the system RNG failed".into()))?;
+    util::write_private(path, util::pem_encode("PRIVATE KEY", doc.as_ref()).as_bytes())?;
+    ring::signature::Ed25519KeyPair::from_pkcs8(doc.as_ref()).map_err(|e| bad(format!("{e}")))
+}
+
+/// SubjectPublicKeyInfo DER of a 32-byte Ed25519 public key (RFC 8410).
+pub fn ed25519_spki_der(public: &[u8]) -> Vec<u8> {
+    let mut der = vec![0x30, 0x2a, 0x30, 0x05, 0x06, 0x03, 0x2b, 0x65, 0x70, 0x03, 0x21, 0x00];
+    der.extend_from_slice(public);
+    der
+}

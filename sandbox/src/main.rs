@@ -16,6 +16,7 @@ mod keys;
 mod merkle;
 mod oidc;
 mod rekor;
+mod rekor_v2;
 mod sct;
 mod server;
 mod signals;
@@ -155,6 +156,10 @@ fn cmd_env(mut args: Args) -> Result<(), Error> {
         ("GITSIGN_TRUSTED_ROOT", tr.to_string_lossy().into_owned()),
     ];
     let mut vars = vars.to_vec();
+    if let Some(sc) = info.get("signing_config").and_then(|v| v.as_str()) {
+        // Fulcio, OIDC, Rekor v2 and v1, TSA (SigningConfig v0.2) for clients that read one.
+        vars.push(("GITSIGN_SIGNING_CONFIG", sc.to_string()));
+    }
     if let Some(ca) = info.get("tls_ca").and_then(|v| v.as_str()) {
         // The sandbox serves HTTPS with its own CA: point rustls-native-certs/OpenSSL clients at it.
         vars.push(("SSL_CERT_FILE", ca.to_string()));

@@ -69,6 +69,12 @@ impl Tree {
         }
     }
 
+    /// Hashes of the complete subtrees of `2^level` leaves number `start .. start + count`
+    /// (what a C2SP tlog-tiles tile holds), or `None` when not all of them are complete yet.
+    pub fn complete_nodes(&self, level: usize, start: usize, count: usize) -> Option<&[Hash]> {
+        self.levels.get(level)?.get(start..start.checked_add(count)?)
+    }
+
     /// MTH(D[start:end]).
     fn subtree(&self, start: usize, end: usize) -> Hash {
         let n = end - start;

@@ -6,6 +6,7 @@ use crate::http::{Req, Resp};
 use crate::issuers::TrustedIssuer;
 use crate::oidc::{self, Oidc};
 use crate::rekor::Rekor;
+use crate::rekor_v2::RekorV2;
 use crate::tsa::{self, Tsa};
 use crate::{fulcio, keys, signals, tls, trust_root, util};
 use serde_json::{Value, json};
@@ -16,6 +17,7 @@ use std::sync::Arc;
 pub const ISSUER_KEY: &str = "issuer-key.pem";
 pub const SANDBOX_JSON: &str = "sandbox.json";
 pub const TRUSTED_ROOT: &str = "trusted_root.json";
+pub const SIGNING_CONFIG: &str = "signing_config.json";
 pub const DEFAULT_IDENTITY: &str = "sandbox-user@example.test";
 const WORKERS: usize = 4;
 
@@ -34,6 +36,7 @@ struct Stack {
     trusted: Vec<TrustedIssuer>,
     ca: Ca,
     rekor: Rekor,
+    rekor_v2: RekorV2,
     tsa: Tsa,
     base_url: String,
 }
@@ -69,6 +72,9 @@ fn route(stack: &Stack, req: &Req) -> Resp {
         && (rest.is_empty() || rest.starts_with('/'))
     {
         return stack.oidc.handle(req, rest);
+    }
+    if p == "/api/v2/log/entries" || p == "/api/v2/checkpoint" || p.starts_with("/api/v2/tile/") {
+        return stack.rekor_v2.handle(req);
     }
     if p == "/api/v1/signingCert" || p == "/api/v1/rootCert" || p.starts_with("/api/v2/") {
         return fulcio::handle(req, &stack.oidc, &stack.trusted, &stack.ca);
@@ -158,6 +164,7 @@ pub fn serve(opts: Options) -> Result<(), Error> {
         Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(e.into()),
         _ => {}
     }
+    let rekor_v2 = RekorV2::open(&dir, tree_id(&dir)?)?;
     let tsa = Tsa::load_or_create(&dir, start)?;
 
     enum Listener {
@@ -179,15 +186,27 @@ pub fn serve(opts: Options) -> Result<(), Error> {
     let base_url = format!("{scheme}://{addr}");
     let issuer = format!("{base_url}{}", oidc::PREFIX);
 
-    let tr = trust_root::build(&base_url, &ca, rekor.spki(), &ct_spki, &tsa, start);
+    let logs = trust_root::Logs {
+        rekor_spki: rekor.spki(),
+        rekor_v2_spki: rekor_v2.spki(),
+        rekor_v2_log_id: rekor_v2.log_id(),
+        ct_spki: &ct_spki,
+    };
+    let tr = trust_root::build(&base_url, &ca, &logs, &tsa, start);
     let tr_path = dir.join(TRUSTED_ROOT);
     write_atomic(&tr_path, serde_json::to_string_pretty(&tr)?.as_bytes())?;
+    let tsa_url = format!("{base_url}{}", tsa::PATH);
+    let sc = trust_root::signing_config(&base_url, &issuer, &tsa_url, start);
+    let sc_path = dir.join(SIGNING_CONFIG);
+    write_atomic(&sc_path, serde_json::to_string_pretty(&sc)?.as_bytes())?;
     let mut info = json!({
         "base_url": base_url,
         "issuer": issuer,
         "fulcio_url": base_url,
         "rekor_url": base_url,
         "trusted_root": tr_path.to_string_lossy(),
+        "signing_config": sc_path.to_string_lossy(),
+        "rekor_v2_origin": rekor_v2.origin(),
         "timestamp_url": format!("{base_url}{}", tsa::PATH),
         "timestamp_cert_chain": dir.join(tsa::CHAIN_FILE).to_string_lossy(),
         "identity": opts.identity,
@@ -207,6 +226,7 @@ pub fn serve(opts: Options) -> Result<(), Error> {
         trusted,
         ca,
         rekor,
+        rekor_v2,
         tsa,
         base_url: base_url.clone(),
     });
@@ -217,6 +237,7 @@ pub fn serve(opts: Options) -> Result<(), Error> {
         writeln!(out, "fulcio_url {base_url}")?;
         writeln!(out, "rekor_url {base_url}")?;
         writeln!(out, "trusted_root {}", tr_path.display())?;
+        writeln!(out, "signing_config {}", sc_path.display())?;
         writeln!(out, "timestamp_url {base_url}{}", tsa::PATH)?;
         if opts.tls {
             writeln!(out, "tls_ca {}", tls_ca.display())?;
@@ -267,6 +288,7 @@ pub fn serve(opts: Options) -> Result<(), Error> {
     // Take the log lock so no append is in progress, then exit: every
     // acknowledged entry is already committed.
     let _quiet = stack.rekor.quiesce();
+    let _quiet_v2 = stack.rekor_v2.quiesce();
     eprintln!("gitsign-sandbox: stopping");
     std::process::exit(0);
 }

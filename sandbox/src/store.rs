@@ -44,24 +44,47 @@ fn row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Entry> {
     })
 }
 
+/// Open a log database for this process alone, durable on commit.
+fn open_locked(path: &Path) -> Result<Connection, Error> {
+    let conn = Connection::open(path)?;
+    // One server per directory: hold an exclusive lock for the connection's
+    // lifetime (released by the OS even on kill -9).
+    conn.busy_timeout(std::time::Duration::ZERO)?;
+    conn.pragma_update(None, "locking_mode", "EXCLUSIVE")?;
+    if conn.execute_batch("BEGIN EXCLUSIVE; COMMIT;").is_err() {
+        return Err(Error::State(format!(
+            "{} is in use: another gitsign-sandbox is already serving this directory",
+            path.display()
+        )));
+    }
+    conn.pragma_update(None, "journal_mode", "WAL")?;
+    // WAL + NORMAL: a committed entry is in the WAL file before the 201 goes out, so a
+    // killed process (kill -9) loses nothing acknowledged; only a power cut could lose the
+    // last transactions, which a local test stack accepts for an fsync-free append.
+    conn.pragma_update(None, "synchronous", "NORMAL")?;
+    Ok(conn)
+}
+
+/// Leaf hashes from `SELECT idx, leaf_hash … ORDER BY idx`, checked to be dense from 0.
+fn dense_leaves(conn: &Connection, sql: &str) -> Result<Vec<Hash>, Error> {
+    let mut st = conn.prepare(sql)?;
+    let mut out = Vec::new();
+    let rows = st.query_map([], |r| Ok((r.get::<_, i64>(0)?, r.get::<_, Vec<u8>>(1)?)))?;
+    for r in rows {
+        let (idx, h) = r?;
+        if idx as usize != out.len() || h.len() != 32 {
+            return Err(Error::State(format!("log database is inconsistent at index {idx}")));
+        }
+        let mut a = [0u8; 32];
+        a.copy_from_slice(&h);
+        out.push(a);
+    }
+    Ok(out)
+}
+
 impl Store {
     pub fn open(path: &Path) -> Result<Store, Error> {
-        let conn = Connection::open(path)?;
-        // One server per directory: hold an exclusive lock for the connection's
-        // lifetime (released by the OS even on kill -9).
-        conn.busy_timeout(std::time::Duration::ZERO)?;
-        conn.pragma_update(None, "locking_mode", "EXCLUSIVE")?;
-        if conn.execute_batch("BEGIN EXCLUSIVE; COMMIT;").is_err() {
-            return Err(Error::State(format!(
-                "{} is in use: another gitsign-sandbox is already serving this directory",
-                path.display()
-            )));
-        }
-        conn.pragma_update(None, "journal_mode", "WAL")?;
-        // WAL + NORMAL: a committed entry is in the WAL file before the 201 goes out, so a
-        // killed process (kill -9) loses nothing acknowledged; only a power cut could lose the
-        // last transactions, which a local test stack accepts for an fsync-free append.
-        conn.pragma_update(None, "synchronous", "NORMAL")?;
+        let conn = open_locked(path)?;
         conn.execute_batch(
             "CREATE TABLE IF NOT EXISTS entries (
                 idx INTEGER PRIMARY KEY,
@@ -82,19 +105,7 @@ impl Store {
 
     /// All leaf hashes in index order (to rebuild the tree at start).
     pub fn leaf_hashes(&self) -> Result<Vec<Hash>, Error> {
-        let mut st = self.conn.prepare("SELECT idx, leaf_hash FROM entries ORDER BY idx")?;
-        let mut out = Vec::new();
-        let rows = st.query_map([], |r| Ok((r.get::<_, i64>(0)?, r.get::<_, Vec<u8>>(1)?)))?;
-        for r in rows {
-            let (idx, h) = r?;
-            if idx as usize != out.len() || h.len() != 32 {
-                return Err(Error::State(format!("log database is inconsistent at index {idx}")));
-            }
-            let mut a = [0u8; 32];
-            a.copy_from_slice(&h);
-            out.push(a);
-        }
-        Ok(out)
+        dense_leaves(&self.conn, "SELECT idx, leaf_hash FROM entries ORDER BY idx")
     }
 
     /// Insert and commit (autocommit: the statement is durable when this returns).
@@ -149,5 +160,56 @@ impl Store {
             }
         }
         Ok(out)
+    }
+}
+
+/// The Rekor v2 log's entries (`rekor-v2.sqlite`): index, RFC 6962 leaf hash and the
+/// canonicalized body as logged (the bytes the leaf hash and the entry bundles are made of).
+pub struct V2Store {
+    conn: Connection,
+}
+
+impl V2Store {
+    pub fn open(path: &Path) -> Result<V2Store, Error> {
+        let conn = open_locked(path)?;
+        conn.execute_batch(
+            "CREATE TABLE IF NOT EXISTS entries_v2 (
+                idx INTEGER PRIMARY KEY,
+                leaf_hash BLOB NOT NULL UNIQUE,
+                body BLOB NOT NULL
+            );",
+        )?;
+        Ok(V2Store { conn })
+    }
+
+    /// All leaf hashes in index order (to rebuild the tree at start).
+    pub fn leaf_hashes(&self) -> Result<Vec<Hash>, Error> {
+        dense_leaves(&self.conn, "SELECT idx, leaf_hash FROM entries_v2 ORDER BY idx")
+    }
+
+    /// Insert and commit (autocommit: durable when this returns).
+    pub fn insert(&self, index: u64, leaf: &Hash, body: &[u8]) -> Result<(), Error> {
+        self.conn.execute(
+            "INSERT INTO entries_v2 (idx, leaf_hash, body) VALUES (?1, ?2, ?3)",
+            params![index as i64, leaf.to_vec(), body],
+        )?;
+        Ok(())
+    }
+
+    /// Index and body of the entry with this leaf hash.
+    pub fn by_leaf(&self, leaf: &Hash) -> Result<Option<(u64, Vec<u8>)>, Error> {
+        Ok(self
+            .conn
+            .query_row("SELECT idx, body FROM entries_v2 WHERE leaf_hash = ?1", [leaf.to_vec()], |r| {
+                Ok((r.get::<_, i64>(0)? as u64, r.get::<_, Vec<u8>>(1)?))
+            })
+            .optional()?)
+    }
+
+    /// Bodies of entries `start..end`, in index order.
+    pub fn bodies(&self, start: u64, end: u64) -> Result<Vec<Vec<u8>>, Error> {
+        let mut st = self.conn.prepare("SELECT body FROM entries_v2 WHERE idx >= ?1 AND idx < ?2 ORDER BY idx")?;
+        let rows = st.query_map([start as i64, end as i64], |r| r.get::<_, Vec<u8>>(0))?;
+        Ok(rows.collect::<Result<Vec<_>, _>>()?)
     }
 }
