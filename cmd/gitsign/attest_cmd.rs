@@ -2,9 +2,9 @@
 //! `gitsign verify-attestation [REV] ...`: signed in-toto attestations about commits and trees,
 //! logged in Rekor and stored under `refs/attestations/{commits,trees}` (as sigstore/gitsign).
 use clap::{Arg, ArgAction, Command};
-use gitsign::attest::check::{CheckOptions, verify_attestation};
-use gitsign::attest::refs::{self, ObjType};
-use gitsign::policy::{Policy, PolicyFlags};
+use gitsign::pipelines::attest::check::{CheckOptions, verify_attestation};
+use gitsign::pipelines::attest::refs::{self, ObjType};
+use gitsign::pipelines::verify::policy::{Policy, PolicyFlags};
 use std::process::ExitCode;
 
 fn objtype_arg() -> Arg {
@@ -125,29 +125,29 @@ pub fn run_attest(argv: &[std::ffi::OsString]) -> ExitCode {
         Ok(p) => p,
         Err(e) => return fail(e),
     };
-    if let Err(e) = gitsign::attest::sign::canonical_predicate(&predicate) {
+    if let Err(e) = gitsign::pipelines::attest::sign::canonical_predicate(&predicate) {
         return fail(format!("{path}: {e}"));
     }
     let target = match refs::resolve(&rev, kind) {
         Ok(t) => t,
         Err(e) => return fail(e.to_string()),
     };
-    let trust = match gitsign::setup::trusted_root_for(&cfg) {
+    let trust = match gitsign::app::setup::trusted_root_for(&cfg) {
         Ok(t) => t,
         Err(e) => return fail(e.to_string()),
     };
-    let services = match gitsign::sign::Services::from_config(&cfg) {
+    let services = match gitsign::pipelines::sign::Services::from_config(&cfg) {
         Ok(s) => s,
         Err(e) => return fail(e.to_string()),
     };
-    let identity = match gitsign::sign::obtain_identity(&cfg, &services, &trust, now()) {
+    let identity = match gitsign::pipelines::sign::obtain_identity(&cfg, &services, &trust, now()) {
         Ok(i) => i,
         Err(e) => return fail(e.to_string()),
     };
-    if let Err(e) = gitsign::sign::check_certificate(&cfg, &identity, &trust, now()) {
+    if let Err(e) = gitsign::pipelines::sign::check_certificate(&cfg, &identity, &trust, now()) {
         return fail(e.to_string());
     }
-    let out = match gitsign::attest::sign::attest(
+    let out = match gitsign::pipelines::attest::sign::attest(
         &identity,
         &services.rekor,
         &trust,
@@ -201,7 +201,7 @@ pub fn run_verify(argv: &[std::ffi::OsString]) -> ExitCode {
     if let Some(t) = s("trusted-root") {
         cfg.trusted_root = Some(t);
     }
-    let trust = match gitsign::setup::trusted_root_for(&cfg) {
+    let trust = match gitsign::app::setup::trusted_root_for(&cfg) {
         Ok(t) => t,
         Err(e) => return fail(e.to_string()),
     };
@@ -225,11 +225,11 @@ pub fn run_verify(argv: &[std::ffi::OsString]) -> ExitCode {
             kind.ref_name()
         ));
     }
-    let http = match gitsign::http::client(&gitsign::http::HttpOptions::from_config(&cfg)) {
+    let http = match gitsign::services::http::client(&gitsign::services::http::HttpOptions::from_config(&cfg)) {
         Ok(h) => h,
         Err(e) => return fail(e.to_string()),
     };
-    let rekor = gitsign::rekor::client::RekorClient::new(&cfg.rekor, http);
+    let rekor = gitsign::services::rekor::client::RekorClient::new(&cfg.rekor, http);
     let want_type = s("type");
     let opts = CheckOptions {
         trust: &trust,
@@ -251,10 +251,10 @@ pub fn run_verify(argv: &[std::ffi::OsString]) -> ExitCode {
                     v.identity,
                     v.issuer.as_deref().unwrap_or("unknown"),
                     v.log_index,
-                    gitsign::timefmt::rfc3339(v.integrated_time)
+                    gitsign::encoding::timefmt::rfc3339(v.integrated_time)
                 );
             }
-            Err(gitsign::attest::sign::AttestationError::PredicateType { .. }) => skipped += 1,
+            Err(gitsign::pipelines::attest::sign::AttestationError::PredicateType { .. }) => skipped += 1,
             Err(e) => {
                 failed += 1;
                 eprintln!("gitsign: error: {} for {} {target}: {e}", a.name, kind.as_str());

@@ -16,15 +16,15 @@ pub fn run(argv: &[std::ffi::OsString]) -> ExitCode {
         eprintln!("gitsign: error: {msg}");
         ExitCode::FAILURE
     };
-    let obj = match gitsign::repo::read_object(&rev) {
+    let obj = match gitsign::git::repo::read_object(&rev) {
         Ok(o) => o,
         Err(e) => return fail(e.to_string()),
     };
-    let split = match gitsign::git::split_object(obj.kind, &obj.content) {
+    let split = match gitsign::git::object::split_object(obj.kind, &obj.content) {
         Ok(s) => s,
         Err(e) => return fail(format!("{rev}: {e}")),
     };
-    let exported = match gitsign::bundle::from_signature(&split.signature) {
+    let exported = match gitsign::pipelines::bundle::from_signature(&split.signature) {
         Ok(x) => x,
         Err(e) => return fail(format!("{rev}: {e}")),
     };

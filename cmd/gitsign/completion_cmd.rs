@@ -1,6 +1,6 @@
 //! `gitsign completion bash|zsh|fish|elvish|powershell` and `gitsign man [SUBCOMMAND|--dir DIR]`:
 //! generated from the CLI definition in `cli.rs` (and, for the man page's CONFIGURATION and
-//! ENVIRONMENT sections, from `gitsign::config::SETTINGS`), written to stdout or DIR.
+//! ENVIRONMENT sections, from `gitsign::app::config::SETTINGS`), written to stdout or DIR.
 use clap::{Arg, Command, value_parser};
 use clap_complete::Shell;
 use std::process::ExitCode;
@@ -75,7 +75,7 @@ fn configuration_sections() -> roff::Roff {
         "Settings come from git config keys (any scope) and environment variables; a variable wins over \
          the key, and among variables the first listed wins. gitsign.* keys compare case-insensitively.",
     )]);
-    for s in gitsign::config::SETTINGS {
+    for s in gitsign::app::config::SETTINGS {
         r.control("TP", []);
         let mut head = Vec::new();
         if let Some(k) = s.git_key {
@@ -92,7 +92,7 @@ fn configuration_sections() -> roff::Roff {
     }
     r.control("SH", ["ENVIRONMENT"]);
     r.text([roman("Besides the variables above:")]);
-    for (name, default, about) in gitsign::config::OTHER_ENVIRONMENT {
+    for (name, default, about) in gitsign::app::config::OTHER_ENVIRONMENT {
         r.control("TP", []);
         r.text([bold(*name)]);
         r.text([roman(format!("{about}. Default: ")), italic(*default), roman(".")]);

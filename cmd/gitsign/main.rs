@@ -2,9 +2,9 @@
 //!
 //! Thin: parse the command line, dispatch to the library, and turn errors into one style of
 //! message (`error: …` on stderr) and an exit code (0 success, 1 failure, 2 usage or config).
-use gitsign::config::Config;
-use gitsign::gpg::args::{self, GpgArgs, Mode};
-use gitsign::gpg::status::{PK_ECDSA, Status, StatusWriter};
+use gitsign::app::config::Config;
+use gitsign::app::gpg::args::{self, GpgArgs, Mode};
+use gitsign::app::gpg::status::{PK_ECDSA, Status, StatusWriter};
 use std::io::{Read, Write};
 use std::process::ExitCode;
 
@@ -131,8 +131,8 @@ pub(crate) fn load_config() -> Result<Config, ExitCode> {
 
 /// The configuration, loaded once per process (one `git config` run, shared by the log set-up
 /// and the command).
-pub(crate) fn cached_config() -> &'static Result<Config, gitsign::config::ConfigError> {
-    static CONFIG: std::sync::OnceLock<Result<Config, gitsign::config::ConfigError>> = std::sync::OnceLock::new();
+pub(crate) fn cached_config() -> &'static Result<Config, gitsign::app::config::ConfigError> {
+    static CONFIG: std::sync::OnceLock<Result<Config, gitsign::app::config::ConfigError>> = std::sync::OnceLock::new();
     CONFIG.get_or_init(Config::load)
 }
 
@@ -188,11 +188,11 @@ fn sign(a: &GpgArgs) -> ExitCode {
     // The HTTP clients are built on a second thread while this one reads the trusted root and
     // asks the credential cache (about a millisecond of each, on every signature).
     let (services, trust, cached) = std::thread::scope(|scope| {
-        let building = scope.spawn(|| gitsign::sign::Services::from_config(&cfg));
+        let building = scope.spawn(|| gitsign::pipelines::sign::Services::from_config(&cfg));
         // The trusted root first: a broken one fails before any login or network round trip.
-        let trust = gitsign::setup::trusted_root_for(&cfg);
+        let trust = gitsign::app::setup::trusted_root_for(&cfg);
         #[cfg(unix)]
-        let cached = trust.as_ref().ok().and_then(|t| gitsign::cache::lookup(&cfg, t, now()));
+        let cached = trust.as_ref().ok().and_then(|t| gitsign::credentials::cache::lookup(&cfg, t, now()));
         #[cfg(not(unix))]
         let cached = None;
         let services = building.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic));
@@ -200,7 +200,7 @@ fn sign(a: &GpgArgs) -> ExitCode {
     });
     // A dead or refusing cache costs a login on every signature: say so where it is seen.
     #[cfg(unix)]
-    tty.repeat_warnings(&gitsign::cache::take_warnings());
+    tty.repeat_warnings(&gitsign::credentials::cache::take_warnings());
     let services = match services {
         Ok(s) => s,
         Err(e) => return fail(e.to_string()),
@@ -213,21 +213,21 @@ fn sign(a: &GpgArgs) -> ExitCode {
         Some(i) => {
             // The cached credential wins over an explicit token: say so when they differ.
             if let Some(token) = std::env::var("SIGSTORE_ID_TOKEN").ok().filter(|t| !t.trim().is_empty())
-                && let Some(warning) = gitsign::cache::token_mismatch(&i, &token)
+                && let Some(warning) = gitsign::credentials::cache::token_mismatch(&i, &token)
             {
                 tty.say(&format!("gitsign: warning: {warning}"));
             }
             i
         }
-        None => match gitsign::sign::login_identity(&cfg, &services, &trust, now()) {
+        None => match gitsign::pipelines::sign::login_identity(&cfg, &services, &trust, now()) {
             Ok(i) => i,
             Err(e) => return fail(e.to_string()),
         },
     };
-    if let Err(e) = gitsign::sign::check_certificate(&cfg, &identity, &trust, now()) {
+    if let Err(e) = gitsign::pipelines::sign::check_certificate(&cfg, &identity, &trust, now()) {
         return fail(e.to_string());
     }
-    if let Err(e) = gitsign::sign::check_match_committer(&cfg, &identity) {
+    if let Err(e) = gitsign::pipelines::sign::check_match_committer(&cfg, &identity) {
         return fail(e.to_string());
     }
     status.emit(&Status::BeginSigning);
@@ -235,12 +235,12 @@ fn sign(a: &GpgArgs) -> ExitCode {
         Ok(p) => p,
         Err(e) => return fail(format!("cannot read the data to sign: {e}")),
     };
-    let out = match gitsign::sign::sign_payload(&cfg, &identity, &services.rekor, &trust, &payload, now()) {
+    let out = match gitsign::pipelines::sign::sign_payload(&cfg, &identity, &services.rekor, &trust, &payload, now()) {
         Ok(o) => o,
         Err(e) => return fail(e.to_string()),
     };
     #[cfg(unix)]
-    tty.repeat_warnings(&gitsign::cache::take_warnings());
+    tty.repeat_warnings(&gitsign::credentials::cache::take_warnings());
     tty.say(&format!("tlog entry created with index: {}", out.log_index));
     tty.say(&format!(
         "gitsign: signed as {} (issuer {}); verify with: gitsign verify --certificate-identity={} --certificate-oidc-issuer={}",

@@ -89,7 +89,7 @@ pub fn run(argv: &[std::ffi::OsString]) -> ExitCode {
         Err(e) => return fail(e),
     };
     for (key, value) in &settings {
-        gitsign::runlog::debug(&format!("setup: git config {scope} {key} {value}"));
+        gitsign::app::runlog::debug(&format!("setup: git config {scope} {key} {value}"));
         let out = std::process::Command::new("git").args(["config", scope, key, value]).stdin(Stdio::null()).output();
         match out {
             Ok(o) if o.status.success() => outln!("git config {scope} {key} {value}"),

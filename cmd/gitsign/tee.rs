@@ -2,7 +2,7 @@
 //! header, and runs itself again as a child with stderr piped, copying every stderr line both
 //! to its own stderr and to the log. stdin, stdout and any `--status-fd` descriptor are
 //! inherited, so git sees exactly what it would without the log.
-use gitsign::runlog::{self, CHILD_ENV, Level};
+use gitsign::app::runlog::{self, CHILD_ENV, Level};
 use std::ffi::OsString;
 use std::io::{BufRead, Write};
 use std::process::{Command, ExitCode, Stdio};

@@ -3,9 +3,9 @@
 //! offline verification of any Sigstore bundle, with the arguments of the sigstore-conformance
 //! CLI protocol. Exit 0 only when verified, 1 when not, 2 on usage errors. Without
 //! `--trusted-root` or `--staging` the trusted root is the configured one, as for `gitsign verify`.
-use gitsign::bundle_verify::{self, Artifact, BundleVerifyOptions, Signer};
-use gitsign::policy::{Policy, PolicyFlags};
-use gitsign::trust::TrustedRoot;
+use gitsign::pipelines::verify::bundle::{self as bundle_verify, Artifact, BundleVerifyOptions, Signer};
+use gitsign::pipelines::verify::policy::{Policy, PolicyFlags};
+use gitsign::trust::root::TrustedRoot;
 use std::process::ExitCode;
 
 struct Args {
@@ -72,7 +72,7 @@ pub fn run(argv: &[std::ffi::OsString]) -> ExitCode {
                 Ok(c) => c,
                 Err(code) => return code,
             };
-            match gitsign::setup::trusted_root_for(&cfg) {
+            match gitsign::app::setup::trusted_root_for(&cfg) {
                 Ok(t) => {
                     owned_root = t;
                     &owned_root
