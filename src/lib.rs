@@ -10,7 +10,7 @@
 //! - [`git`]: commit and tag objects, reading objects through git, the git config reader.
 //! - [`trust`]: Sigstore trusted roots and the TUF client that refreshes them.
 //! - [`services`]: the HTTPS client; Fulcio, Rekor, the timestamp authority, OIDC.
-//! - `credentials`: the credential cache (daemon protocol, client, server, OS keyrings).
+//! - [`credentials`]: the signing identity; the credential cache (daemon protocol, client, server, OS keyrings).
 //! - [`pipelines`]: signing; verification (signatures, objects, bundles, policy); bundles, DSSE,
 //!   attestations.
 //! - [`app`]: configuration, setup, `gitsign doctor`, the run log, git's gpg interface.
@@ -62,7 +62,6 @@
 #![forbid(unsafe_code)]
 
 pub mod app;
-#[cfg(unix)]
 pub mod credentials;
 pub mod crypto;
 pub mod encoding;

@@ -103,7 +103,7 @@ fn objtype(m: &clap::ArgMatches) -> ObjType {
 }
 
 pub fn run_attest(argv: &[std::ffi::OsString]) -> ExitCode {
-    let m = match crate::cli::parse(attest_command(), argv) {
+    let m = match crate::common::parse(attest_command(), argv) {
         Ok(m) => m,
         Err(code) => return code,
     };
@@ -111,17 +111,17 @@ pub fn run_attest(argv: &[std::ffi::OsString]) -> ExitCode {
     let rev = m.get_one::<String>("rev").cloned().unwrap_or_else(|| "HEAD".into());
     let predicate_type = m.get_one::<String>("type").cloned().unwrap_or_default();
     let Some(path) = m.get_one::<String>("filepath") else {
-        return crate::usage_error("attest needs -f FILE");
+        return crate::common::usage_error("attest needs -f FILE");
     };
     let Some(name) = std::path::Path::new(path).file_name().map(|n| n.to_string_lossy().into_owned()) else {
-        return crate::usage_error(&format!("{path:?} does not name a file"));
+        return crate::common::usage_error(&format!("{path:?} does not name a file"));
     };
-    let cfg = match crate::load_config() {
+    let cfg = match crate::common::load_config() {
         Ok(c) => c,
         Err(code) => return code,
     };
     // Everything local first: a bad file or revision fails before any login.
-    let predicate = match crate::read_file_bounded(std::ffi::OsStr::new(path)) {
+    let predicate = match crate::common::read_file_bounded(std::ffi::OsStr::new(path)) {
         Ok(p) => p,
         Err(e) => return fail(e),
     };
@@ -176,7 +176,7 @@ pub fn run_attest(argv: &[std::ffi::OsString]) -> ExitCode {
 }
 
 pub fn run_verify(argv: &[std::ffi::OsString]) -> ExitCode {
-    let m = match crate::cli::parse(verify_command(), argv) {
+    let m = match crate::common::parse(verify_command(), argv) {
         Ok(m) => m,
         Err(code) => return code,
     };
@@ -190,11 +190,11 @@ pub fn run_verify(argv: &[std::ffi::OsString]) -> ExitCode {
         ..Default::default()
     }) {
         Ok(p) => p,
-        Err(e) => return crate::usage_error(&e.to_string()),
+        Err(e) => return crate::common::usage_error(&e.to_string()),
     };
     let kind = objtype(&m);
     let rev = s("rev").unwrap_or_else(|| "HEAD".into());
-    let mut cfg = match crate::load_config() {
+    let mut cfg = match crate::common::load_config() {
         Ok(c) => c,
         Err(code) => return code,
     };
@@ -225,7 +225,7 @@ pub fn run_verify(argv: &[std::ffi::OsString]) -> ExitCode {
             kind.ref_name()
         ));
     }
-    let http = match gitsign::services::http::client(&gitsign::services::http::HttpOptions::from_config(&cfg)) {
+    let http = match gitsign::services::http::client(&cfg.http_options()) {
         Ok(h) => h,
         Err(e) => return fail(e.to_string()),
     };

@@ -3,13 +3,13 @@
 use std::process::ExitCode;
 
 pub fn run(argv: &[std::ffi::OsString]) -> ExitCode {
-    let m = match crate::cli::parse(crate::cli::export_bundle_command(), argv) {
+    let m = match crate::common::parse(crate::cli::export_bundle_command(), argv) {
         Ok(m) => m,
         Err(code) => return code,
     };
     let rev = m.get_one::<String>("rev").cloned().unwrap_or_else(|| "HEAD".to_string());
     let Some(out) = m.get_one::<String>("output").cloned() else {
-        return crate::usage_error("export-bundle: -o FILE is required");
+        return crate::common::usage_error("export-bundle: -o FILE is required");
     };
     let artifact = m.get_one::<String>("artifact").cloned();
     let fail = |msg: String| {

@@ -29,7 +29,7 @@ fn git_get(key: &str) -> Option<String> {
 }
 
 pub fn run(argv: &[std::ffi::OsString]) -> ExitCode {
-    if let Err(code) = crate::cli::parse(command(), argv) {
+    if let Err(code) = crate::common::parse(command(), argv) {
         return code;
     }
     let git = gitsign::app::doctor::GitSigning { format: git_get("gpg.format"), program: git_get("gpg.x509.program") };

@@ -36,7 +36,7 @@ pub fn command() -> Command {
 }
 
 pub fn run(argv: &[std::ffi::OsString]) -> ExitCode {
-    let m = match crate::cli::parse(command(), argv) {
+    let m = match crate::common::parse(command(), argv) {
         Ok(m) => m,
         Err(code) => return code,
     };
@@ -66,8 +66,8 @@ fn initialize(mirror: Option<&str>, root: Option<&str>) -> Result<(), String> {
             tuf::DEFAULT_MIRROR
         ));
     }
-    let cfg = crate::load_config().map_err(|_| "the configuration is not valid (see above)".to_string())?;
-    let mut http = gitsign::services::http::HttpOptions::from_config(&cfg);
+    let cfg = crate::common::load_config().map_err(|_| "the configuration is not valid (see above)".to_string())?;
+    let mut http = cfg.http_options();
     http.plain_http_only = mirror.starts_with("http://") && root.is_none_or(|r| !r.starts_with("https://"));
     let client = gitsign::services::http::client(&http).map_err(|e| e.to_string())?;
     let fetcher = tuf::HttpFetcher::new(client);
@@ -81,7 +81,7 @@ fn initialize(mirror: Option<&str>, root: Option<&str>) -> Result<(), String> {
             }
         }
         Some(path) => {
-            let b = crate::read_file_bounded(std::ffi::OsStr::new(path))?;
+            let b = crate::common::read_file_bounded(std::ffi::OsStr::new(path))?;
             (b, path.to_string())
         }
     };

@@ -2,10 +2,10 @@
 //!
 //! Thin: parse the command line, dispatch to the library, and turn errors into one style of
 //! message (`error: …` on stderr) and an exit code (0 success, 1 failure, 2 usage or config).
-use gitsign::app::config::Config;
+use common::{load_config, read_bounded, read_file_bounded, usage_error};
 use gitsign::app::gpg::args::{self, GpgArgs, Mode};
 use gitsign::app::gpg::status::{PK_ECDSA, Status, StatusWriter};
-use std::io::{Read, Write};
+use std::io::Write;
 use std::process::ExitCode;
 
 /// `println!` for stdout that ends quietly when the reader closed the pipe (see `out`).
@@ -21,6 +21,7 @@ macro_rules! out {
 mod attest_cmd;
 mod bundle_cmd;
 mod cli;
+mod common;
 mod completion_cmd;
 mod doctor_cmd;
 mod initialize_cmd;
@@ -111,53 +112,6 @@ fn main() -> ExitCode {
         Ok(Mode::Verify) => verify_cmd::run(&parsed),
         Err(e) => usage_error(&e.to_string()),
     }
-}
-
-pub(crate) fn usage_error(msg: &str) -> ExitCode {
-    eprintln!("gitsign: error: {msg}");
-    ExitCode::from(2)
-}
-
-/// Load the configuration or report it (exit 2).
-pub(crate) fn load_config() -> Result<Config, ExitCode> {
-    match cached_config() {
-        Ok(c) => Ok(c.clone()),
-        Err(e) => {
-            eprintln!("gitsign: error: {e}");
-            Err(ExitCode::from(2))
-        }
-    }
-}
-
-/// The configuration, loaded once per process (one `git config` run, shared by the log set-up
-/// and the command).
-pub(crate) fn cached_config() -> &'static Result<Config, gitsign::app::config::ConfigError> {
-    static CONFIG: std::sync::OnceLock<Result<Config, gitsign::app::config::ConfigError>> = std::sync::OnceLock::new();
-    CONFIG.get_or_init(Config::load)
-}
-
-/// Largest object accepted for signing or verification (git objects are KiBs; this bounds
-/// memory when something else is piped in by mistake).
-pub(crate) const MAX_INPUT: u64 = 100 << 20;
-
-/// Read all of `r`, refusing more than [`MAX_INPUT`] bytes.
-pub(crate) fn read_bounded(r: impl Read, what: &str) -> Result<Vec<u8>, String> {
-    let mut buf = Vec::new();
-    r.take(MAX_INPUT + 1).read_to_end(&mut buf).map_err(|e| format!("cannot read {what}: {e}"))?;
-    if buf.len() as u64 > MAX_INPUT {
-        return Err(format!(
-            "{what} is larger than {} MiB; refusing it (git objects are far smaller)",
-            MAX_INPUT >> 20
-        ));
-    }
-    Ok(buf)
-}
-
-/// Read a file (bounded); errors name it.
-pub(crate) fn read_file_bounded(path: &std::ffi::OsStr) -> Result<Vec<u8>, String> {
-    let shown = path.to_string_lossy();
-    let f = std::fs::File::open(path).map_err(|e| format!("cannot read {shown}: {e}"))?;
-    read_bounded(f, &shown)
 }
 
 fn read_input(positional: &[std::ffi::OsString]) -> Result<Vec<u8>, String> {

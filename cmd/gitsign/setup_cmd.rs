@@ -67,7 +67,7 @@ pub fn settings(program: &str, sandbox: Option<&Path>) -> Result<Vec<(String, St
 }
 
 pub fn run(argv: &[std::ffi::OsString]) -> ExitCode {
-    let m = match crate::cli::parse(command(), argv) {
+    let m = match crate::common::parse(command(), argv) {
         Ok(m) => m,
         Err(code) => return code,
     };

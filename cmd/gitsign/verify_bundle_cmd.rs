@@ -38,12 +38,12 @@ fn args(m: &clap::ArgMatches) -> Option<Args> {
 }
 
 pub fn run(argv: &[std::ffi::OsString]) -> ExitCode {
-    let m = match crate::cli::parse(crate::cli::verify_bundle_command(), argv) {
+    let m = match crate::common::parse(crate::cli::verify_bundle_command(), argv) {
         Ok(m) => m,
         Err(code) => return code,
     };
     let Some(a) = args(&m) else {
-        return crate::usage_error(
+        return crate::common::usage_error(
             "verify-bundle: --bundle and the artifact are required (see gitsign verify-bundle --help)",
         );
     };
@@ -68,7 +68,7 @@ pub fn run(argv: &[std::ffi::OsString]) -> ExitCode {
         // The configured root (GITSIGN_TRUSTED_ROOT, gitsign.trustedRoot, the TUF cache), as
         // `gitsign verify` uses it.
         (None, false) => {
-            let cfg = match crate::load_config() {
+            let cfg = match crate::common::load_config() {
                 Ok(c) => c,
                 Err(code) => return code,
             };
@@ -87,10 +87,10 @@ pub fn run(argv: &[std::ffi::OsString]) -> ExitCode {
         a.identity.is_some() || a.identity_regexp.is_some() || a.issuer.is_some() || a.issuer_regexp.is_some();
     let signer = match &a.key {
         Some(_) if identity_flags => {
-            return crate::usage_error("verify-bundle: --key excludes the --certificate-* identity flags");
+            return crate::common::usage_error("verify-bundle: --key excludes the --certificate-* identity flags");
         }
         Some(path) => {
-            let pem = match crate::read_file_bounded(path.as_ref()) {
+            let pem = match crate::common::read_file_bounded(path.as_ref()) {
                 Ok(p) => p,
                 Err(e) => return fail(e),
             };
@@ -109,12 +109,12 @@ pub fn run(argv: &[std::ffi::OsString]) -> ExitCode {
                 ..Default::default()
             }) {
                 Ok(p) => p,
-                Err(e) => return crate::usage_error(&format!("verify-bundle: {e}")),
+                Err(e) => return crate::common::usage_error(&format!("verify-bundle: {e}")),
             };
             Signer::Certificate(&policy)
         }
     };
-    let bundle = match crate::read_file_bounded(bundle_path.as_ref()) {
+    let bundle = match crate::common::read_file_bounded(bundle_path.as_ref()) {
         Ok(b) => b,
         Err(e) => return fail(e),
     };
@@ -124,7 +124,7 @@ pub fn run(argv: &[std::ffi::OsString]) -> ExitCode {
     let artifact = match digest {
         Some(d) => Artifact::Sha256(d),
         None => {
-            bytes = match crate::read_file_bounded(input.as_ref()) {
+            bytes = match crate::common::read_file_bounded(input.as_ref()) {
                 Ok(b) => b,
                 Err(e) => return fail(e),
             };

@@ -84,6 +84,43 @@ struct Target {
     content: Vec<u8>,
 }
 
+/// `gitsign verify` (commits) or, with `tags`, `gitsign verify-tag`.
+pub fn verify_command(tags: bool) -> clap::Command {
+    let cmd = <VerifyArgs as clap::CommandFactory>::command();
+    if tags {
+        cmd.name("verify-tag")
+            .about("Verify annotated tags with an identity policy")
+            .long_about(
+                "Verify annotated tags with an identity policy.\n\n\
+                 Each TAG names an annotated tag (refs/tags/TAG); its own signature is checked. A \
+                 lightweight tag carries no signature and is refused. To check the commit a tag points at, \
+                 use `gitsign verify TAG`.",
+            )
+            .after_help(
+                "Examples:\n  gitsign verify-tag v1.2.3 --certificate-identity you@example.com \
+                 --certificate-oidc-issuer https://accounts.google.com\n  \
+                 gitsign verify-tag v1.2.3 v1.2.4 --json --certificate-identity-regexp '@example\\.com$' \
+                 --certificate-oidc-issuer https://github.com/login/oauth",
+            )
+    } else {
+        cmd.name("verify")
+            .about("Verify commits (REV or A..B ranges) with an identity policy")
+            .long_about(
+                "Verify commits (REV or A..B ranges) with an identity policy.\n\n\
+                 Every REV is peeled to the commit it names (as `git rev-parse REV^{commit}`): a tag name \
+                 checks the commit's signature, not the tag's (use `gitsign verify-tag` for that). A range \
+                 that selects no commit is an error unless --allow-empty. Exit 0 only when every commit \
+                 verified; 1 when one did not; 2 on usage errors.",
+            )
+            .after_help(
+                "Examples:\n  gitsign verify HEAD --certificate-identity you@example.com \
+                 --certificate-oidc-issuer https://github.com/login/oauth\n  \
+                 gitsign verify main..feature --certificate-identity-regexp '^ci@' \
+                 --certificate-oidc-issuer-regexp 'token\\.actions'",
+            )
+    }
+}
+
 fn fail(msg: String) -> ExitCode {
     eprintln!("gitsign: error: {msg}");
     ExitCode::from(2)
@@ -146,7 +183,7 @@ struct Summary {
 }
 
 pub fn run(argv: &[std::ffi::OsString], tags: bool) -> ExitCode {
-    let matches = match crate::cli::parse(crate::cli::verify_command(tags), argv) {
+    let matches = match crate::common::parse(verify_command(tags), argv) {
         Ok(m) => m,
         Err(code) => return code,
     };
@@ -173,7 +210,7 @@ pub fn run(argv: &[std::ffi::OsString], tags: bool) -> ExitCode {
         Ok(p) => p,
         Err(e) => return fail(e.to_string()),
     };
-    let mut cfg = match crate::load_config() {
+    let mut cfg = match crate::common::load_config() {
         Ok(c) => c,
         Err(code) => return code,
     };

@@ -24,7 +24,7 @@ pub fn run(a: &GpgArgs) -> ExitCode {
         Ok(x) => x,
         Err(e) => return errsig(&mut status, e),
     };
-    let cfg = match crate::load_config() {
+    let cfg = match crate::common::load_config() {
         Ok(c) => c,
         Err(code) => return code,
     };
@@ -99,8 +99,8 @@ pub fn run(a: &GpgArgs) -> ExitCode {
 }
 
 fn read_inputs(pos: &[std::ffi::OsString]) -> Result<(Vec<u8>, Vec<u8>), String> {
-    let read_stdin = || crate::read_bounded(std::io::stdin().lock(), "stdin");
-    let read_file = |p: &std::ffi::OsString| crate::read_file_bounded(p);
+    let read_stdin = || crate::common::read_bounded(std::io::stdin().lock(), "stdin");
+    let read_file = |p: &std::ffi::OsString| crate::common::read_file_bounded(p);
     match pos {
         [] => Err("no signature given: usage is gitsign --verify SIGFILE [DATAFILE|-]".into()),
         [sig] => Ok((read_file(sig)?, read_stdin()?)),

@@ -76,9 +76,9 @@ pub fn render(
 }
 
 pub fn run(argv: &[std::ffi::OsString]) -> ExitCode {
-    if let Err(code) = crate::cli::parse(command(), argv) {
+    if let Err(code) = crate::common::parse(command(), argv) {
         return code;
     }
-    out!("{}", render(crate::cached_config(), &gitsign::app::runlog::env_names()));
+    out!("{}", render(crate::common::cached_config(), &gitsign::app::runlog::env_names()));
     ExitCode::SUCCESS
 }

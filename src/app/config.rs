@@ -5,7 +5,9 @@
 //! [`Config::from_sources`] and the I/O in [`Config::load`]. Every service URL is checked
 //! there ([`url_problem`]), before anything logs in, and every problem found is reported
 //! ([`ConfigError::Several`]), not only the first.
+use crate::services::http::HttpOptions;
 use std::collections::HashMap;
+use std::time::Duration;
 
 /// Production Fulcio.
 pub const DEFAULT_FULCIO: &str = "https://fulcio.sigstore.dev";
@@ -397,6 +399,29 @@ fn git_true(v: &str) -> bool {
 }
 
 impl Config {
+    /// The HTTP client options this configuration asks for: `gitsign.caBundle`, and the
+    /// timeouts (`GITSIGN_HTTP_TIMEOUT` / `gitsign.httpTimeout`, `GITSIGN_CONNECT_TIMEOUT` /
+    /// `gitsign.connectTimeout`, in seconds).
+    pub fn http_options(&self) -> HttpOptions {
+        HttpOptions {
+            extra_ca_file: self.ca_bundle.clone(),
+            timeout: self.http_timeout.map(Duration::from_secs),
+            connect_timeout: self.connect_timeout.map(Duration::from_secs),
+            // Every service the client may talk to: the configured ones and the ambient token
+            // endpoints of CI systems.
+            plain_http_only: [Some(self.fulcio.clone()), Some(self.rekor.clone()), Some(self.issuer.clone())]
+                .into_iter()
+                .chain([self.timestamp_server_url.clone()])
+                .chain([std::env::var("ACTIONS_ID_TOKEN_REQUEST_URL").ok()])
+                .chain([std::env::var_os("BUILDKITE_AGENT_ACCESS_TOKEN").map(|_| {
+                    std::env::var("BUILDKITE_AGENT_ENDPOINT")
+                        .unwrap_or_else(|_| crate::services::http::BUILDKITE_DEFAULT_ENDPOINT.to_string())
+                })])
+                .flatten()
+                .all(|u| u.starts_with("http://")),
+        }
+    }
+
     /// Build the configuration from `git config --get-regexp` pairs and an environment lookup.
     pub fn from_sources(git: &[(String, String)], env: &dyn Fn(&str) -> Option<String>) -> Result<Config, ConfigError> {
         let mut g: HashMap<String, String> = HashMap::new();
@@ -692,6 +717,23 @@ mod tests {
         }
         let c = cfg(&[], &[("GITSIGN_CREDENTIAL_CACHE", "/run/x.sock")]).unwrap();
         assert_eq!(c.credential_cache.as_deref(), Some("/run/x.sock"));
+    }
+
+    #[test]
+    fn platform_store_is_skipped_only_when_every_service_is_plain_http() {
+        let mut cfg = Config::default();
+        assert!(!cfg.http_options().plain_http_only, "production services are https");
+        cfg.fulcio = "http://127.0.0.1:1".into();
+        cfg.rekor = "http://127.0.0.1:1".into();
+        assert!(!cfg.http_options().plain_http_only, "the issuer is still https");
+        cfg.issuer = "http://127.0.0.1:1/oauth2".into();
+        if std::env::var_os("ACTIONS_ID_TOKEN_REQUEST_URL").is_none()
+            && std::env::var_os("BUILDKITE_AGENT_ACCESS_TOKEN").is_none()
+        {
+            assert!(cfg.http_options().plain_http_only);
+        }
+        cfg.timestamp_server_url = Some("https://tsa.example".into());
+        assert!(!cfg.http_options().plain_http_only);
     }
 
     /// The documented table and the loader agree: every listed key and variable takes effect,

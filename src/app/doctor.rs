@@ -282,7 +282,7 @@ fn join(base: &str, path: &str) -> String {
 
 /// Reachability of Fulcio, Rekor and the OIDC issuer (discovery), with short timeouts.
 pub fn check_services(cfg: &Config) -> Vec<Check> {
-    let mut opts = crate::services::http::HttpOptions::from_config(cfg);
+    let mut opts = cfg.http_options();
     opts.timeout = Some(opts.timeout.unwrap_or(Duration::from_secs(5)).min(Duration::from_secs(5)));
     opts.connect_timeout = Some(opts.connect_timeout.unwrap_or(Duration::from_secs(3)).min(Duration::from_secs(3)));
     let client = match crate::services::http::client(&opts) {

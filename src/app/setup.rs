@@ -42,7 +42,7 @@ fn trusted_root_with(cfg: &Config, offline: bool) -> Result<TrustedRoot, TrustEr
 /// unreachable mirror never fails signing or verification, but a cache expired for longer than
 /// [`crate::trust::tuf::MAX_EXPIRED_DAYS`] does (fail closed).
 fn tuf_or_embedded_root(cfg: &Config, offline: bool) -> Result<TrustedRoot, TrustError> {
-    let http = crate::services::http::HttpOptions::from_config(cfg);
+    let http = cfg.http_options();
     let Some(rt) = crate::trust::tuf::runtime_trusted_root(&crate::trust::tuf::RuntimeOptions { http, offline }) else {
         return Ok(TrustedRoot::production()?.clone());
     };
@@ -87,7 +87,7 @@ impl LazyRekor {
     pub fn new(cfg: &Config) -> LazyRekor {
         LazyRekor {
             url: cfg.rekor.clone(),
-            options: crate::services::http::HttpOptions::from_config(cfg),
+            options: cfg.http_options(),
             budget: cfg.rekor_lookup_timeout.map_or(
                 crate::pipelines::verify::signature::DEFAULT_REKOR_LOOKUP_BUDGET,
                 std::time::Duration::from_secs,

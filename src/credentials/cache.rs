@@ -18,44 +18,19 @@
 //!
 //! The cache is an optimisation and never a reason for a signature to fail: every cache
 //! error is reported as a warning on stderr and treated as a miss ([`lookup`], [`remember`]).
+pub use super::credential::{
+    CredentialError, DEFAULT_MARGIN_SECS, MIN_REMAINING_SECS, credential_identity, expiry, not_after,
+};
+use super::identity::Identity;
 use super::protocol::{Credential, KeyId};
 use super::{client, keyring};
 use crate::app::config::{Config, CredentialCacheMode};
-use crate::pipelines::sign::Identity;
 use crate::services::fulcio::CertChain;
 use crate::services::oidc::Claims;
 use sha2::{Digest, Sha256};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use zeroize::Zeroizing;
-
-/// Default safety margin (seconds) between an entry's expiry and its certificate's notAfter.
-pub const DEFAULT_MARGIN_SECS: i64 = 60;
-/// A cached credential is only used if its certificate is valid at least this much longer
-/// (seconds), so that signing and logging finish inside the validity window.
-pub const MIN_REMAINING_SECS: i64 = 30;
-
-/// Errors turning credentials into identities and back.
-#[derive(Debug, thiserror::Error)]
-pub enum CredentialError {
-    /// The private key could not be encoded or decoded.
-    #[error("cached private key: {0}")]
-    Key(String),
-    /// The certificate does not parse.
-    #[error("cached certificate does not parse: {0}")]
-    Certificate(String),
-    /// The key does not belong to the certificate.
-    #[error("cached key does not match its certificate")]
-    KeyMismatch,
-    /// The certificate is about to expire.
-    #[error("cached certificate expires at {}, too soon to sign with", crate::encoding::timefmt::describe(*not_after, *now))]
-    Expiring {
-        /// notAfter, unix seconds.
-        not_after: i64,
-        /// Now, unix seconds.
-        now: i64,
-    },
-}
 
 /// Where a configuration's cache lives.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -136,18 +111,6 @@ pub fn key_id(cfg: &Config, host: &str, trust: &crate::trust::root::TrustedRoot)
     h.finalize().into()
 }
 
-/// The certificate's notAfter (unix seconds).
-pub fn not_after(leaf_der: &[u8]) -> Result<i64, CredentialError> {
-    crate::crypto::x509::CertInfo::parse(leaf_der)
-        .map(|i| i.not_after)
-        .map_err(|e| CredentialError::Certificate(e.to_string()))
-}
-
-/// When an entry for this certificate expires: notAfter minus `margin` seconds.
-pub fn expiry(leaf_der: &[u8], margin: i64) -> Result<i64, CredentialError> {
-    Ok(not_after(leaf_der)?.saturating_sub(margin))
-}
-
 /// The credential to cache for an identity.
 pub fn credential_from_identity(identity: &Identity) -> Result<Credential, CredentialError> {
     let doc = identity.key.to_pkcs8_der().map_err(|e| CredentialError::Key(e.to_string()))?;
@@ -190,16 +153,6 @@ pub fn identity_from_credential(c: &Credential, now: i64) -> Result<Identity, Cr
             aud: None,
         },
     })
-}
-
-/// The identity a cached credential signs as: its certificate's (email or URI), else the
-/// token's email, else its subject.
-pub fn credential_identity(c: &Credential) -> String {
-    crate::crypto::x509::CertInfo::parse(&c.leaf)
-        .ok()
-        .and_then(|info| info.identity().map(str::to_string))
-        .or_else(|| c.email.clone())
-        .unwrap_or_else(|| c.subject.clone())
 }
 
 /// When `token` (an explicitly provided `SIGSTORE_ID_TOKEN`) names another identity or issuer

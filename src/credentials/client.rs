@@ -71,7 +71,7 @@ impl Client {
             Ok(Err(source)) => return Err(ClientError::Connect { path: path.to_path_buf(), source }),
             Err(_) => return Err(ClientError::ConnectTimeout { path: path.to_path_buf() }),
         };
-        let uid = super::server::peer_uid(&stream)
+        let uid = super::protocol::peer_uid(&stream)
             .map_err(|source| ClientError::Connect { path: path.to_path_buf(), source })?;
         let me = rustix::process::geteuid().as_raw();
         if uid != me && uid != 0 {

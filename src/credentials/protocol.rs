@@ -561,6 +561,19 @@ pub fn read_frame(r: &mut impl Read) -> Result<Zeroizing<Vec<u8>>, TransportErro
     Ok(buf)
 }
 
+/// The uid of the process at the other end of a Unix stream (`SO_PEERCRED`).
+#[cfg(any(target_os = "linux", target_os = "android"))]
+pub fn peer_uid(stream: &std::os::unix::net::UnixStream) -> std::io::Result<u32> {
+    rustix::net::sockopt::socket_peercred(stream).map(|c| c.uid.as_raw()).map_err(std::io::Error::from)
+}
+
+/// The uid of the process at the other end of a Unix stream: not available on this
+/// platform, so every peer is refused.
+#[cfg(not(any(target_os = "linux", target_os = "android")))]
+pub fn peer_uid(_stream: &std::os::unix::net::UnixStream) -> std::io::Result<u32> {
+    Err(std::io::Error::new(std::io::ErrorKind::Unsupported, "peer credentials are not supported on this platform"))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -3,7 +3,7 @@
 //! `zbus-secret-service-keyring-store` (pure Rust, no libdbus, no OpenSSL).
 //!
 //! Entries are items of the default collection (the user's login keyring) with the attributes
-//! `service` = [`super::keyring::SERVICE`] and `username` = the hex cache key, labelled with
+//! `service` = [`super::keyring_entry::SERVICE`] and `username` = the hex cache key, labelled with
 //! the identity and expiry for keyring managers. The item's secret is the credential and its
 //! expiry ([`super::keyring`]): an item read after its expiry is deleted, and every store
 //! deletes our other expired items first. The Secret Service may keep the collection on disk,
@@ -12,7 +12,7 @@
 //! A locked collection makes the service show an unlock prompt, which can wait forever on a
 //! machine without a display; so every call runs on a worker thread and gives up after
 //! [`TIMEOUT`] (the caller then treats it as a miss). The connection is opened once per process.
-use super::keyring::KeyringError;
+use super::keyring_entry::KeyringError;
 use super::protocol::{Credential, KeyId};
 use std::time::Duration;
 
@@ -21,7 +21,7 @@ pub const TIMEOUT: Duration = Duration::from_secs(5);
 
 #[cfg(all(target_os = "linux", feature = "secret-service"))]
 mod imp {
-    use super::super::keyring::{SERVICE, decode, encode, user};
+    use super::super::keyring_entry::{SERVICE, decode, encode, user};
     use super::*;
     use keyring_core::api::CredentialStoreApi;
     use std::collections::HashMap;

@@ -13,7 +13,8 @@
 //!   key bytes are held in locked, non-dumpable memory ([`crate::crypto::secret::SecretBytes`]) and
 //!   zeroized when an entry is replaced, expires, is cleared, or the store is dropped; nothing
 //!   is written to disk.
-use super::cache::credential_identity as entry_identity;
+use super::credential::credential_identity as entry_identity;
+pub use super::protocol::peer_uid;
 use super::protocol::{
     Credential, EntryInfo, ErrorCode, KeyId, Request, Response, TransportError, read_frame, write_frame,
 };
@@ -42,7 +43,7 @@ pub struct ServerOptions {
 impl Default for ServerOptions {
     fn default() -> Self {
         ServerOptions {
-            margin: super::cache::DEFAULT_MARGIN_SECS,
+            margin: super::credential::DEFAULT_MARGIN_SECS,
             read_timeout: Duration::from_secs(10),
             max_connections: 128,
             max_entries: 1024,
@@ -77,19 +78,6 @@ pub enum ServerError {
         /// The OS error.
         source: io::Error,
     },
-}
-
-/// The uid of the process at the other end of a Unix stream (`SO_PEERCRED`).
-#[cfg(any(target_os = "linux", target_os = "android"))]
-pub fn peer_uid(stream: &UnixStream) -> io::Result<u32> {
-    rustix::net::sockopt::socket_peercred(stream).map(|c| c.uid.as_raw()).map_err(io::Error::from)
-}
-
-/// The uid of the process at the other end of a Unix stream: not available on this
-/// platform, so every peer is refused.
-#[cfg(not(any(target_os = "linux", target_os = "android")))]
-pub fn peer_uid(_stream: &UnixStream) -> io::Result<u32> {
-    Err(io::Error::new(io::ErrorKind::Unsupported, "peer credentials are not supported on this platform"))
 }
 
 fn my_uid() -> u32 {
@@ -235,7 +223,7 @@ impl Store {
                 }
             }
             Request::Store(k, cred) => {
-                let expires_at = match super::cache::expiry(&cred.leaf, self.margin) {
+                let expires_at = match super::credential::expiry(&cred.leaf, self.margin) {
                     Ok(t) => t,
                     Err(e) => return Response::Error(ErrorCode::Rejected, e.to_string()),
                 };

@@ -4,7 +4,7 @@
 use crate::app::config::{Config, RekorMode};
 use crate::crypto::cms::sign::{PendingSignature, octet_string_value, sign_detached};
 use crate::git::object::{self as git, HashAlgo, ObjectKind};
-use crate::services::fulcio::{CertChain, FulcioClient, FulcioError, certificate_pem};
+use crate::services::fulcio::{FulcioClient, FulcioError, certificate_pem};
 use crate::services::oidc::{self, Claims, OidcError};
 use crate::services::rekor::client::{RekorClient, RekorError};
 use crate::services::rekor::entry::TransparencyLogEntry;
@@ -95,24 +95,7 @@ pub enum SignError {
     Timestamp(#[from] crate::services::tsa::TsaError),
 }
 
-/// A key and the certificate Fulcio issued for it.
-pub struct Identity {
-    /// The ephemeral key, in locked memory, zeroized on drop ([`crate::crypto::secret`]).
-    pub key: crate::crypto::secret::SecretKey,
-    /// Leaf certificate (DER) and chain.
-    pub certs: CertChain,
-    /// The token's claims (issuer, subject).
-    pub claims: Claims,
-    /// Read back from the credential cache, whose entries are keyed by the trusted root they
-    /// were checked under (so [`check_certificate`] need not repeat the chain's signatures).
-    pub from_cache: bool,
-}
-
-impl std::fmt::Debug for Identity {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Identity").field("claims", &self.claims).finish_non_exhaustive()
-    }
-}
+pub use crate::credentials::identity::Identity;
 
 /// What a signature is, for status lines and messages.
 #[derive(Debug, Clone)]
@@ -144,7 +127,7 @@ pub struct Services {
 impl Services {
     /// Clients for the configured URLs.
     pub fn from_config(cfg: &Config) -> Result<Services, SignError> {
-        let http = crate::services::http::client(&crate::services::http::HttpOptions::from_config(cfg))?;
+        let http = crate::services::http::client(&cfg.http_options())?;
         Ok(Services {
             fulcio: FulcioClient::new(&cfg.fulcio, http.clone()),
             rekor: RekorClient::new(&cfg.rekor, http.clone()),

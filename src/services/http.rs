@@ -36,35 +36,14 @@ pub struct HttpOptions {
     pub plain_http_only: bool,
 }
 
+/// Buildkite's agent API when `BUILDKITE_AGENT_ENDPOINT` is unset: an ambient token endpoint
+/// ([`crate::services::oidc::ambient`]) that the client options must count.
+pub const BUILDKITE_DEFAULT_ENDPOINT: &str = "https://agent.buildkite.com/v3";
+
 /// Default whole-request timeout.
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);
 /// Default connect timeout.
 pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
-
-impl HttpOptions {
-    /// The options the configuration asks for: `gitsign.caBundle`, and the timeouts
-    /// (`GITSIGN_HTTP_TIMEOUT` / `gitsign.httpTimeout`, `GITSIGN_CONNECT_TIMEOUT` /
-    /// `gitsign.connectTimeout`, in seconds).
-    pub fn from_config(cfg: &crate::app::config::Config) -> HttpOptions {
-        HttpOptions {
-            extra_ca_file: cfg.ca_bundle.clone(),
-            timeout: cfg.http_timeout.map(Duration::from_secs),
-            connect_timeout: cfg.connect_timeout.map(Duration::from_secs),
-            // Every service the client may talk to: the configured ones and the ambient token
-            // endpoints of CI systems.
-            plain_http_only: [Some(cfg.fulcio.clone()), Some(cfg.rekor.clone()), Some(cfg.issuer.clone())]
-                .into_iter()
-                .chain([cfg.timestamp_server_url.clone()])
-                .chain([std::env::var("ACTIONS_ID_TOKEN_REQUEST_URL").ok()])
-                .chain([std::env::var_os("BUILDKITE_AGENT_ACCESS_TOKEN").map(|_| {
-                    std::env::var("BUILDKITE_AGENT_ENDPOINT")
-                        .unwrap_or_else(|_| crate::services::oidc::ambient::BUILDKITE_DEFAULT_ENDPOINT.to_string())
-                })])
-                .flatten()
-                .all(|u| u.starts_with("http://")),
-        }
-    }
-}
 
 fn install_crypto_provider() {
     // Err only means a provider was installed already.
@@ -189,20 +168,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn platform_store_is_skipped_only_when_every_service_is_plain_http() {
-        let mut cfg = crate::app::config::Config::default();
-        assert!(!HttpOptions::from_config(&cfg).plain_http_only, "production services are https");
-        cfg.fulcio = "http://127.0.0.1:1".into();
-        cfg.rekor = "http://127.0.0.1:1".into();
-        assert!(!HttpOptions::from_config(&cfg).plain_http_only, "the issuer is still https");
-        cfg.issuer = "http://127.0.0.1:1/oauth2".into();
-        if std::env::var_os("ACTIONS_ID_TOKEN_REQUEST_URL").is_none()
-            && std::env::var_os("BUILDKITE_AGENT_ACCESS_TOKEN").is_none()
-        {
-            assert!(HttpOptions::from_config(&cfg).plain_http_only);
-        }
-        cfg.timestamp_server_url = Some("https://tsa.example".into());
-        assert!(!HttpOptions::from_config(&cfg).plain_http_only);
+    fn a_plain_http_client_refuses_https() {
         // a plain-http client refuses https instead of trusting nothing silently
         let c = client(&HttpOptions { plain_http_only: true, ..Default::default() }).unwrap();
         assert!(c.get("https://127.0.0.1:9/").send().is_err());

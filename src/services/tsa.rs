@@ -571,7 +571,7 @@ pub fn token_for_signature(cfg: &Config, trust: &TrustedRoot, signature: &[u8]) 
     let Some(url) = cfg.timestamp_server_url.as_deref().filter(|u| !u.is_empty()) else {
         return Ok(None);
     };
-    let http = crate::services::http::client(&crate::services::http::HttpOptions::from_config(cfg))
+    let http = crate::services::http::client(&cfg.http_options())
         .map_err(|e| TsaError::Unreachable { url: url.into(), reason: e.to_string() })?;
     let token = fetch_token(&http, url, signature)?;
     if !trust.timestamp_authorities.is_empty() {

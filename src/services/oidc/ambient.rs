@@ -5,7 +5,7 @@
 //! cosign's `google-impersonate` and `spiffe` providers are known by name but not implemented:
 //! naming one is an error that says so, and when the environment suggests one of them the automatic
 //! selection warns before it goes on to the next source.
-use super::OidcError;
+use super::error::OidcError;
 use crate::services::http::error_chain;
 
 /// An ambient provider.
@@ -48,8 +48,9 @@ pub const GCE_METADATA_DEFAULT_HOST: &str = "169.254.169.254";
 /// milliseconds, and where it does not answer at all the login must go on without a long wait.
 pub const GCE_METADATA_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
 
-/// Buildkite's agent API when `BUILDKITE_AGENT_ENDPOINT` is unset.
-pub const BUILDKITE_DEFAULT_ENDPOINT: &str = "https://agent.buildkite.com/v3";
+/// Buildkite's agent API when `BUILDKITE_AGENT_ENDPOINT` is unset (kept with the transport,
+/// whose options must know every endpoint a client may be used for).
+pub use crate::services::http::BUILDKITE_DEFAULT_ENDPOINT;
 
 /// Where the filesystem provider reads.
 pub const FILESYSTEM_TOKEN: &str = "/var/run/sigstore/cosign/oidc-token";

@@ -19,7 +19,7 @@
 //!    a terminal the login fails with an error saying so.
 //! 6. The code is exchanged with the PKCE verifier; the ID token is verified against the
 //!    issuer's JWKS (signature, `iss`, `aud` = client id, expiry, `nonce`, `at_hash`).
-use super::OidcError;
+use super::error::OidcError;
 use super::flow::{self, Metadata, Pkce, Terminal};
 use super::jwt::ct_eq;
 use super::opener::Opener;
@@ -30,8 +30,9 @@ use std::time::Duration;
 
 /// Default time to wait for the browser to come back.
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(120);
-/// Environment variable overriding [`DEFAULT_TIMEOUT`] (whole seconds, 1..=3600).
-pub const TIMEOUT_ENV: &str = "GITSIGN_OIDC_TIMEOUT";
+/// Environment variable overriding [`DEFAULT_TIMEOUT`] (whole seconds, 1..=3600); defined with
+/// the errors that name it.
+pub use super::error::TIMEOUT_ENV;
 /// The out-of-band redirect URI.
 pub const OOB: &str = "urn:ietf:wg:oauth:2.0:oob";
 

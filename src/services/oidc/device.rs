@@ -8,7 +8,7 @@
 //! adds 5 s to the interval, `access_denied` and `expired_token` end the login, and so does
 //! the code's lifetime (`expires_in`) running out. The ID token is verified as in the
 //! browser flow (without a nonce, which the device flow does not carry).
-use super::OidcError;
+use super::error::OidcError;
 use super::flow::{self, Metadata, Pkce, Terminal};
 use crate::app::config::Config;
 use serde::Deserialize;

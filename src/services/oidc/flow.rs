@@ -3,7 +3,7 @@
 //!
 //! Prompts go to the controlling terminal (`/dev/tty`) when there is one, else to stderr;
 //! nothing here ever writes to stdout, which carries the signature when git signs.
-use super::OidcError;
+use super::error::OidcError;
 use super::jwt::{self, Expect, Jwks};
 use crate::services::http::error_chain;
 use base64::Engine;
