@@ -4,13 +4,13 @@ mod common;
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use common::{Repo, Sandbox, TempDir, bin};
-use gitsign::attest::check::{CheckOptions, IntotoLog, verify_attestation};
-use gitsign::attest::refs::ObjType;
-use gitsign::attest::sign::AttestationError;
-use gitsign::policy::{Policy, PolicyFlags};
-use gitsign::rekor::client::{RekorClient, RekorError};
-use gitsign::rekor::types::LogEntry;
-use gitsign::trust::TrustedRoot;
+use gitsign::pipelines::attest::check::{CheckOptions, IntotoLog, verify_attestation};
+use gitsign::pipelines::attest::refs::ObjType;
+use gitsign::pipelines::attest::sign::AttestationError;
+use gitsign::pipelines::verify::policy::{Policy, PolicyFlags};
+use gitsign::services::rekor::client::{RekorClient, RekorError};
+use gitsign::services::rekor::types::LogEntry;
+use gitsign::trust::root::TrustedRoot;
 use serde_json::Value;
 use std::process::Output;
 
@@ -329,8 +329,11 @@ fn library_verification_binds_the_entry_to_the_envelope() {
     let (one_env, one_pred, two_env) = (read("one.json.sig"), read("one.json"), read("two.json.sig"));
 
     let trust = TrustedRoot::from_file(sb.var("GITSIGN_TRUSTED_ROOT")).unwrap();
-    let http =
-        gitsign::http::client(&gitsign::http::HttpOptions { plain_http_only: true, ..Default::default() }).unwrap();
+    let http = gitsign::services::http::client(&gitsign::services::http::HttpOptions {
+        plain_http_only: true,
+        ..Default::default()
+    })
+    .unwrap();
     let rekor = RekorClient::new(&sb.var("GITSIGN_REKOR_URL"), http);
     let policy = Policy::from_flags(&PolicyFlags {
         identity: Some(ALICE.into()),
@@ -351,7 +354,7 @@ fn library_verification_binds_the_entry_to_the_envelope() {
     let lying = LyingLog { real: &rekor, other_uuid: two_uuids[0].clone() };
     let err = verify_attestation(&one_env, None, ObjType::Commit, &head, &lying, &opts).unwrap_err();
     assert!(
-        matches!(err, AttestationError::Tlog(gitsign::rekor::verify::TlogError::BodyMismatch)),
+        matches!(err, AttestationError::Tlog(gitsign::services::rekor::verify::TlogError::BodyMismatch)),
         "an entry for another envelope must not verify: {err}"
     );
 
@@ -396,8 +399,11 @@ fn python_cryptography_checks_the_envelope_and_entry() {
     std::fs::write(&pred, r#"{"k":"v"}"#).unwrap();
     run_ok(&repo, &["attest", "-f", pred.to_str().unwrap(), "--type", SLSA]);
     let env = repo.cat_file("blob", &format!("refs/attestations/commits:{head}/p.json.sig"));
-    let http =
-        gitsign::http::client(&gitsign::http::HttpOptions { plain_http_only: true, ..Default::default() }).unwrap();
+    let http = gitsign::services::http::client(&gitsign::services::http::HttpOptions {
+        plain_http_only: true,
+        ..Default::default()
+    })
+    .unwrap();
     let rekor = RekorClient::new(&sb.var("GITSIGN_REKOR_URL"), http);
     let uuids = rekor.search_by_hash(&<sha2::Sha256 as sha2::Digest>::digest(&env).into()).unwrap();
     assert_eq!(uuids.len(), 1);

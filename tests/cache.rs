@@ -7,8 +7,8 @@
 //! names its leaf certificate's SHA-1 (`%GK`), so equal fingerprints mean one certificate.
 mod common;
 use common::{Repo, Sandbox, TempDir, bin};
-use gitsign::cache::client::{Client, DIAL_TIMEOUT};
-use gitsign::cache::protocol::{self, Request, Response};
+use gitsign::credentials::client::{Client, DIAL_TIMEOUT};
+use gitsign::credentials::protocol::{self, Request, Response};
 use std::io::{BufRead, BufReader, Read, Write};
 use std::os::unix::fs::PermissionsExt;
 use std::os::unix::net::UnixStream;
@@ -167,11 +167,11 @@ fn an_expired_entry_means_a_new_login() {
     let first = commit(&repo, 0);
     let entries = daemon.client().list().unwrap();
     assert_eq!(entries.len(), 1);
-    let left = entries[0].expires_at - gitsign::cache::server::unix_now();
+    let left = entries[0].expires_at - gitsign::credentials::server::unix_now();
     assert!((1..=10).contains(&left), "entry expires in {left} s");
     assert_eq!(commit(&repo, 1), first);
     // Wait until just past the entry's expiry (whole seconds, so one more).
-    let wait = entries[0].expires_at + 2 - gitsign::cache::server::unix_now();
+    let wait = entries[0].expires_at + 2 - gitsign::credentials::server::unix_now();
     std::thread::sleep(Duration::from_secs(u64::try_from(wait).unwrap_or(0)));
     eprintln!("entry expired {:?} after the first commit started", t0.elapsed());
     // The sweeper dropped it...
@@ -314,8 +314,8 @@ fn expiry_is_the_certificate_not_after_minus_the_margin() {
     let tmp = TempDir::new("cache-na");
     let daemon = Daemon::start(&tmp.path().join("d/cache.sock"), &[]);
     let (key, cred) = real_credential(&sb, &daemon);
-    let not_after = gitsign::cache::not_after(&cred.leaf).unwrap();
-    let store = gitsign::cache::server::Store::new(60, 8);
+    let not_after = gitsign::credentials::cache::not_after(&cred.leaf).unwrap();
+    let store = gitsign::credentials::server::Store::new(60, 8);
     let now = not_after - 600;
     assert_eq!(store.handle(Request::Store(key, Box::new(cred.clone())), now), Response::Stored(not_after - 60));
     assert!(matches!(store.handle(Request::Get(key), not_after - 61), Response::Credential(Some(_))));
@@ -330,15 +330,15 @@ fn expiry_is_the_certificate_not_after_minus_the_margin() {
     assert_eq!(store.sweep(not_after - 60), 1);
     // The client-side check refuses a certificate about to expire, and a key that is not
     // the certificate's.
-    assert!(gitsign::cache::identity_from_credential(&cred, now).is_ok());
-    assert!(gitsign::cache::identity_from_credential(&cred, not_after - 10).is_err());
+    assert!(gitsign::credentials::cache::identity_from_credential(&cred, now).is_ok());
+    assert!(gitsign::credentials::cache::identity_from_credential(&cred, not_after - 10).is_err());
     let mut wrong = cred.clone();
     use p256::pkcs8::EncodePrivateKey;
     let k = p256::ecdsa::SigningKey::from_slice(&[7u8; 32]).unwrap();
     wrong.private_key_pkcs8 = zeroize::Zeroizing::new(k.to_pkcs8_der().unwrap().as_bytes().to_vec());
     assert!(matches!(
-        gitsign::cache::identity_from_credential(&wrong, now),
-        Err(gitsign::cache::CredentialError::KeyMismatch)
+        gitsign::credentials::cache::identity_from_credential(&wrong, now),
+        Err(gitsign::credentials::cache::CredentialError::KeyMismatch)
     ));
 }
 
@@ -377,7 +377,7 @@ fn other_users_are_refused() {
     let path = open.join("open.sock");
     let listener = std::os::unix::net::UnixListener::bind(&path).unwrap();
     std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o777)).unwrap();
-    let server = gitsign::cache::server::Server::new(listener, Default::default());
+    let server = gitsign::credentials::server::Server::new(listener, Default::default());
     std::thread::spawn(move || server.serve());
     let out = as_nobody(&["--socket".as_ref(), path.as_os_str(), "list".as_ref()]);
     let err = String::from_utf8_lossy(&out.stderr);
@@ -441,10 +441,10 @@ fn unsafe_socket_directories_and_second_daemons_are_refused() {
 
 #[test]
 fn keyutils_keyring_mode() {
-    use gitsign::cache::keyring::Keyring::Keyutils;
+    use gitsign::credentials::keyring::Keyring::Keyutils;
     let sb = Sandbox::start();
     let email = format!("keyring-{}@example.test", std::process::id());
-    let now = gitsign::cache::server::unix_now();
+    let now = gitsign::credentials::server::unix_now();
     let probe = Keyutils.get(&[0xAB; 32], now);
     let mut repo = cached_repo(&sb, &email, &[("GITSIGN_CREDENTIAL_CACHE_MODE", "keyutils")]);
     if let Err(e) = probe {
@@ -461,18 +461,18 @@ fn keyutils_keyring_mode() {
         assert_eq!(commit(&repo, n), first, "commit {n}: the keyring entry was not used");
     }
     // The same entry is readable from this process (another process than gitsign's).
-    let cfg = gitsign::config::Config {
+    let cfg = gitsign::app::config::Config {
         fulcio: sb.var("GITSIGN_FULCIO_URL"),
         issuer: sb.var("GITSIGN_OIDC_ISSUER"),
         client_id: sb.var("GITSIGN_OIDC_CLIENT_ID"),
         user_email: Some(email.clone()),
         ..Default::default()
     };
-    let trust = gitsign::trust::TrustedRoot::from_file(sb.var("GITSIGN_TRUSTED_ROOT")).unwrap();
-    let key = gitsign::cache::key_id(&cfg, &gitsign::cache::hostname(), &trust);
+    let trust = gitsign::trust::root::TrustedRoot::from_file(sb.var("GITSIGN_TRUSTED_ROOT")).unwrap();
+    let key = gitsign::credentials::cache::key_id(&cfg, &gitsign::credentials::cache::hostname(), &trust);
     let (exp, cred) = Keyutils.get(&key, now).unwrap().expect("entry in the keyring");
-    let not_after = gitsign::cache::not_after(&cred.leaf).unwrap();
-    assert_eq!(exp, not_after - gitsign::cache::DEFAULT_MARGIN_SECS);
+    let not_after = gitsign::credentials::cache::not_after(&cred.leaf).unwrap();
+    assert_eq!(exp, not_after - gitsign::credentials::cache::DEFAULT_MARGIN_SECS);
     // Expiry is enforced on read (and the entry deleted).
     assert!(Keyutils.get(&key, exp).unwrap().is_none());
     assert!(Keyutils.get(&key, now).unwrap().is_none());
@@ -718,7 +718,7 @@ impl Bus {
     fn lookup(&self, user: &str) -> Option<Vec<u8>> {
         let out = self
             .cmd("secret-tool")
-            .args(["lookup", "service", gitsign::cache::keyring::SERVICE, "username", user])
+            .args(["lookup", "service", gitsign::credentials::keyring::SERVICE, "username", user])
             .output()
             .unwrap();
         (out.status.success() && !out.stdout.is_empty()).then_some(out.stdout)
@@ -728,7 +728,7 @@ impl Bus {
     fn store_raw(&self, user: &str, value: &[u8]) {
         let mut c = self
             .cmd("secret-tool")
-            .args(["store", "--label=planted", "service", gitsign::cache::keyring::SERVICE, "username", user])
+            .args(["store", "--label=planted", "service", gitsign::credentials::keyring::SERVICE, "username", user])
             .stdin(Stdio::piped())
             .spawn()
             .unwrap();
@@ -740,7 +740,7 @@ impl Bus {
     fn labels(&self) -> Vec<String> {
         let out = self
             .cmd("secret-tool")
-            .args(["search", "--all", "service", gitsign::cache::keyring::SERVICE])
+            .args(["search", "--all", "service", gitsign::credentials::keyring::SERVICE])
             .output()
             .unwrap();
         String::from_utf8_lossy(&out.stdout)
@@ -764,15 +764,15 @@ impl Drop for Bus {
 
 /// The cache key gitsign uses for `email` against `sb`, in hex (the keyring user name).
 fn cache_user(sb: &Sandbox, email: &str) -> (protocol::KeyId, String) {
-    let cfg = gitsign::config::Config {
+    let cfg = gitsign::app::config::Config {
         fulcio: sb.var("GITSIGN_FULCIO_URL"),
         issuer: sb.var("GITSIGN_OIDC_ISSUER"),
         client_id: sb.var("GITSIGN_OIDC_CLIENT_ID"),
         user_email: Some(email.to_string()),
         ..Default::default()
     };
-    let trust = gitsign::trust::TrustedRoot::from_file(sb.var("GITSIGN_TRUSTED_ROOT")).unwrap();
-    let key = gitsign::cache::key_id(&cfg, &gitsign::cache::hostname(), &trust);
+    let trust = gitsign::trust::root::TrustedRoot::from_file(sb.var("GITSIGN_TRUSTED_ROOT")).unwrap();
+    let key = gitsign::credentials::cache::key_id(&cfg, &gitsign::credentials::cache::hostname(), &trust);
     (key, hex::encode(key))
 }
 
@@ -815,16 +815,16 @@ fn secret_service_keeps_the_credential_for_many_commits() {
 
     // What is stored, read back with secret-tool (libsecret), not with our code.
     let (exp, cred) = stored(&bus.lookup(&user).expect("the credential is in the Secret Service"));
-    let not_after = gitsign::cache::not_after(&cred.leaf).unwrap();
-    assert_eq!(exp, not_after - gitsign::cache::DEFAULT_MARGIN_SECS);
+    let not_after = gitsign::credentials::cache::not_after(&cred.leaf).unwrap();
+    assert_eq!(exp, not_after - gitsign::credentials::cache::DEFAULT_MARGIN_SECS);
     assert_eq!(hex::encode(<sha1::Sha1 as sha1::Digest>::digest(&cred.leaf)), first.to_lowercase());
     assert_eq!(cred.email.as_deref(), Some(email.as_str()));
     let labels = bus.labels();
     let ours = format!("gitsign signing key and certificate for {email} (until ");
     assert!(labels.iter().any(|l| l.starts_with(&ours)), "{labels:?}");
     // It went to the Secret Service, not to the kernel keyring.
-    let now = gitsign::cache::server::unix_now();
-    assert!(!matches!(gitsign::cache::keyring::Keyring::Keyutils.get(&key, now), Ok(Some(_))));
+    let now = gitsign::credentials::server::unix_now();
+    assert!(!matches!(gitsign::credentials::keyring::Keyring::Keyutils.get(&key, now), Ok(Some(_))));
 
     // Expiry: replace the entry by one that expired a second ago. The next commit must not use
     // it (and, without a token, fails), and the stale item is deleted on that read.
@@ -889,8 +889,8 @@ fn a_locked_or_absent_secret_service_is_a_miss_with_a_warning() {
         &[("GITSIGN_CREDENTIAL_CACHE_MODE", "system"), ("DBUS_SESSION_BUS_ADDRESS", &bare.address)],
     );
     let (key2, _) = cache_user(&sb, &email2);
-    let now = gitsign::cache::server::unix_now();
-    let keyutils = gitsign::cache::keyring::Keyring::Keyutils;
+    let now = gitsign::credentials::server::unix_now();
+    let keyutils = gitsign::credentials::keyring::Keyring::Keyutils;
     let (ok, err) = gitsign_direct(&repo);
     assert!(ok, "{err}");
     if keyutils.get(&[0xCD; 32], now).is_ok() {
@@ -1013,7 +1013,7 @@ fn a_secret_service_that_never_answers_costs_one_bounded_wait() {
         std::thread::sleep(Duration::from_millis(50));
     }
     let email = format!("ss-hung-{}@example.test", std::process::id());
-    let timeout = gitsign::cache::secret_service::TIMEOUT;
+    let timeout = gitsign::credentials::secret_service::TIMEOUT;
     for (mode, needle) in [
         ("secret-service", "warning: credential cache: Secret Service: no answer to "),
         ("system", "using the kernel keyutils keyring instead"),
@@ -1035,7 +1035,7 @@ fn a_secret_service_that_never_answers_costs_one_bounded_wait() {
     }
     let _ = hole.kill();
     let _ = hole.wait();
-    if let Ok(true) = gitsign::cache::keyring::Keyring::Keyutils.clear(&cache_user(&sb, &email).0) {
+    if let Ok(true) = gitsign::credentials::keyring::Keyring::Keyutils.clear(&cache_user(&sb, &email).0) {
         eprintln!("(the system-mode run cached in the kernel keyring; cleared)");
     }
 }
@@ -1074,7 +1074,7 @@ fn list_shows_identity_issuer_and_remaining_life_and_a_differing_token_is_warned
     assert!(line.starts_with(&format!("{ALICE} (issuer {issuer}): expires in ")), "{listing}");
     // Fulcio's 10 minutes less the 60 s margin: "8 min" or "9 min", then the time in UTC.
     assert!(line.contains(" min, at 20") && line.contains("Z [entry "), "{listing}");
-    let now = gitsign::cache::server::unix_now().to_string();
+    let now = gitsign::credentials::server::unix_now().to_string();
     assert!(!listing.contains(&now[..6]), "no raw epoch seconds: {listing}");
     assert_eq!(listing.lines().count(), 1, "{listing}");
 

@@ -8,9 +8,9 @@ use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use common::{TempDir, bin};
 use ecdsa::signature::Signer;
-use gitsign::rekor::entry::TransparencyLogEntry;
-use gitsign::rekor::types::{LogEntries, LogInfo};
-use gitsign::trust::TrustedRoot;
+use gitsign::services::rekor::entry::TransparencyLogEntry;
+use gitsign::services::rekor::types::{LogEntries, LogInfo};
+use gitsign::trust::root::TrustedRoot;
 use sha2::{Digest, Sha256};
 use std::io::{BufRead, BufReader};
 use std::path::Path;
@@ -104,18 +104,21 @@ fn check_all(http: &reqwest::blocking::Client, url: &str, trust: &TrustedRoot, a
         let tle = TransparencyLogEntry::from_api(e).unwrap();
         let body = tle.canonicalized_body.clone();
         // The uuid's leaf hash is the body's.
-        assert!(a.uuid.ends_with(&hex::encode(gitsign::rekor::merkle::leaf_hash(&body))), "uuid/body mismatch");
+        assert!(
+            a.uuid.ends_with(&hex::encode(gitsign::services::rekor::merkle::leaf_hash(&body))),
+            "uuid/body mismatch"
+        );
         let proof = tle.inclusion_proof.as_ref().expect("an inclusion proof");
-        gitsign::rekor::merkle::verify_inclusion(
+        gitsign::services::rekor::merkle::verify_inclusion(
             proof.log_index as u64,
             proof.tree_size as u64,
-            &gitsign::rekor::merkle::leaf_hash(&body),
+            &gitsign::services::rekor::merkle::leaf_hash(&body),
             &proof.hashes,
             &proof.root_hash,
         )
         .unwrap_or_else(|err| panic!("entry {}: inclusion proof: {err}", a.uuid));
         // SET, proof, checkpoint signature by the trusted log key.
-        gitsign::rekor::verify::verify_entry(&tle, &body, trust)
+        gitsign::services::rekor::verify::verify_entry(&tle, &body, trust)
             .unwrap_or_else(|err| panic!("entry {} does not verify after restart: {err}", a.uuid));
         // One tree: every proof is for the log's current head.
         assert_eq!(proof.tree_size, info.tree_size, "entry {}: proof for another tree size", a.uuid);
@@ -132,7 +135,7 @@ fn acknowledged_entries_survive_kill_9() {
     let key = p256::ecdsa::SigningKey::from_slice(&[42u8; 32]).unwrap();
     let spki = spki::EncodePublicKey::to_public_key_der(key.verifying_key()).unwrap();
     let pem = format!("-----BEGIN PUBLIC KEY-----\n{}\n-----END PUBLIC KEY-----\n", STANDARD.encode(spki.as_bytes()));
-    let http = gitsign::http::client(&gitsign::http::HttpOptions {
+    let http = gitsign::services::http::client(&gitsign::services::http::HttpOptions {
         timeout: Some(Duration::from_secs(10)),
         ..Default::default()
     })

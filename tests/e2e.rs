@@ -261,7 +261,7 @@ fn openssl_accepts_our_cms() {
     for c in tr["certificateAuthorities"][0]["certChain"]["certificates"].as_array().unwrap() {
         use base64::Engine;
         let der = base64::engine::general_purpose::STANDARD.decode(c["rawBytes"].as_str().unwrap()).unwrap();
-        ca.push_str(&gitsign::fulcio::certificate_pem(&der));
+        ca.push_str(&gitsign::services::fulcio::certificate_pem(&der));
     }
     std::fs::write(dir.path().join("ca.pem"), ca).unwrap();
     let run = |content: &str| {

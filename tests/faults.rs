@@ -402,7 +402,7 @@ fn make_leaf(spki: &[u8], email: &str, issuer_name: &[u8], not_before: i64, not_
 }
 
 fn pem(der: &[u8]) -> String {
-    gitsign::fulcio::certificate_pem(der)
+    gitsign::services::fulcio::certificate_pem(der)
 }
 
 /// The SPKI DER from a Fulcio v2 request (PEM public key).
@@ -488,8 +488,8 @@ fn fulcio_faults_keep_the_commit_unmade() {
 
     let stack = sb.stack_dir();
     let intermediate =
-        gitsign::x509::pem_to_der(&std::fs::read_to_string(stack.join("intermediate.pem")).unwrap()).unwrap();
-    let root = gitsign::x509::pem_to_der(&std::fs::read_to_string(stack.join("root.pem")).unwrap()).unwrap();
+        gitsign::crypto::x509::pem_to_der(&std::fs::read_to_string(stack.join("intermediate.pem")).unwrap()).unwrap();
+    let root = gitsign::crypto::x509::pem_to_der(&std::fs::read_to_string(stack.join("root.pem")).unwrap()).unwrap();
     use p384::pkcs8::DecodePrivateKey;
     let ca_key =
         p384::ecdsa::SigningKey::from_pkcs8_pem(&std::fs::read_to_string(stack.join("intermediate-key.pem")).unwrap())
@@ -661,7 +661,7 @@ fn rekor_faults_keep_the_commit_unmade() {
         Reply::Http(edit_entry(resp, |e| {
             let body = STANDARD.decode(e["body"].as_str().unwrap()).unwrap();
             let log_id = hex::decode(e["logID"].as_str().unwrap()).unwrap();
-            let msg = gitsign::rekor::set::payload(
+            let msg = gitsign::services::rekor::set::payload(
                 &body,
                 e["integratedTime"].as_i64().unwrap(),
                 &log_id,
@@ -859,9 +859,9 @@ fn verification_against_a_lying_rekor_is_rejected() {
         // Find the other commit's uuids through the honest log.
         let cert = {
             let raw = repo.cat_file("commit", &other);
-            let split = gitsign::git::split_object(gitsign::git::ObjectKind::Commit, &raw).unwrap();
-            let der = gitsign::armor::decode(&split.signature).unwrap();
-            gitsign::cms::verify::parse(&der).unwrap().signer_cert_der
+            let split = gitsign::git::object::split_object(gitsign::git::object::ObjectKind::Commit, &raw).unwrap();
+            let der = gitsign::encoding::armor::decode(&split.signature).unwrap();
+            gitsign::crypto::cms::verify::parse(&der).unwrap().signer_cert_der
         };
         let q = serde_json::json!({"publicKey": {"format": "x509", "content": STANDARD.encode(pem(&cert))}});
         let resp = forward(

@@ -3,11 +3,11 @@
 mod common;
 use common::Sandbox;
 use ecdsa::signature::Signer;
-use gitsign::fulcio::{FulcioClient, FulcioError};
+use gitsign::services::fulcio::{FulcioClient, FulcioError};
 use spki::EncodePublicKey;
 
 fn client(sb: &Sandbox) -> FulcioClient {
-    let http = gitsign::http::client(&Default::default()).unwrap();
+    let http = gitsign::services::http::client(&Default::default()).unwrap();
     FulcioClient::new(&sb.var("GITSIGN_FULCIO_URL"), http)
 }
 
@@ -23,7 +23,7 @@ fn v1_and_v2_issue_a_certificate_for_our_key() {
         ("v2", c.signing_cert_v2(&token, spki.as_bytes(), proof.as_bytes()).unwrap()),
         ("v1", c.signing_cert_v1(&token, spki.as_bytes(), proof.as_bytes()).unwrap()),
     ] {
-        let info = gitsign::x509::CertInfo::parse(&chain.leaf).unwrap();
+        let info = gitsign::crypto::x509::CertInfo::parse(&chain.leaf).unwrap();
         assert_eq!(info.spki_der, spki.as_bytes(), "{api}: certificate for another key");
         assert_eq!(info.identity(), Some("carol@example.test"), "{api}");
         assert_eq!(info.not_after - info.not_before, 600, "{api}: 10-minute certificate");
@@ -48,7 +48,7 @@ fn refusals_are_explained() {
     assert!(matches!(err, FulcioError::Refused { status: 401, .. }), "{err}");
     assert!(err.to_string().contains("refused to issue a certificate"), "{err}");
     // nothing listening
-    let http = gitsign::http::client(&Default::default()).unwrap();
+    let http = gitsign::services::http::client(&Default::default()).unwrap();
     let err = FulcioClient::new("http://127.0.0.1:9", http)
         .signing_cert(&token, spki.as_bytes(), proof.as_bytes())
         .unwrap_err();

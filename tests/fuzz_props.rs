@@ -11,17 +11,17 @@
 mod common;
 use base64::Engine;
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
-use gitsign::armor;
-use gitsign::cms::verify as cms;
-use gitsign::fulcio;
-use gitsign::git::{self, HashAlgo, ObjectKind};
-use gitsign::gpg::args;
-use gitsign::oidc::Claims;
-use gitsign::rekor::checkpoint::Checkpoint;
-use gitsign::rekor::entry::{InclusionProof, TransparencyLogEntry};
-use gitsign::rekor::types::{self, LogEntries};
-use gitsign::trust::TrustedRoot;
-use gitsign::verify::{self, VerifyOptions};
+use gitsign::app::gpg::args;
+use gitsign::crypto::cms::verify as cms;
+use gitsign::encoding::armor;
+use gitsign::git::object::{self as git, HashAlgo, ObjectKind};
+use gitsign::pipelines::verify::signature::{self as verify, VerifyOptions};
+use gitsign::services::fulcio;
+use gitsign::services::oidc::Claims;
+use gitsign::services::rekor::checkpoint::Checkpoint;
+use gitsign::services::rekor::entry::{InclusionProof, TransparencyLogEntry};
+use gitsign::services::rekor::types::{self, LogEntries};
+use gitsign::trust::root::TrustedRoot;
 use proptest::prelude::*;
 use proptest::test_runner::{Config, TestRunner};
 use std::collections::BTreeMap;
@@ -108,7 +108,7 @@ fn seeds() -> &'static Seeds {
                 chain.push_str(&fulcio::certificate_pem(c));
             }
             pem_chains.push(chain);
-            for v in sig.unsigned_attr(&gitsign::oids::REKOR_ENTRY) {
+            for v in sig.unsigned_attr(&gitsign::encoding::oids::REKOR_ENTRY) {
                 if let Some(value) = octet_string(v) {
                     entries.push(value.to_vec());
                     if let Ok(e) = TransparencyLogEntry::decode(value)
@@ -134,7 +134,7 @@ fn seeds() -> &'static Seeds {
             let p = &j["inclusion_proof"];
             let set = hex::decode(j["set"].as_str().unwrap()).unwrap();
             let api = serde_json::json!({
-                hex::encode(gitsign::rekor::merkle::leaf_hash(&body)): {
+                hex::encode(gitsign::services::rekor::merkle::leaf_hash(&body)): {
                     "body": STANDARD.encode(&body),
                     "integratedTime": j["integrated_time"],
                     "logID": j["log_id"],
@@ -357,7 +357,7 @@ fn fuzz_cms_and_verify() {
         if let Ok(sig) = &parsed {
             let _ = cms::verify_content(sig, &payloads[pi]);
             let _ = verify::embedded_entry(sig, "fuzz");
-            let _ = gitsign::x509::CertInfo::parse(&sig.signer_cert_der);
+            let _ = gitsign::crypto::x509::CertInfo::parse(&sig.signer_cert_der);
         }
         let text = if armored { armor::encode(&der).into_bytes() } else { der.clone() };
         let r = verify::verify(&payloads[pi], &text, &opts);
@@ -427,7 +427,7 @@ fn fuzz_entry_protobuf() {
             let again = TransparencyLogEntry::decode(&e.encode()).map_err(|e| TestCaseError::fail(e.to_string()))?;
             prop_assert_eq!(again, e.clone());
             prop_assert!(e.log_index >= 0 && e.integrated_time >= 0);
-            let _ = gitsign::rekor::verify::verify_entry(&e, b"{}", production());
+            let _ = gitsign::services::rekor::verify::verify_entry(&e, b"{}", production());
         }
         Ok(())
     });
@@ -498,7 +498,7 @@ fn fuzz_rekor_json() {
             for e in m.values() {
                 if let Ok(t) = TransparencyLogEntry::from_api(e) {
                     let _ = t.to_embedded().encode();
-                    let _ = gitsign::rekor::verify::verify_entry(&t, &t.canonicalized_body, production());
+                    let _ = gitsign::services::rekor::verify::verify_entry(&t, &t.canonicalized_body, production());
                 }
             }
         }
@@ -551,7 +551,7 @@ fn fuzz_checkpoint() {
     fuzz("checkpoint_parse", mutated(cps), |bytes| {
         let text = String::from_utf8_lossy(&bytes);
         if let Ok(cp) = Checkpoint::parse(&text) {
-            let _ = cp.verify_signature(&key, gitsign::pubkey::HashAlg::Sha256);
+            let _ = cp.verify_signature(&key, gitsign::crypto::pubkey::HashAlg::Sha256);
             let _ = cp.log_name();
             let _ = cp.check_matches(cp.size, &cp.root_hash);
         }
@@ -597,10 +597,10 @@ fn fuzz_fulcio_pem() {
         let text = String::from_utf8_lossy(&bytes);
         if let Ok(ders) = fulcio::pem_certificates(&text) {
             for d in ders {
-                let _ = gitsign::x509::CertInfo::parse(&d);
+                let _ = gitsign::crypto::x509::CertInfo::parse(&d);
             }
         }
-        let _ = gitsign::x509::pem_to_der(&text);
+        let _ = gitsign::crypto::x509::pem_to_der(&text);
         let _ = fulcio::v2_chain(&bytes);
         Ok(())
     });
@@ -621,7 +621,7 @@ fn fuzz_fulcio_pem() {
     fuzz("fulcio_v2_json", mutated(leak(v2)), |bytes| {
         if let Ok(ders) = fulcio::v2_chain(&bytes) {
             for d in ders {
-                let _ = gitsign::x509::CertInfo::parse(&d);
+                let _ = gitsign::crypto::x509::CertInfo::parse(&d);
             }
         }
         Ok(())
@@ -685,12 +685,12 @@ fn fuzz_trusted_root_json() {
 #[cfg(unix)]
 #[test]
 fn fuzz_cache_frames() {
-    use gitsign::cache::protocol::{Request, Response, read_frame};
+    use gitsign::credentials::protocol::{Request, Response, read_frame};
     // Seeds: a frame of every request shape we can build without credentials, as the client
     // sends them, plus arbitrary bytes.
     let frame = |payload: &[u8]| {
         let mut out = Vec::new();
-        gitsign::cache::protocol::write_frame(&mut out, payload).unwrap();
+        gitsign::credentials::protocol::write_frame(&mut out, payload).unwrap();
         out
     };
     let messages: Vec<Vec<u8>> = vec![

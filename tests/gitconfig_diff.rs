@@ -1,4 +1,4 @@
-//! Differential test: the in-process git config reader (`gitsign::gitconfig`) against real git.
+//! Differential test: the in-process git config reader (`gitsign::git::config`) against real git.
 //!
 //! Generated config files (sections, subsections, the old dotted form, quotes, escapes, comments,
 //! continuation lines, CRLF, implicit booleans, includes, and broken lines) are written as the
@@ -8,7 +8,7 @@
 //! real git hands to the programs it runs.
 mod common;
 use common::TempDir;
-use gitsign::gitconfig;
+use gitsign::git::config as gitconfig;
 use proptest::prelude::*;
 use proptest::test_runner::{Config, TestRunner};
 use std::cell::Cell;

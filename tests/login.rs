@@ -220,12 +220,12 @@ fn device_flow_without_a_terminal_fails_at_once_with_the_remedy() {
     let stderr = text(&out.stderr);
     assert!(!status.unwrap().success());
     assert!(stderr.contains("the device login needs a terminal to show its code"), "{stderr}");
-    assert!(stderr.contains(gitsign::oidc::NO_TERMINAL_REMEDY), "the shared remedy: {stderr}");
+    assert!(stderr.contains(gitsign::services::oidc::NO_TERMINAL_REMEDY), "the shared remedy: {stderr}");
     assert!(no_commit(&repo), "no commit was made");
     // The browser flow says the same remedy in the same situation.
     let repo = interactive_repo(&sb, "false {{.URL}}", &[]);
     let out = detached(&repo, &bin("gitsign"), &["--status-fd=2", "-bsau", SANDBOX_USER], b"payload\n");
-    assert!(text(&out.stderr).contains(gitsign::oidc::NO_TERMINAL_REMEDY), "{}", text(&out.stderr));
+    assert!(text(&out.stderr).contains(gitsign::services::oidc::NO_TERMINAL_REMEDY), "{}", text(&out.stderr));
 }
 
 #[test]
@@ -356,7 +356,7 @@ impl Drop for OpenIdProvider {
 #[derive(Default)]
 struct Screen(String);
 
-impl gitsign::oidc::flow::Terminal for Screen {
+impl gitsign::services::oidc::flow::Terminal for Screen {
     fn say(&mut self, t: &str) {
         self.0.push_str(t);
         self.0.push('\n');
@@ -369,7 +369,11 @@ impl gitsign::oidc::flow::Terminal for Screen {
     }
 }
 
-fn chromium_login(op: &OpenIdProvider, action: &str, log: &Path) -> (Result<String, gitsign::oidc::OidcError>, String) {
+fn chromium_login(
+    op: &OpenIdProvider,
+    action: &str,
+    log: &Path,
+) -> (Result<String, gitsign::services::oidc::OidcError>, String) {
     need("chromium");
     // The opener gets its settings through the environment it inherits.
     let opener = format!(
@@ -377,11 +381,12 @@ fn chromium_login(op: &OpenIdProvider, action: &str, log: &Path) -> (Result<Stri
         log.display(),
         peers().join("login.mjs").display()
     );
-    let cfg = gitsign::config::Config { issuer: op.issuer.clone(), url_opener: Some(opener), ..Default::default() };
-    let http = gitsign::http::client(&Default::default()).unwrap();
+    let cfg =
+        gitsign::app::config::Config { issuer: op.issuer.clone(), url_opener: Some(opener), ..Default::default() };
+    let http = gitsign::services::http::client(&Default::default()).unwrap();
     let mut screen = Screen::default();
-    let opts = gitsign::oidc::browser::Options { timeout: Duration::from_secs(40) };
-    let r = gitsign::oidc::browser::login_with(&cfg, &http, &mut screen, &opts);
+    let opts = gitsign::services::oidc::browser::Options { timeout: Duration::from_secs(40) };
+    let r = gitsign::services::oidc::browser::login_with(&cfg, &http, &mut screen, &opts);
     (r, screen.0)
 }
 
@@ -395,7 +400,7 @@ fn real_provider_and_real_browser_give_a_verified_token() {
     let token = r.unwrap_or_else(|e| panic!("login failed: {e}\nscreen: {screen}\nbrowser: {browser_log}"));
     // The token was verified inside login_with (RS256 signature over oidc-provider's JWKS,
     // issuer, audience, expiry, nonce, at_hash); check what it says.
-    let claims = gitsign::oidc::Claims::parse(&token).unwrap();
+    let claims = gitsign::services::oidc::Claims::parse(&token).unwrap();
     assert_eq!(claims.iss, op.issuer);
     assert_eq!(claims.sub, "alice");
     assert_eq!(claims.challenge_subject().unwrap(), "alice@example.test");
@@ -427,7 +432,9 @@ fn real_provider_user_cancels_and_login_fails_closed() {
     let (r, _) = chromium_login(&op, "deny", &log);
     let browser_log = std::fs::read_to_string(&log).unwrap_or_default();
     match r {
-        Err(gitsign::oidc::OidcError::Denied { error, .. }) => assert_eq!(error, "access_denied", "{browser_log}"),
+        Err(gitsign::services::oidc::OidcError::Denied { error, .. }) => {
+            assert_eq!(error, "access_denied", "{browser_log}")
+        }
         other => panic!("expected access_denied, got {other:?}\nbrowser: {browser_log}"),
     }
 }

@@ -1,11 +1,13 @@
 //! Every real gitsign object in ../shared/fixtures/real gets its INDEX.tsv verdict offline with
 //! the production trusted root; every negative is rejected for its README reason; plus mutations.
-use gitsign::cms::verify::CmsError;
-use gitsign::git::{self, GitError, ObjectKind};
-use gitsign::rekor::verify::TlogError;
-use gitsign::trust::TrustedRoot;
-use gitsign::verify::{self, ErrorStatus, TlogEvidence, VerifyError, VerifyOptions, error_status_kind};
-use gitsign::x509::ChainError;
+use gitsign::crypto::cms::verify::CmsError;
+use gitsign::crypto::x509::ChainError;
+use gitsign::git::object::{self as git, GitError, ObjectKind};
+use gitsign::pipelines::verify::signature::{
+    self as verify, ErrorStatus, TlogEvidence, VerifyError, VerifyOptions, error_status_kind,
+};
+use gitsign::services::rekor::verify::TlogError;
+use gitsign::trust::root::TrustedRoot;
 use std::path::PathBuf;
 
 fn real() -> PathBuf {
@@ -150,7 +152,7 @@ fn every_negative_is_rejected_for_its_reason() {
             }
             "N03" => {
                 let e = run(&offline());
-                assert!(matches!(e, VerifyError::Armor(gitsign::armor::ArmorError::MissingEnd)), "{id}: {e}");
+                assert!(matches!(e, VerifyError::Armor(gitsign::encoding::armor::ArmorError::MissingEnd)), "{id}: {e}");
                 assert_eq!(error_status_kind(&e), ErrorStatus::ErrSig);
             }
             "N11" => {
@@ -274,7 +276,7 @@ fn example(name: &str) -> (Vec<u8>, Vec<u8>, Vec<u8>) {
 }
 
 fn armored(der: &[u8]) -> Vec<u8> {
-    gitsign::armor::encode(der).into_bytes()
+    gitsign::encoding::armor::encode(der).into_bytes()
 }
 
 #[test]
@@ -289,14 +291,14 @@ fn empty_certificate_set_and_missing_signer() {
     assert!(matches!(e, VerifyError::Cms(CmsError::NoCertificates)), "{e}");
     assert_eq!(error_status_kind(&e), ErrorStatus::ErrSig);
     // The signer is not among the certificates (another real leaf instead).
-    let other_leaf = gitsign::cms::verify::parse(&other).unwrap().signer_cert_der;
+    let other_leaf = gitsign::crypto::cms::verify::parse(&other).unwrap().signer_cert_der;
     let swapped = der::edit(&sig, &der::SD, &|kids| {
         kids.into_iter().map(|k| if k[0] == 0xa0 { der::encode(0xa0, &other_leaf) } else { k }).collect()
     });
     let e = verify::verify(&payload, &armored(&swapped), &ignore_tlog()).unwrap_err();
     assert!(matches!(e, VerifyError::Cms(CmsError::SignerNotFound { .. })), "{e}");
     // The signer found among several certificates, listed second: still valid.
-    let own_leaf = gitsign::cms::verify::parse(&sig).unwrap().signer_cert_der;
+    let own_leaf = gitsign::crypto::cms::verify::parse(&sig).unwrap().signer_cert_der;
     let both = der::edit(&sig, &der::SD, &|kids| {
         kids.into_iter()
             .map(|k| if k[0] == 0xa0 { der::encode(0xa0, &[other_leaf.clone(), own_leaf.clone()].concat()) } else { k })
@@ -424,11 +426,12 @@ fn certificate_from_an_untrusted_root_fails() {
     let mut bits = vec![0];
     bits.extend_from_slice(sig.as_bytes());
     let cert = der::encode(0x30, &[tbs, alg, der::encode(0x03, &bits)].concat());
-    let cms = gitsign::cms::sign::sign_detached(&payload, &cert, &key, 1_780_000_000).unwrap().finish(&[]).unwrap();
+    let cms =
+        gitsign::crypto::cms::sign::sign_detached(&payload, &cert, &key, 1_780_000_000).unwrap().finish(&[]).unwrap();
     let text = armored(&cms);
     // The CMS itself is fine …
-    let parsed = gitsign::cms::verify::parse(&cms).unwrap();
-    gitsign::cms::verify::verify_content(&parsed, &payload).unwrap();
+    let parsed = gitsign::crypto::cms::verify::parse(&cms).unwrap();
+    gitsign::crypto::cms::verify::verify_content(&parsed, &payload).unwrap();
     // … but the certificate does not chain to the production root.
     let opts = VerifyOptions { insecure_ignore_sct: true, ..ignore_tlog() };
     let e = verify::verify(&payload, &text, &opts).unwrap_err();

@@ -4,15 +4,15 @@
 //!
 //! Reads the shared fixtures beside the clone (`../shared/fixtures/real`). The CMS is taken apart
 //! here with the `cms` crate only to get the pieces (signed attributes, SignerInfo signature,
-//! signer certificate, the 3.1 attribute); the real CMS checks live in `gitsign::cms`.
+//! signer certificate, the 3.1 attribute); the real CMS checks live in `gitsign::crypto::cms`.
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use der::{Decode, Encode};
-use gitsign::rekor::body;
-use gitsign::rekor::checkpoint::CheckpointError;
-use gitsign::rekor::entry::{InclusionProof, TransparencyLogEntry};
-use gitsign::rekor::verify::{TlogError, VerifiedEntry, verify_entry};
-use gitsign::trust::{TrustedRoot, ValidFor};
+use gitsign::services::rekor::body;
+use gitsign::services::rekor::checkpoint::CheckpointError;
+use gitsign::services::rekor::entry::{InclusionProof, TransparencyLogEntry};
+use gitsign::services::rekor::verify::{TlogError, VerifiedEntry, verify_entry};
+use gitsign::trust::root::{TrustedRoot, ValidFor};
 use std::path::{Path, PathBuf};
 
 fn real_dir() -> PathBuf {
@@ -62,7 +62,8 @@ fn pieces(cms_der: &[u8]) -> (Vec<u8>, Vec<u8>, Vec<u8>, Vec<u8>) {
             _ => None,
         })
         .unwrap();
-    let attr = si.unsigned_attrs.as_ref().unwrap().iter().find(|a| a.oid == gitsign::oids::REKOR_ENTRY).unwrap();
+    let attr =
+        si.unsigned_attrs.as_ref().unwrap().iter().find(|a| a.oid == gitsign::encoding::oids::REKOR_ENTRY).unwrap();
     let value = attr.values.iter().next().unwrap();
     let entry = der::asn1::OctetString::from_der(&value.to_der().unwrap()).unwrap().into_bytes();
     (attrs, sig, cert, entry.into_vec())
@@ -155,13 +156,13 @@ fn examples_verify_and_match_their_json() {
         assert_eq!(v.log_index, j["log_index"].as_i64().unwrap());
         assert_eq!(v.integrated_time, j["integrated_time"].as_i64().unwrap());
         let entry = TransparencyLogEntry::decode(&ev.entry_bytes).unwrap();
-        let leaf = gitsign::rekor::merkle::leaf_hash(&ev.body);
+        let leaf = gitsign::services::rekor::merkle::leaf_hash(&ev.body);
         assert_eq!(hex::encode(leaf), j["leaf_hash(sha256(0x00||body))"].as_str().unwrap());
         let proof = entry.inclusion_proof.as_ref().unwrap();
         assert_eq!(hex::encode(&proof.root_hash), j["inclusion_proof"]["root_hash"].as_str().unwrap());
         // SET payload byte for byte
         assert_eq!(
-            gitsign::rekor::set::payload(&ev.body, entry.integrated_time, &entry.log_id, entry.log_index),
+            gitsign::services::rekor::set::payload(&ev.body, entry.integrated_time, &entry.log_id, entry.log_index),
             std::fs::read(dir.join("rekor0_set_payload.json")).unwrap()
         );
     }

@@ -3,7 +3,7 @@
 //! tampered token, a wrong TSA chain and no trusted TSA are rejected.
 mod common;
 use common::{Repo, Sandbox, TempDir, bin, parse_exports};
-use gitsign::git::{HashAlgo, ObjectKind};
+use gitsign::git::object::{HashAlgo, ObjectKind};
 use std::process::Command;
 
 const ALICE: &str = "alice@example.test";
@@ -90,16 +90,19 @@ fn timestamped_commit_verifies_and_tampering_fails_closed() {
 
     // The signature carries the token beside the embedded Rekor entry, and it verifies.
     let raw = repo.cat_file("commit", &id);
-    let split = gitsign::git::split_object(ObjectKind::Commit, &raw).unwrap();
-    let der = gitsign::armor::decode(&split.signature).unwrap();
-    let parsed = gitsign::cms::verify::parse(&der).unwrap();
-    let tokens = parsed.unsigned_attr(&gitsign::oids::TIMESTAMP_TOKEN);
+    let split = gitsign::git::object::split_object(ObjectKind::Commit, &raw).unwrap();
+    let der = gitsign::encoding::armor::decode(&split.signature).unwrap();
+    let parsed = gitsign::crypto::cms::verify::parse(&der).unwrap();
+    let tokens = parsed.unsigned_attr(&gitsign::encoding::oids::TIMESTAMP_TOKEN);
     assert_eq!(tokens.len(), 1);
-    assert_eq!(parsed.unsigned_attr(&gitsign::oids::REKOR_ENTRY).len(), 1);
-    let trust = gitsign::trust::TrustedRoot::from_file(sb.var("GITSIGN_TRUSTED_ROOT")).unwrap();
-    let verified =
-        gitsign::verify::verify(&split.payload, &split.signature, &gitsign::verify::VerifyOptions::new(&trust))
-            .unwrap();
+    assert_eq!(parsed.unsigned_attr(&gitsign::encoding::oids::REKOR_ENTRY).len(), 1);
+    let trust = gitsign::trust::root::TrustedRoot::from_file(sb.var("GITSIGN_TRUSTED_ROOT")).unwrap();
+    let verified = gitsign::pipelines::verify::signature::verify(
+        &split.payload,
+        &split.signature,
+        &gitsign::pipelines::verify::signature::VerifyOptions::new(&trust),
+    )
+    .unwrap();
     let gen_time = verified.timestamp.expect("a verified timestamp");
     assert!(verified.not_before <= gen_time && gen_time <= verified.not_after);
 
@@ -118,15 +121,20 @@ fn timestamped_commit_verifies_and_tampering_fails_closed() {
     let pos = der.windows(token.len()).position(|w| w == token.as_slice()).unwrap();
     let mut bad_der = der.clone();
     bad_der[pos + token.len() - 1] ^= 0x01;
-    let bad_sig = gitsign::armor::encode(&bad_der);
-    let object = gitsign::git::rebuild_object(ObjectKind::Commit, &split.payload, bad_sig.as_bytes(), HashAlgo::Sha1);
+    let bad_sig = gitsign::encoding::armor::encode(&bad_der);
+    let object =
+        gitsign::git::object::rebuild_object(ObjectKind::Commit, &split.payload, bad_sig.as_bytes(), HashAlgo::Sha1);
     let bad = repo.hash_object("commit", &object);
     let v = verify_commit(&repo, &env, &bad);
     assert!(!v.status.success(), "tampered token verified");
     assert!(stderr(&v).contains("timestamp"), "{}", stderr(&v));
-    let e = gitsign::verify::verify(&split.payload, bad_sig.as_bytes(), &gitsign::verify::VerifyOptions::new(&trust))
-        .unwrap_err();
-    assert!(matches!(e, gitsign::verify::VerifyError::Timestamp { .. }), "{e}");
+    let e = gitsign::pipelines::verify::signature::verify(
+        &split.payload,
+        bad_sig.as_bytes(),
+        &gitsign::pipelines::verify::signature::VerifyOptions::new(&trust),
+    )
+    .unwrap_err();
+    assert!(matches!(e, gitsign::pipelines::verify::signature::VerifyError::Timestamp { .. }), "{e}");
 
     // A wrong TSA chain configured (the sandbox's Fulcio root): rejected.
     let wrong = sb.stack_dir().join("root.pem");
@@ -166,9 +174,10 @@ fn timestamped_commit_verifies_and_tampering_fails_closed() {
     assert!(out.status.success(), "{}", stderr(&out));
     let plain_id = repo.git_ok(&["rev-parse", "HEAD"]).trim().to_string();
     let raw = repo.cat_file("commit", &plain_id);
-    let split = gitsign::git::split_object(ObjectKind::Commit, &raw).unwrap();
-    let parsed = gitsign::cms::verify::parse(&gitsign::armor::decode(&split.signature).unwrap()).unwrap();
-    assert!(parsed.unsigned_attr(&gitsign::oids::TIMESTAMP_TOKEN).is_empty());
+    let split = gitsign::git::object::split_object(ObjectKind::Commit, &raw).unwrap();
+    let parsed =
+        gitsign::crypto::cms::verify::parse(&gitsign::encoding::armor::decode(&split.signature).unwrap()).unwrap();
+    assert!(parsed.unsigned_attr(&gitsign::encoding::oids::TIMESTAMP_TOKEN).is_empty());
     let v = verify_commit(&repo, &untrusted_env, &plain_id);
     assert!(v.status.success(), "{}", stderr(&v));
 }
@@ -202,10 +211,11 @@ fn online_mode_signature_with_a_timestamp_verifies() {
     assert!(out.status.success(), "{}", stderr(&out));
     let id = repo.git_ok(&["rev-parse", "HEAD"]).trim().to_string();
     let raw = repo.cat_file("commit", &id);
-    let split = gitsign::git::split_object(ObjectKind::Commit, &raw).unwrap();
-    let parsed = gitsign::cms::verify::parse(&gitsign::armor::decode(&split.signature).unwrap()).unwrap();
-    assert_eq!(parsed.unsigned_attr(&gitsign::oids::TIMESTAMP_TOKEN).len(), 1);
-    assert!(parsed.unsigned_attr(&gitsign::oids::REKOR_ENTRY).is_empty());
+    let split = gitsign::git::object::split_object(ObjectKind::Commit, &raw).unwrap();
+    let parsed =
+        gitsign::crypto::cms::verify::parse(&gitsign::encoding::armor::decode(&split.signature).unwrap()).unwrap();
+    assert_eq!(parsed.unsigned_attr(&gitsign::encoding::oids::TIMESTAMP_TOKEN).len(), 1);
+    assert!(parsed.unsigned_attr(&gitsign::encoding::oids::REKOR_ENTRY).is_empty());
     let v = verify_commit(&repo, &env, &id);
     assert!(v.status.success(), "{}", stderr(&v));
 }

@@ -260,7 +260,8 @@ fn our_bundles_and_sigstore_python_bundles_verify_and_tampering_fails() {
 fn real_signature_bundle_with_the_production_root() {
     let ex = common::shared()
         .join("fixtures/real/examples/offline-commit__sigstore_gitsign__3616021d86975c23e52a456a7dc5605fe130ed14");
-    let exported = gitsign::bundle::from_signature(&std::fs::read(ex.join("signature.txt")).unwrap()).unwrap();
+    let exported =
+        gitsign::pipelines::bundle::from_signature(&std::fs::read(ex.join("signature.txt")).unwrap()).unwrap();
     let dir = TempDir::new("verify-bundle-real");
     let bundle = dir.path().join("b.json");
     let artifact = dir.path().join("signed_attrs.der");
@@ -399,20 +400,24 @@ fn online_mode_lookups_are_cached_within_a_run() {
 /// the logged one, and a second valid signature over the logged PAE that the entry does not record.
 #[test]
 fn dsse_envelope_logged_as_hashedrekord() {
-    use gitsign::bundle_verify::dsse_pae;
+    use gitsign::pipelines::verify::bundle::dsse_pae;
     let sb = Sandbox::start();
     let issuer = sb.var("GITSIGN_OIDC_ISSUER");
     let ctx = Ctx { dir: TempDir::new("verify-bundle-dsse-hr"), issuer, sb };
-    let http = gitsign::http::client(&gitsign::http::HttpOptions { plain_http_only: true, ..Default::default() })
-        .expect("http client");
-    let services = gitsign::sign::Services {
-        fulcio: gitsign::fulcio::FulcioClient::new(&ctx.sb.var("GITSIGN_FULCIO_URL"), http.clone()),
-        rekor: gitsign::rekor::client::RekorClient::new(&ctx.sb.var("GITSIGN_REKOR_URL"), http.clone()),
+    let http = gitsign::services::http::client(&gitsign::services::http::HttpOptions {
+        plain_http_only: true,
+        ..Default::default()
+    })
+    .expect("http client");
+    let services = gitsign::pipelines::sign::Services {
+        fulcio: gitsign::services::fulcio::FulcioClient::new(&ctx.sb.var("GITSIGN_FULCIO_URL"), http.clone()),
+        rekor: gitsign::services::rekor::client::RekorClient::new(&ctx.sb.var("GITSIGN_REKOR_URL"), http.clone()),
         http,
     };
     let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs() as i64;
     let carol = "carol@example.test";
-    let id = gitsign::sign::identity_from_token(&ctx.sb.token(carol), &services, now).expect("sandbox certificate");
+    let id = gitsign::pipelines::sign::identity_from_token(&ctx.sb.token(carol), &services, now)
+        .expect("sandbox certificate");
 
     let artifact = ctx.dir.path().join("artifact.bin");
     std::fs::write(&artifact, b"dsse over hashedrekord\n").unwrap();
@@ -433,7 +438,7 @@ fn dsse_envelope_logged_as_hashedrekord() {
     let proposed = json!({"apiVersion": "0.0.1", "kind": "hashedrekord", "spec": {
         "data": {"hash": {"algorithm": "sha256", "value": hex::encode(Sha256::digest(dsse_pae(pt, &payload)))}},
         "signature": {"content": STANDARD.encode(&sig), "publicKey": {"content":
-            STANDARD.encode(gitsign::rekor::body::certificate_pem(&id.certs.leaf))}}}});
+            STANDARD.encode(gitsign::services::rekor::body::certificate_pem(&id.certs.leaf))}}}});
     let (_uuid, entry) = services.rekor.create_entry(&proposed).expect("sandbox Rekor accepts the entry");
     let ver = entry.verification.as_ref().expect("verification");
     let proof = ver.inclusion_proof.as_ref().expect("inclusion proof");

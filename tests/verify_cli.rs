@@ -380,7 +380,7 @@ fn man_pages_per_subcommand_with_configuration() {
     assert!(named >= 10, "gitsign(1) names {named} subcommand pages:\n{top}");
     // Configuration keys and variables with their defaults.
     assert!(top.contains(".SH CONFIGURATION") && top.contains(".SH ENVIRONMENT"), "{top}");
-    for s in gitsign::config::SETTINGS {
+    for s in gitsign::app::config::SETTINGS {
         for name in s.git_key.iter().chain(s.env) {
             assert!(top.contains(name), "gitsign(1) does not document {name}");
         }
@@ -389,7 +389,7 @@ fn man_pages_per_subcommand_with_configuration() {
             "no default for {s:?}"
         );
     }
-    for (name, _, _) in gitsign::config::OTHER_ENVIRONMENT {
+    for (name, _, _) in gitsign::app::config::OTHER_ENVIRONMENT {
         assert!(top.contains(name), "gitsign(1) does not document {name}");
     }
     // One page on stdout.

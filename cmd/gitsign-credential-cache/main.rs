@@ -14,8 +14,8 @@
 //! never runs a login: gitsign logs in on a miss and stores the result here. On SIGTERM,
 //! SIGINT or SIGHUP it zeroizes every key, removes its socket and exits.
 #![deny(unsafe_code)]
-use gitsign::cache::client::{Client, DIAL_TIMEOUT};
-use gitsign::cache::server::{self, Server, ServerOptions};
+use gitsign::credentials::client::{Client, DIAL_TIMEOUT};
+use gitsign::credentials::server::{self, Server, ServerOptions};
 use std::os::unix::net::UnixListener;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -68,7 +68,7 @@ struct Args {
 fn parse(argv: &[String]) -> Result<Args, String> {
     let mut socket = None;
     let mut systemd = false;
-    let mut margin = gitsign::cache::DEFAULT_MARGIN_SECS;
+    let mut margin = gitsign::credentials::cache::DEFAULT_MARGIN_SECS;
     let mut command: Option<&str> = None;
     let mut it = argv.iter();
     while let Some(a) = it.next() {
@@ -107,7 +107,7 @@ fn parse(argv: &[String]) -> Result<Args, String> {
 fn socket_path(explicit: Option<PathBuf>) -> Result<PathBuf, String> {
     let p = explicit
         .or_else(|| std::env::var_os("GITSIGN_CREDENTIAL_CACHE").filter(|v| !v.is_empty()).map(PathBuf::from))
-        .or_else(gitsign::cache::default_socket_path)
+        .or_else(gitsign::credentials::cache::default_socket_path)
         .ok_or("no runtime or cache directory for the socket; pass --socket PATH")?;
     if p.is_absolute() {
         Ok(p)
@@ -194,7 +194,7 @@ fn client_command(socket: Option<PathBuf>, list: bool) -> Result<(), String> {
             text.push_str("no cached credentials\n");
         }
         for e in entries {
-            let at = gitsign::attest::rfc3339_utc(e.expires_at).unwrap_or_else(|| "an unknown time".into());
+            let at = gitsign::pipelines::attest::rfc3339_utc(e.expires_at).unwrap_or_else(|| "an unknown time".into());
             text.push_str(&format!(
                 "{} (issuer {}): expires in {}, at {at} [entry {}]\n",
                 e.identity,

@@ -2,9 +2,9 @@
 //! `gitsign verify-attestation [REV] ...`: signed in-toto attestations about commits and trees,
 //! logged in Rekor and stored under `refs/attestations/{commits,trees}` (as sigstore/gitsign).
 use clap::{Arg, ArgAction, Command};
-use gitsign::attest::check::{CheckOptions, verify_attestation};
-use gitsign::attest::refs::{self, ObjType};
-use gitsign::policy::{Policy, PolicyFlags};
+use gitsign::pipelines::attest::check::{CheckOptions, verify_attestation};
+use gitsign::pipelines::attest::refs::{self, ObjType};
+use gitsign::pipelines::verify::policy::{Policy, PolicyFlags};
 use std::process::ExitCode;
 
 fn objtype_arg() -> Arg {
@@ -103,7 +103,7 @@ fn objtype(m: &clap::ArgMatches) -> ObjType {
 }
 
 pub fn run_attest(argv: &[std::ffi::OsString]) -> ExitCode {
-    let m = match crate::cli::parse(attest_command(), argv) {
+    let m = match crate::common::parse(attest_command(), argv) {
         Ok(m) => m,
         Err(code) => return code,
     };
@@ -111,43 +111,43 @@ pub fn run_attest(argv: &[std::ffi::OsString]) -> ExitCode {
     let rev = m.get_one::<String>("rev").cloned().unwrap_or_else(|| "HEAD".into());
     let predicate_type = m.get_one::<String>("type").cloned().unwrap_or_default();
     let Some(path) = m.get_one::<String>("filepath") else {
-        return crate::usage_error("attest needs -f FILE");
+        return crate::common::usage_error("attest needs -f FILE");
     };
     let Some(name) = std::path::Path::new(path).file_name().map(|n| n.to_string_lossy().into_owned()) else {
-        return crate::usage_error(&format!("{path:?} does not name a file"));
+        return crate::common::usage_error(&format!("{path:?} does not name a file"));
     };
-    let cfg = match crate::load_config() {
+    let cfg = match crate::common::load_config() {
         Ok(c) => c,
         Err(code) => return code,
     };
     // Everything local first: a bad file or revision fails before any login.
-    let predicate = match crate::read_file_bounded(std::ffi::OsStr::new(path)) {
+    let predicate = match crate::common::read_file_bounded(std::ffi::OsStr::new(path)) {
         Ok(p) => p,
         Err(e) => return fail(e),
     };
-    if let Err(e) = gitsign::attest::sign::canonical_predicate(&predicate) {
+    if let Err(e) = gitsign::pipelines::attest::sign::canonical_predicate(&predicate) {
         return fail(format!("{path}: {e}"));
     }
     let target = match refs::resolve(&rev, kind) {
         Ok(t) => t,
         Err(e) => return fail(e.to_string()),
     };
-    let trust = match gitsign::setup::trusted_root_for(&cfg) {
+    let trust = match gitsign::app::setup::trusted_root_for(&cfg) {
         Ok(t) => t,
         Err(e) => return fail(e.to_string()),
     };
-    let services = match gitsign::sign::Services::from_config(&cfg) {
+    let services = match gitsign::pipelines::sign::Services::from_config(&cfg) {
         Ok(s) => s,
         Err(e) => return fail(e.to_string()),
     };
-    let identity = match gitsign::sign::obtain_identity(&cfg, &services, &trust, now()) {
+    let identity = match gitsign::pipelines::sign::obtain_identity(&cfg, &services, &trust, now()) {
         Ok(i) => i,
         Err(e) => return fail(e.to_string()),
     };
-    if let Err(e) = gitsign::sign::check_certificate(&cfg, &identity, &trust, now()) {
+    if let Err(e) = gitsign::pipelines::sign::check_certificate(&cfg, &identity, &trust, now()) {
         return fail(e.to_string());
     }
-    let out = match gitsign::attest::sign::attest(
+    let out = match gitsign::pipelines::attest::sign::attest(
         &identity,
         &services.rekor,
         &trust,
@@ -176,7 +176,7 @@ pub fn run_attest(argv: &[std::ffi::OsString]) -> ExitCode {
 }
 
 pub fn run_verify(argv: &[std::ffi::OsString]) -> ExitCode {
-    let m = match crate::cli::parse(verify_command(), argv) {
+    let m = match crate::common::parse(verify_command(), argv) {
         Ok(m) => m,
         Err(code) => return code,
     };
@@ -190,18 +190,18 @@ pub fn run_verify(argv: &[std::ffi::OsString]) -> ExitCode {
         ..Default::default()
     }) {
         Ok(p) => p,
-        Err(e) => return crate::usage_error(&e.to_string()),
+        Err(e) => return crate::common::usage_error(&e.to_string()),
     };
     let kind = objtype(&m);
     let rev = s("rev").unwrap_or_else(|| "HEAD".into());
-    let mut cfg = match crate::load_config() {
+    let mut cfg = match crate::common::load_config() {
         Ok(c) => c,
         Err(code) => return code,
     };
     if let Some(t) = s("trusted-root") {
         cfg.trusted_root = Some(t);
     }
-    let trust = match gitsign::setup::trusted_root_for(&cfg) {
+    let trust = match gitsign::app::setup::trusted_root_for(&cfg) {
         Ok(t) => t,
         Err(e) => return fail(e.to_string()),
     };
@@ -225,11 +225,11 @@ pub fn run_verify(argv: &[std::ffi::OsString]) -> ExitCode {
             kind.ref_name()
         ));
     }
-    let http = match gitsign::http::client(&gitsign::http::HttpOptions::from_config(&cfg)) {
+    let http = match gitsign::services::http::client(&cfg.http_options()) {
         Ok(h) => h,
         Err(e) => return fail(e.to_string()),
     };
-    let rekor = gitsign::rekor::client::RekorClient::new(&cfg.rekor, http);
+    let rekor = gitsign::services::rekor::client::RekorClient::new(&cfg.rekor, http);
     let want_type = s("type");
     let opts = CheckOptions {
         trust: &trust,
@@ -251,10 +251,10 @@ pub fn run_verify(argv: &[std::ffi::OsString]) -> ExitCode {
                     v.identity,
                     v.issuer.as_deref().unwrap_or("unknown"),
                     v.log_index,
-                    gitsign::timefmt::rfc3339(v.integrated_time)
+                    gitsign::encoding::timefmt::rfc3339(v.integrated_time)
                 );
             }
-            Err(gitsign::attest::sign::AttestationError::PredicateType { .. }) => skipped += 1,
+            Err(gitsign::pipelines::attest::sign::AttestationError::PredicateType { .. }) => skipped += 1,
             Err(e) => {
                 failed += 1;
                 eprintln!("gitsign: error: {} for {} {target}: {e}", a.name, kind.as_str());

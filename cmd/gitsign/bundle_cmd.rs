@@ -3,28 +3,28 @@
 use std::process::ExitCode;
 
 pub fn run(argv: &[std::ffi::OsString]) -> ExitCode {
-    let m = match crate::cli::parse(crate::cli::export_bundle_command(), argv) {
+    let m = match crate::common::parse(crate::cli::export_bundle_command(), argv) {
         Ok(m) => m,
         Err(code) => return code,
     };
     let rev = m.get_one::<String>("rev").cloned().unwrap_or_else(|| "HEAD".to_string());
     let Some(out) = m.get_one::<String>("output").cloned() else {
-        return crate::usage_error("export-bundle: -o FILE is required");
+        return crate::common::usage_error("export-bundle: -o FILE is required");
     };
     let artifact = m.get_one::<String>("artifact").cloned();
     let fail = |msg: String| {
         eprintln!("gitsign: error: {msg}");
         ExitCode::FAILURE
     };
-    let obj = match gitsign::repo::read_object(&rev) {
+    let obj = match gitsign::git::repo::read_object(&rev) {
         Ok(o) => o,
         Err(e) => return fail(e.to_string()),
     };
-    let split = match gitsign::git::split_object(obj.kind, &obj.content) {
+    let split = match gitsign::git::object::split_object(obj.kind, &obj.content) {
         Ok(s) => s,
         Err(e) => return fail(format!("{rev}: {e}")),
     };
-    let exported = match gitsign::bundle::from_signature(&split.signature) {
+    let exported = match gitsign::pipelines::bundle::from_signature(&split.signature) {
         Ok(x) => x,
         Err(e) => return fail(format!("{rev}: {e}")),
     };

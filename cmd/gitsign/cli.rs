@@ -1,7 +1,10 @@
 //! The one definition of gitsign's command line, from which `--help`, the shell completions
 //! (`gitsign completion`) and the man page (`gitsign man`) are generated. Subcommands parse
 //! with the same `clap::Command`s they contribute here.
-use clap::{Arg, ArgAction, Command};
+use crate::common::with_purpose;
+use crate::verify_cli::verify_command;
+use clap::{Arg, ArgAction, Command, value_parser};
+use clap_complete::Shell;
 
 /// Examples shown under `gitsign --help` and in the man page.
 pub const EXAMPLES: &str = "\
@@ -16,43 +19,6 @@ Examples:
   gitsign doctor                              check configuration, trust root and services
   gitsign completion bash > ~/.local/share/bash-completion/completions/gitsign
   gitsign man --dir ~/.local/share/man/man1      gitsign(1) and one page per command";
-
-/// `gitsign verify` (commits) or, with `tags`, `gitsign verify-tag`.
-pub fn verify_command(tags: bool) -> Command {
-    let cmd = <crate::verify_cli::VerifyArgs as clap::CommandFactory>::command();
-    if tags {
-        cmd.name("verify-tag")
-            .about("Verify annotated tags with an identity policy")
-            .long_about(
-                "Verify annotated tags with an identity policy.\n\n\
-                 Each TAG names an annotated tag (refs/tags/TAG); its own signature is checked. A \
-                 lightweight tag carries no signature and is refused. To check the commit a tag points at, \
-                 use `gitsign verify TAG`.",
-            )
-            .after_help(
-                "Examples:\n  gitsign verify-tag v1.2.3 --certificate-identity you@example.com \
-                 --certificate-oidc-issuer https://accounts.google.com\n  \
-                 gitsign verify-tag v1.2.3 v1.2.4 --json --certificate-identity-regexp '@example\\.com$' \
-                 --certificate-oidc-issuer https://github.com/login/oauth",
-            )
-    } else {
-        cmd.name("verify")
-            .about("Verify commits (REV or A..B ranges) with an identity policy")
-            .long_about(
-                "Verify commits (REV or A..B ranges) with an identity policy.\n\n\
-                 Every REV is peeled to the commit it names (as `git rev-parse REV^{commit}`): a tag name \
-                 checks the commit's signature, not the tag's (use `gitsign verify-tag` for that). A range \
-                 that selects no commit is an error unless --allow-empty. Exit 0 only when every commit \
-                 verified; 1 when one did not; 2 on usage errors.",
-            )
-            .after_help(
-                "Examples:\n  gitsign verify HEAD --certificate-identity you@example.com \
-                 --certificate-oidc-issuer https://github.com/login/oauth\n  \
-                 gitsign verify main..feature --certificate-identity-regexp '^ci@' \
-                 --certificate-oidc-issuer-regexp 'token\\.actions'",
-            )
-    }
-}
 
 /// `gitsign export-bundle`.
 pub fn export_bundle_command() -> Command {
@@ -127,18 +93,6 @@ pub fn verify_bundle_command() -> Command {
         )
 }
 
-/// Put the one-line purpose (`about`) at the top of `--help` when the command also has a long
-/// description, for the command and its subcommands.
-pub fn with_purpose(mut cmd: Command) -> Command {
-    if let (Some(about), Some(long)) = (cmd.get_about().map(|a| a.to_string()), cmd.get_long_about()) {
-        let (about, long) = (about.trim_end_matches('.').to_string(), long.to_string());
-        if !long.starts_with(&about) {
-            cmd = cmd.long_about(format!("{about}.\n\n{long}"));
-        }
-    }
-    cmd.mut_subcommands(with_purpose)
-}
-
 /// The whole CLI: git's gpg-style interface at the top level, human commands below.
 pub fn command() -> Command {
     Command::new("gitsign")
@@ -208,18 +162,42 @@ pub fn command() -> Command {
         .subcommand(crate::setup_cmd::command())
         .subcommand(crate::doctor_cmd::command())
         .subcommand(crate::initialize_cmd::command())
-        .subcommand(crate::completion_cmd::completion_command())
-        .subcommand(crate::completion_cmd::man_command())
+        .subcommand(completion_command())
+        .subcommand(man_command())
         .mut_subcommands(with_purpose)
 }
 
-/// Parse `argv` (without the subcommand name) with `cmd`; on `--help`, errors and the like,
-/// print what clap says and return the exit code to use.
-pub fn parse(cmd: Command, argv: &[std::ffi::OsString]) -> Result<clap::ArgMatches, std::process::ExitCode> {
-    let name = cmd.get_name().to_string();
-    let cmd = with_purpose(cmd).bin_name(format!("gitsign {name}"));
-    cmd.try_get_matches_from(std::iter::once(std::ffi::OsString::from(name)).chain(argv.iter().cloned())).map_err(|e| {
-        let _ = e.print();
-        if e.use_stderr() { std::process::ExitCode::from(2) } else { std::process::ExitCode::SUCCESS }
-    })
+/// `gitsign completion SHELL`.
+pub fn completion_command() -> Command {
+    Command::new("completion")
+        .about("Print a shell completion script")
+        .arg(Arg::new("shell").value_name("SHELL").required(true).value_parser(value_parser!(Shell)).help("bash, zsh, fish, elvish or powershell"))
+        .after_help(
+            "Examples:\n  gitsign completion bash > ~/.local/share/bash-completion/completions/gitsign\n  \
+             gitsign completion zsh > \"${fpath[1]}/_gitsign\"\n  gitsign completion fish > ~/.config/fish/completions/gitsign.fish",
+        )
+}
+
+/// `gitsign man`.
+pub fn man_command() -> Command {
+    Command::new("man")
+        .about("Print a man page (roff): gitsign(1), or one per subcommand")
+        .long_about(
+            "Print a man page (roff): gitsign(1), or one per subcommand.\n\n\
+             Without arguments, print gitsign(1) (with the CONFIGURATION and ENVIRONMENT sections) on \
+             stdout; with SUBCOMMAND, print gitsign-SUBCOMMAND(1). With --dir DIR, write gitsign.1 and \
+             every gitsign-SUBCOMMAND.1 into DIR.",
+        )
+        .arg(Arg::new("subcommand").value_name("SUBCOMMAND").help("The subcommand whose page to print (e.g. verify)"))
+        .arg(
+            Arg::new("dir")
+                .long("dir")
+                .value_name("DIR")
+                .conflicts_with("subcommand")
+                .help("Write every page (gitsign.1, gitsign-verify.1, ...) into DIR"),
+        )
+        .after_help(
+            "Examples:\n  gitsign man --dir ~/.local/share/man/man1 && man gitsign-verify\n  \
+             gitsign man > gitsign.1\n  gitsign man verify | man -l -",
+        )
 }

@@ -1,42 +1,10 @@
 //! `gitsign completion bash|zsh|fish|elvish|powershell` and `gitsign man [SUBCOMMAND|--dir DIR]`:
 //! generated from the CLI definition in `cli.rs` (and, for the man page's CONFIGURATION and
-//! ENVIRONMENT sections, from `gitsign::config::SETTINGS`), written to stdout or DIR.
-use clap::{Arg, Command, value_parser};
+//! ENVIRONMENT sections, from `gitsign::app::config::SETTINGS`), written to stdout or DIR.
+use crate::cli::{completion_command, man_command};
+use clap::Command;
 use clap_complete::Shell;
 use std::process::ExitCode;
-
-pub fn completion_command() -> Command {
-    Command::new("completion")
-        .about("Print a shell completion script")
-        .arg(Arg::new("shell").value_name("SHELL").required(true).value_parser(value_parser!(Shell)).help("bash, zsh, fish, elvish or powershell"))
-        .after_help(
-            "Examples:\n  gitsign completion bash > ~/.local/share/bash-completion/completions/gitsign\n  \
-             gitsign completion zsh > \"${fpath[1]}/_gitsign\"\n  gitsign completion fish > ~/.config/fish/completions/gitsign.fish",
-        )
-}
-
-pub fn man_command() -> Command {
-    Command::new("man")
-        .about("Print a man page (roff): gitsign(1), or one per subcommand")
-        .long_about(
-            "Print a man page (roff): gitsign(1), or one per subcommand.\n\n\
-             Without arguments, print gitsign(1) (with the CONFIGURATION and ENVIRONMENT sections) on \
-             stdout; with SUBCOMMAND, print gitsign-SUBCOMMAND(1). With --dir DIR, write gitsign.1 and \
-             every gitsign-SUBCOMMAND.1 into DIR.",
-        )
-        .arg(Arg::new("subcommand").value_name("SUBCOMMAND").help("The subcommand whose page to print (e.g. verify)"))
-        .arg(
-            Arg::new("dir")
-                .long("dir")
-                .value_name("DIR")
-                .conflicts_with("subcommand")
-                .help("Write every page (gitsign.1, gitsign-verify.1, ...) into DIR"),
-        )
-        .after_help(
-            "Examples:\n  gitsign man --dir ~/.local/share/man/man1 && man gitsign-verify\n  \
-             gitsign man > gitsign.1\n  gitsign man verify | man -l -",
-        )
-}
 
 fn write_out(bytes: &[u8]) -> ExitCode {
     match crate::out::write(bytes) {
@@ -46,12 +14,12 @@ fn write_out(bytes: &[u8]) -> ExitCode {
 }
 
 pub fn run_completion(argv: &[std::ffi::OsString]) -> ExitCode {
-    let m = match crate::cli::parse(completion_command(), argv) {
+    let m = match crate::common::parse(completion_command(), argv) {
         Ok(m) => m,
         Err(code) => return code,
     };
     let Some(shell) = m.get_one::<Shell>("shell").copied() else {
-        return crate::usage_error("completion: name a shell (bash, zsh, fish, elvish, powershell)");
+        return crate::common::usage_error("completion: name a shell (bash, zsh, fish, elvish, powershell)");
     };
     let mut cmd = crate::cli::command();
     let mut buf = Vec::new();
@@ -75,7 +43,7 @@ fn configuration_sections() -> roff::Roff {
         "Settings come from git config keys (any scope) and environment variables; a variable wins over \
          the key, and among variables the first listed wins. gitsign.* keys compare case-insensitively.",
     )]);
-    for s in gitsign::config::SETTINGS {
+    for s in gitsign::app::config::SETTINGS {
         r.control("TP", []);
         let mut head = Vec::new();
         if let Some(k) = s.git_key {
@@ -92,7 +60,7 @@ fn configuration_sections() -> roff::Roff {
     }
     r.control("SH", ["ENVIRONMENT"]);
     r.text([roman("Besides the variables above:")]);
-    for (name, default, about) in gitsign::config::OTHER_ENVIRONMENT {
+    for (name, default, about) in gitsign::app::config::OTHER_ENVIRONMENT {
         r.control("TP", []);
         r.text([bold(*name)]);
         r.text([roman(format!("{about}. Default: ")), italic(*default), roman(".")]);
@@ -137,7 +105,7 @@ fn render_page(cmd: &Command, top: bool) -> std::io::Result<Vec<u8>> {
 }
 
 pub fn run_man(argv: &[std::ffi::OsString]) -> ExitCode {
-    let m = match crate::cli::parse(man_command(), argv) {
+    let m = match crate::common::parse(man_command(), argv) {
         Ok(m) => m,
         Err(code) => return code,
     };
@@ -167,7 +135,10 @@ pub fn run_man(argv: &[std::ffi::OsString]) -> ExitCode {
             Some(sub) => render_page(sub, false),
             None => {
                 let names: Vec<&str> = tree.get_subcommands().map(|s| s.get_name()).collect();
-                return crate::usage_error(&format!("man: no subcommand {name:?}; one of: {}", names.join(", ")));
+                return crate::common::usage_error(&format!(
+                    "man: no subcommand {name:?}; one of: {}",
+                    names.join(", ")
+                ));
             }
         },
     };

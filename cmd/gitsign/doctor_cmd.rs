@@ -29,22 +29,22 @@ fn git_get(key: &str) -> Option<String> {
 }
 
 pub fn run(argv: &[std::ffi::OsString]) -> ExitCode {
-    if let Err(code) = crate::cli::parse(command(), argv) {
+    if let Err(code) = crate::common::parse(command(), argv) {
         return code;
     }
-    let git = gitsign::doctor::GitSigning { format: git_get("gpg.format"), program: git_get("gpg.x509.program") };
+    let git = gitsign::app::doctor::GitSigning { format: git_get("gpg.format"), program: git_get("gpg.x509.program") };
     let path = std::env::var("PATH").ok();
     let token = std::env::var("SIGSTORE_ID_TOKEN").ok();
-    let report = gitsign::doctor::run(
-        gitsign::config::Config::load(),
+    let report = gitsign::app::doctor::run(
+        gitsign::app::config::Config::load(),
         &git,
-        &gitsign::runlog::env_names(),
+        &gitsign::app::runlog::env_names(),
         path.as_deref(),
         token.as_deref(),
-        gitsign::timefmt::now(),
+        gitsign::encoding::timefmt::now(),
     );
     for c in &report.checks {
-        gitsign::runlog::debug(&format!("doctor: {} {}: {}", c.name, c.verdict.label(), c.detail));
+        gitsign::app::runlog::debug(&format!("doctor: {} {}: {}", c.name, c.verdict.label(), c.detail));
     }
     out!("{}", report.render());
     if report.blocking() { ExitCode::FAILURE } else { ExitCode::SUCCESS }

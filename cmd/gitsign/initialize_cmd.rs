@@ -1,7 +1,7 @@
 //! `gitsign initialize [--mirror URL] [--root FILE_OR_URL]`: seed the TUF cache and fetch the
-//! Sigstore trusted root through TUF (see `gitsign::tuf`). Reports on stderr; stdout stays empty.
+//! Sigstore trusted root through TUF (see `gitsign::trust::tuf`). Reports on stderr; stdout stays empty.
 use clap::{Arg, Command};
-use gitsign::tuf;
+use gitsign::trust::tuf;
 use std::process::ExitCode;
 
 pub fn command() -> Command {
@@ -36,7 +36,7 @@ pub fn command() -> Command {
 }
 
 pub fn run(argv: &[std::ffi::OsString]) -> ExitCode {
-    let m = match crate::cli::parse(command(), argv) {
+    let m = match crate::common::parse(command(), argv) {
         Ok(m) => m,
         Err(code) => return code,
     };
@@ -60,16 +60,16 @@ fn initialize(mirror: Option<&str>, root: Option<&str>) -> Result<(), String> {
         .trim()
         .trim_end_matches('/')
         .to_string();
-    if let Some(reason) = gitsign::config::url_problem(&mirror, false) {
+    if let Some(reason) = gitsign::app::config::url_problem(&mirror, false) {
         return Err(format!(
             "the TUF mirror \"{mirror}\" (--mirror or TUF_MIRROR) cannot be used: {reason}; give a full URL such as {}",
             tuf::DEFAULT_MIRROR
         ));
     }
-    let cfg = crate::load_config().map_err(|_| "the configuration is not valid (see above)".to_string())?;
-    let mut http = gitsign::http::HttpOptions::from_config(&cfg);
+    let cfg = crate::common::load_config().map_err(|_| "the configuration is not valid (see above)".to_string())?;
+    let mut http = cfg.http_options();
     http.plain_http_only = mirror.starts_with("http://") && root.is_none_or(|r| !r.starts_with("https://"));
-    let client = gitsign::http::client(&http).map_err(|e| e.to_string())?;
+    let client = gitsign::services::http::client(&http).map_err(|e| e.to_string())?;
     let fetcher = tuf::HttpFetcher::new(client);
     let (seed, seed_name) = match root {
         None => (tuf::EMBEDDED_ROOT.to_vec(), "the embedded Sigstore production root".to_string()),
@@ -81,7 +81,7 @@ fn initialize(mirror: Option<&str>, root: Option<&str>) -> Result<(), String> {
             }
         }
         Some(path) => {
-            let b = crate::read_file_bounded(std::ffi::OsStr::new(path))?;
+            let b = crate::common::read_file_bounded(std::ffi::OsStr::new(path))?;
             (b, path.to_string())
         }
     };
@@ -89,7 +89,7 @@ fn initialize(mirror: Option<&str>, root: Option<&str>) -> Result<(), String> {
     let update = tuf::Client::new(&dir, &mirror, &fetcher, tuf::now_unix())
         .update(&seed, root.is_some(), tuf::TRUSTED_ROOT_TARGET)
         .map_err(|e| format!("TUF update from {mirror} failed: {e}"))?;
-    gitsign::trust::TrustedRoot::from_json(&update.target).map_err(|e| {
+    gitsign::trust::root::TrustedRoot::from_json(&update.target).map_err(|e| {
         format!("the {} served by {mirror} is not a usable trusted root: {e}", tuf::TRUSTED_ROOT_TARGET)
     })?;
     tuf::record_mirror(&base, &mirror).map_err(|e| e.to_string())?;

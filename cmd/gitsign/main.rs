@@ -2,10 +2,10 @@
 //!
 //! Thin: parse the command line, dispatch to the library, and turn errors into one style of
 //! message (`error: …` on stderr) and an exit code (0 success, 1 failure, 2 usage or config).
-use gitsign::config::Config;
-use gitsign::gpg::args::{self, GpgArgs, Mode};
-use gitsign::gpg::status::{PK_ECDSA, Status, StatusWriter};
-use std::io::{Read, Write};
+use common::{load_config, read_bounded, read_file_bounded, usage_error};
+use gitsign::app::gpg::args::{self, GpgArgs, Mode};
+use gitsign::app::gpg::status::{PK_ECDSA, Status, StatusWriter};
+use std::io::Write;
 use std::process::ExitCode;
 
 /// `println!` for stdout that ends quietly when the reader closed the pipe (see `out`).
@@ -21,6 +21,7 @@ macro_rules! out {
 mod attest_cmd;
 mod bundle_cmd;
 mod cli;
+mod common;
 mod completion_cmd;
 mod doctor_cmd;
 mod initialize_cmd;
@@ -113,53 +114,6 @@ fn main() -> ExitCode {
     }
 }
 
-pub(crate) fn usage_error(msg: &str) -> ExitCode {
-    eprintln!("gitsign: error: {msg}");
-    ExitCode::from(2)
-}
-
-/// Load the configuration or report it (exit 2).
-pub(crate) fn load_config() -> Result<Config, ExitCode> {
-    match cached_config() {
-        Ok(c) => Ok(c.clone()),
-        Err(e) => {
-            eprintln!("gitsign: error: {e}");
-            Err(ExitCode::from(2))
-        }
-    }
-}
-
-/// The configuration, loaded once per process (one `git config` run, shared by the log set-up
-/// and the command).
-pub(crate) fn cached_config() -> &'static Result<Config, gitsign::config::ConfigError> {
-    static CONFIG: std::sync::OnceLock<Result<Config, gitsign::config::ConfigError>> = std::sync::OnceLock::new();
-    CONFIG.get_or_init(Config::load)
-}
-
-/// Largest object accepted for signing or verification (git objects are KiBs; this bounds
-/// memory when something else is piped in by mistake).
-pub(crate) const MAX_INPUT: u64 = 100 << 20;
-
-/// Read all of `r`, refusing more than [`MAX_INPUT`] bytes.
-pub(crate) fn read_bounded(r: impl Read, what: &str) -> Result<Vec<u8>, String> {
-    let mut buf = Vec::new();
-    r.take(MAX_INPUT + 1).read_to_end(&mut buf).map_err(|e| format!("cannot read {what}: {e}"))?;
-    if buf.len() as u64 > MAX_INPUT {
-        return Err(format!(
-            "{what} is larger than {} MiB; refusing it (git objects are far smaller)",
-            MAX_INPUT >> 20
-        ));
-    }
-    Ok(buf)
-}
-
-/// Read a file (bounded); errors name it.
-pub(crate) fn read_file_bounded(path: &std::ffi::OsStr) -> Result<Vec<u8>, String> {
-    let shown = path.to_string_lossy();
-    let f = std::fs::File::open(path).map_err(|e| format!("cannot read {shown}: {e}"))?;
-    read_bounded(f, &shown)
-}
-
 fn read_input(positional: &[std::ffi::OsString]) -> Result<Vec<u8>, String> {
     match positional.first() {
         Some(p) if p != "-" => read_file_bounded(p),
@@ -188,11 +142,11 @@ fn sign(a: &GpgArgs) -> ExitCode {
     // The HTTP clients are built on a second thread while this one reads the trusted root and
     // asks the credential cache (about a millisecond of each, on every signature).
     let (services, trust, cached) = std::thread::scope(|scope| {
-        let building = scope.spawn(|| gitsign::sign::Services::from_config(&cfg));
+        let building = scope.spawn(|| gitsign::pipelines::sign::Services::from_config(&cfg));
         // The trusted root first: a broken one fails before any login or network round trip.
-        let trust = gitsign::setup::trusted_root_for(&cfg);
+        let trust = gitsign::app::setup::trusted_root_for(&cfg);
         #[cfg(unix)]
-        let cached = trust.as_ref().ok().and_then(|t| gitsign::cache::lookup(&cfg, t, now()));
+        let cached = trust.as_ref().ok().and_then(|t| gitsign::credentials::cache::lookup(&cfg, t, now()));
         #[cfg(not(unix))]
         let cached = None;
         let services = building.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic));
@@ -200,7 +154,7 @@ fn sign(a: &GpgArgs) -> ExitCode {
     });
     // A dead or refusing cache costs a login on every signature: say so where it is seen.
     #[cfg(unix)]
-    tty.repeat_warnings(&gitsign::cache::take_warnings());
+    tty.repeat_warnings(&gitsign::credentials::cache::take_warnings());
     let services = match services {
         Ok(s) => s,
         Err(e) => return fail(e.to_string()),
@@ -213,21 +167,21 @@ fn sign(a: &GpgArgs) -> ExitCode {
         Some(i) => {
             // The cached credential wins over an explicit token: say so when they differ.
             if let Some(token) = std::env::var("SIGSTORE_ID_TOKEN").ok().filter(|t| !t.trim().is_empty())
-                && let Some(warning) = gitsign::cache::token_mismatch(&i, &token)
+                && let Some(warning) = gitsign::credentials::cache::token_mismatch(&i, &token)
             {
                 tty.say(&format!("gitsign: warning: {warning}"));
             }
             i
         }
-        None => match gitsign::sign::login_identity(&cfg, &services, &trust, now()) {
+        None => match gitsign::pipelines::sign::login_identity(&cfg, &services, &trust, now()) {
             Ok(i) => i,
             Err(e) => return fail(e.to_string()),
         },
     };
-    if let Err(e) = gitsign::sign::check_certificate(&cfg, &identity, &trust, now()) {
+    if let Err(e) = gitsign::pipelines::sign::check_certificate(&cfg, &identity, &trust, now()) {
         return fail(e.to_string());
     }
-    if let Err(e) = gitsign::sign::check_match_committer(&cfg, &identity) {
+    if let Err(e) = gitsign::pipelines::sign::check_match_committer(&cfg, &identity) {
         return fail(e.to_string());
     }
     status.emit(&Status::BeginSigning);
@@ -235,12 +189,12 @@ fn sign(a: &GpgArgs) -> ExitCode {
         Ok(p) => p,
         Err(e) => return fail(format!("cannot read the data to sign: {e}")),
     };
-    let out = match gitsign::sign::sign_payload(&cfg, &identity, &services.rekor, &trust, &payload, now()) {
+    let out = match gitsign::pipelines::sign::sign_payload(&cfg, &identity, &services.rekor, &trust, &payload, now()) {
         Ok(o) => o,
         Err(e) => return fail(e.to_string()),
     };
     #[cfg(unix)]
-    tty.repeat_warnings(&gitsign::cache::take_warnings());
+    tty.repeat_warnings(&gitsign::credentials::cache::take_warnings());
     tty.say(&format!("tlog entry created with index: {}", out.log_index));
     tty.say(&format!(
         "gitsign: signed as {} (issuer {}); verify with: gitsign verify --certificate-identity={} --certificate-oidc-issuer={}",

@@ -67,7 +67,7 @@ pub fn settings(program: &str, sandbox: Option<&Path>) -> Result<Vec<(String, St
 }
 
 pub fn run(argv: &[std::ffi::OsString]) -> ExitCode {
-    let m = match crate::cli::parse(command(), argv) {
+    let m = match crate::common::parse(command(), argv) {
         Ok(m) => m,
         Err(code) => return code,
     };
@@ -89,7 +89,7 @@ pub fn run(argv: &[std::ffi::OsString]) -> ExitCode {
         Err(e) => return fail(e),
     };
     for (key, value) in &settings {
-        gitsign::runlog::debug(&format!("setup: git config {scope} {key} {value}"));
+        gitsign::app::runlog::debug(&format!("setup: git config {scope} {key} {value}"));
         let out = std::process::Command::new("git").args(["config", scope, key, value]).stdin(Stdio::null()).output();
         match out {
             Ok(o) if o.status.success() => outln!("git config {scope} {key} {value}"),

@@ -1,7 +1,7 @@
 //! `gitsign show [REV] [-r REMOTE]`: the in-toto statement for a commit or an annotated tag
 //! (gitsign's `show`), as indented JSON on stdout. A lightweight tag is refused, as upstream does.
 use clap::{Arg, Command};
-use gitsign::git::ObjectKind;
+use gitsign::git::object::ObjectKind;
 use std::process::{ExitCode, Stdio};
 
 pub fn command() -> Command {
@@ -39,7 +39,7 @@ fn remote_url(remote: &str) -> String {
 }
 
 pub fn run(argv: &[std::ffi::OsString]) -> ExitCode {
-    let m = match crate::cli::parse(command(), argv) {
+    let m = match crate::common::parse(command(), argv) {
         Ok(m) => m,
         Err(code) => return code,
     };
@@ -50,16 +50,18 @@ pub fn run(argv: &[std::ffi::OsString]) -> ExitCode {
         ExitCode::FAILURE
     };
     // A lightweight tag is refused, as gitsign does: it names a commit but carries no signature.
-    let obj = match gitsign::repo::read_object_no_lightweight_tag(&rev) {
+    let obj = match gitsign::git::repo::read_object_no_lightweight_tag(&rev) {
         Ok(o) => o,
-        Err(e @ gitsign::repo::RepoError::LightweightTag { .. }) => return fail(format!("cannot show {rev}: {e}")),
+        Err(e @ gitsign::git::repo::RepoError::LightweightTag { .. }) => {
+            return fail(format!("cannot show {rev}: {e}"));
+        }
         Err(e) => return fail(format!("cannot show {rev}: {e} (give a commit or an annotated tag)")),
     };
-    gitsign::runlog::debug(&format!("show: {rev} is {} {}", obj.kind.as_str(), obj.id));
+    gitsign::app::runlog::debug(&format!("show: {rev} is {} {}", obj.kind.as_str(), obj.id));
     let url = remote_url(&remote);
     let stmt = match obj.kind {
-        ObjectKind::Commit => gitsign::attest::commit_statement(&obj.id, &obj.content, &url),
-        ObjectKind::Tag => gitsign::attest::tag_statement(&obj.id, &obj.content, &url),
+        ObjectKind::Commit => gitsign::pipelines::attest::commit_statement(&obj.id, &obj.content, &url),
+        ObjectKind::Tag => gitsign::pipelines::attest::tag_statement(&obj.id, &obj.content, &url),
     };
     let stmt = match stmt {
         Ok(s) => s,

@@ -2,7 +2,7 @@
 //! header, and runs itself again as a child with stderr piped, copying every stderr line both
 //! to its own stderr and to the log. stdin, stdout and any `--status-fd` descriptor are
 //! inherited, so git sees exactly what it would without the log.
-use gitsign::runlog::{self, CHILD_ENV, Level};
+use gitsign::app::runlog::{self, CHILD_ENV, Level};
 use std::ffi::OsString;
 use std::io::{BufRead, Write};
 use std::process::{Command, ExitCode, Stdio};
@@ -13,7 +13,7 @@ fn log_path() -> Option<String> {
     if let Some(p) = std::env::var("GITSIGN_LOG").ok().filter(|p| !p.is_empty()) {
         return Some(p);
     }
-    crate::cached_config().as_ref().ok()?.log_path.clone()
+    crate::common::cached_config().as_ref().ok()?.log_path.clone()
 }
 
 /// Run the logged child when a log is configured; `None` means "not logging, carry on".
@@ -47,7 +47,7 @@ pub fn run_logged(argv: &[OsString]) -> Option<ExitCode> {
             Level::Debug,
             &format!("environment variables set (names only): {}", runlog::env_names().join(" ")),
         ));
-        match crate::cached_config() {
+        match crate::common::cached_config() {
             Ok(cfg) => header.push_str(&runlog::line(Level::Debug, &runlog::config_summary(cfg))),
             Err(e) => header.push_str(&runlog::line(Level::Error, &format!("configuration: {e}"))),
         }

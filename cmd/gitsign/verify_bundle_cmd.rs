@@ -3,9 +3,9 @@
 //! offline verification of any Sigstore bundle, with the arguments of the sigstore-conformance
 //! CLI protocol. Exit 0 only when verified, 1 when not, 2 on usage errors. Without
 //! `--trusted-root` or `--staging` the trusted root is the configured one, as for `gitsign verify`.
-use gitsign::bundle_verify::{self, Artifact, BundleVerifyOptions, Signer};
-use gitsign::policy::{Policy, PolicyFlags};
-use gitsign::trust::TrustedRoot;
+use gitsign::pipelines::verify::bundle::{self as bundle_verify, Artifact, BundleVerifyOptions, Signer};
+use gitsign::pipelines::verify::policy::{Policy, PolicyFlags};
+use gitsign::trust::root::TrustedRoot;
 use std::process::ExitCode;
 
 struct Args {
@@ -38,12 +38,12 @@ fn args(m: &clap::ArgMatches) -> Option<Args> {
 }
 
 pub fn run(argv: &[std::ffi::OsString]) -> ExitCode {
-    let m = match crate::cli::parse(crate::cli::verify_bundle_command(), argv) {
+    let m = match crate::common::parse(crate::cli::verify_bundle_command(), argv) {
         Ok(m) => m,
         Err(code) => return code,
     };
     let Some(a) = args(&m) else {
-        return crate::usage_error(
+        return crate::common::usage_error(
             "verify-bundle: --bundle and the artifact are required (see gitsign verify-bundle --help)",
         );
     };
@@ -68,11 +68,11 @@ pub fn run(argv: &[std::ffi::OsString]) -> ExitCode {
         // The configured root (GITSIGN_TRUSTED_ROOT, gitsign.trustedRoot, the TUF cache), as
         // `gitsign verify` uses it.
         (None, false) => {
-            let cfg = match crate::load_config() {
+            let cfg = match crate::common::load_config() {
                 Ok(c) => c,
                 Err(code) => return code,
             };
-            match gitsign::setup::trusted_root_for(&cfg) {
+            match gitsign::app::setup::trusted_root_for(&cfg) {
                 Ok(t) => {
                     owned_root = t;
                     &owned_root
@@ -87,10 +87,10 @@ pub fn run(argv: &[std::ffi::OsString]) -> ExitCode {
         a.identity.is_some() || a.identity_regexp.is_some() || a.issuer.is_some() || a.issuer_regexp.is_some();
     let signer = match &a.key {
         Some(_) if identity_flags => {
-            return crate::usage_error("verify-bundle: --key excludes the --certificate-* identity flags");
+            return crate::common::usage_error("verify-bundle: --key excludes the --certificate-* identity flags");
         }
         Some(path) => {
-            let pem = match crate::read_file_bounded(path.as_ref()) {
+            let pem = match crate::common::read_file_bounded(path.as_ref()) {
                 Ok(p) => p,
                 Err(e) => return fail(e),
             };
@@ -109,12 +109,12 @@ pub fn run(argv: &[std::ffi::OsString]) -> ExitCode {
                 ..Default::default()
             }) {
                 Ok(p) => p,
-                Err(e) => return crate::usage_error(&format!("verify-bundle: {e}")),
+                Err(e) => return crate::common::usage_error(&format!("verify-bundle: {e}")),
             };
             Signer::Certificate(&policy)
         }
     };
-    let bundle = match crate::read_file_bounded(bundle_path.as_ref()) {
+    let bundle = match crate::common::read_file_bounded(bundle_path.as_ref()) {
         Ok(b) => b,
         Err(e) => return fail(e),
     };
@@ -124,7 +124,7 @@ pub fn run(argv: &[std::ffi::OsString]) -> ExitCode {
     let artifact = match digest {
         Some(d) => Artifact::Sha256(d),
         None => {
-            bytes = match crate::read_file_bounded(input.as_ref()) {
+            bytes = match crate::common::read_file_bounded(input.as_ref()) {
                 Ok(b) => b,
                 Err(e) => return fail(e),
             };

@@ -6,10 +6,10 @@
 //! signed tag on an unsigned commit fails; `verify-tag` takes annotated tags. A range that
 //! selects no commit is an error unless `--allow-empty`.
 use clap::{FromArgMatches, Parser};
-use gitsign::git::ObjectKind;
-use gitsign::object_verify::verify_object;
-use gitsign::policy::{Policy, PolicyFlags};
-use gitsign::verify::{TlogEvidence, VerifyOptions};
+use gitsign::git::object::ObjectKind;
+use gitsign::pipelines::verify::object::verify_object;
+use gitsign::pipelines::verify::policy::{Policy, PolicyFlags};
+use gitsign::pipelines::verify::signature::{TlogEvidence, VerifyOptions};
 use std::process::ExitCode;
 
 /// The flags of `gitsign verify` and `gitsign verify-tag` (their purpose and examples are set
@@ -84,6 +84,43 @@ struct Target {
     content: Vec<u8>,
 }
 
+/// `gitsign verify` (commits) or, with `tags`, `gitsign verify-tag`.
+pub fn verify_command(tags: bool) -> clap::Command {
+    let cmd = <VerifyArgs as clap::CommandFactory>::command();
+    if tags {
+        cmd.name("verify-tag")
+            .about("Verify annotated tags with an identity policy")
+            .long_about(
+                "Verify annotated tags with an identity policy.\n\n\
+                 Each TAG names an annotated tag (refs/tags/TAG); its own signature is checked. A \
+                 lightweight tag carries no signature and is refused. To check the commit a tag points at, \
+                 use `gitsign verify TAG`.",
+            )
+            .after_help(
+                "Examples:\n  gitsign verify-tag v1.2.3 --certificate-identity you@example.com \
+                 --certificate-oidc-issuer https://accounts.google.com\n  \
+                 gitsign verify-tag v1.2.3 v1.2.4 --json --certificate-identity-regexp '@example\\.com$' \
+                 --certificate-oidc-issuer https://github.com/login/oauth",
+            )
+    } else {
+        cmd.name("verify")
+            .about("Verify commits (REV or A..B ranges) with an identity policy")
+            .long_about(
+                "Verify commits (REV or A..B ranges) with an identity policy.\n\n\
+                 Every REV is peeled to the commit it names (as `git rev-parse REV^{commit}`): a tag name \
+                 checks the commit's signature, not the tag's (use `gitsign verify-tag` for that). A range \
+                 that selects no commit is an error unless --allow-empty. Exit 0 only when every commit \
+                 verified; 1 when one did not; 2 on usage errors.",
+            )
+            .after_help(
+                "Examples:\n  gitsign verify HEAD --certificate-identity you@example.com \
+                 --certificate-oidc-issuer https://github.com/login/oauth\n  \
+                 gitsign verify main..feature --certificate-identity-regexp '^ci@' \
+                 --certificate-oidc-issuer-regexp 'token\\.actions'",
+            )
+    }
+}
+
 fn fail(msg: String) -> ExitCode {
     eprintln!("gitsign: error: {msg}");
     ExitCode::from(2)
@@ -103,14 +140,14 @@ fn targets(args: &VerifyArgs, tags: bool) -> Result<Vec<Target>, String> {
     let mut out = Vec::new();
     for rev in revs {
         if !tags && rev.contains("..") {
-            let ids = gitsign::repo::rev_list(&rev).map_err(|e| e.to_string())?;
+            let ids = gitsign::git::repo::rev_list(&rev).map_err(|e| e.to_string())?;
             if ids.is_empty() && !args.allow_empty {
                 return Err(format!(
                     "no commits in {rev}: the range selects nothing, so nothing was verified \
                      (check the order of A..B; pass --allow-empty if an empty range is expected)"
                 ));
             }
-            let mut reader = gitsign::repo::BatchReader::new().map_err(|e| e.to_string())?;
+            let mut reader = gitsign::git::repo::BatchReader::new().map_err(|e| e.to_string())?;
             for id in ids {
                 let o = reader.read(&id).map_err(|e| e.to_string())?;
                 out.push(Target { id: o.id, kind: o.kind, content: o.content });
@@ -118,13 +155,13 @@ fn targets(args: &VerifyArgs, tags: bool) -> Result<Vec<Target>, String> {
             continue;
         }
         let o = if tags {
-            let o = gitsign::repo::read_object(&format!("refs/tags/{rev}")).map_err(|e| e.to_string())?;
+            let o = gitsign::git::repo::read_object(&format!("refs/tags/{rev}")).map_err(|e| e.to_string())?;
             if o.kind != ObjectKind::Tag {
                 return Err(format!("{rev} is not an annotated tag (lightweight tags carry no signature)"));
             }
             o
         } else {
-            gitsign::repo::read_commit(&rev).map_err(|e| e.to_string())?
+            gitsign::git::repo::read_commit(&rev).map_err(|e| e.to_string())?
         };
         out.push(Target { id: o.id, kind: o.kind, content: o.content });
     }
@@ -146,7 +183,7 @@ struct Summary {
 }
 
 pub fn run(argv: &[std::ffi::OsString], tags: bool) -> ExitCode {
-    let matches = match crate::cli::parse(crate::cli::verify_command(tags), argv) {
+    let matches = match crate::common::parse(verify_command(tags), argv) {
         Ok(m) => m,
         Err(code) => return code,
     };
@@ -173,7 +210,7 @@ pub fn run(argv: &[std::ffi::OsString], tags: bool) -> ExitCode {
         Ok(p) => p,
         Err(e) => return fail(e.to_string()),
     };
-    let mut cfg = match crate::load_config() {
+    let mut cfg = match crate::common::load_config() {
         Ok(c) => c,
         Err(code) => return code,
     };
@@ -181,9 +218,9 @@ pub fn run(argv: &[std::ffi::OsString], tags: bool) -> ExitCode {
         cfg.trusted_root = Some(t.clone());
     }
     let trust = match if args.offline {
-        gitsign::setup::trusted_root_offline(&cfg)
+        gitsign::app::setup::trusted_root_offline(&cfg)
     } else {
-        gitsign::setup::trusted_root_for(&cfg)
+        gitsign::app::setup::trusted_root_for(&cfg)
     } {
         Ok(t) => t,
         Err(e) => return fail(e.to_string()),
@@ -192,7 +229,7 @@ pub fn run(argv: &[std::ffi::OsString], tags: bool) -> ExitCode {
         None
     } else {
         // One search per certificate and one fetch per entry for the whole run.
-        Some(gitsign::setup::CachingRekor::new(gitsign::setup::LazyRekor::new(&cfg)))
+        Some(gitsign::app::setup::CachingRekor::new(gitsign::app::setup::LazyRekor::new(&cfg)))
     };
     let targets = match targets(&args, tags) {
         Ok(t) => t,
@@ -203,7 +240,7 @@ pub fn run(argv: &[std::ffi::OsString], tags: bool) -> ExitCode {
         let kind = t.kind.as_str();
         let opts = VerifyOptions {
             trust: &trust,
-            rekor: rekor.as_ref().map(|r| r as &dyn gitsign::verify::RekorLookup),
+            rekor: rekor.as_ref().map(|r| r as &dyn gitsign::pipelines::verify::signature::RekorLookup),
             object_id: Some(t.id.clone()),
             insecure_ignore_tlog: args.insecure_ignore_tlog,
             insecure_ignore_sct: args.insecure_ignore_sct,
@@ -265,7 +302,7 @@ fn print_human(o: &Outcome) {
             outln!("  identity: {}", s.identity);
             outln!("  issuer: {}", s.issuer.as_deref().unwrap_or("(none)"));
             if let (Some(idx), Some(t)) = (idx, t) {
-                outln!("  tlog index: {idx} ({how}), integrated time: {}", gitsign::timefmt::rfc3339(t));
+                outln!("  tlog index: {idx} ({how}), integrated time: {}", gitsign::encoding::timefmt::rfc3339(t));
             }
             outln!("  certificate claims checked: {}", s.claims_checked);
         }

@@ -1,8 +1,8 @@
 //! `gitsign --verify SIGFILE [DATA|-]`: what git runs for `verify-commit`, `verify-tag` and
 //! `log --show-signature`. Status lines go to `--status-fd`, human text to stderr.
-use gitsign::gpg::args::GpgArgs;
-use gitsign::gpg::status::{HASH_SHA256, Status, StatusWriter};
-use gitsign::verify::{TlogEvidence, VerifyOptions};
+use gitsign::app::gpg::args::GpgArgs;
+use gitsign::app::gpg::status::{HASH_SHA256, Status, StatusWriter};
+use gitsign::pipelines::verify::signature::{TlogEvidence, VerifyOptions};
 use std::process::ExitCode;
 
 pub fn run(a: &GpgArgs) -> ExitCode {
@@ -24,16 +24,16 @@ pub fn run(a: &GpgArgs) -> ExitCode {
         Ok(x) => x,
         Err(e) => return errsig(&mut status, e),
     };
-    let cfg = match crate::load_config() {
+    let cfg = match crate::common::load_config() {
         Ok(c) => c,
         Err(code) => return code,
     };
-    let trust = match gitsign::setup::trusted_root_for(&cfg) {
+    let trust = match gitsign::app::setup::trusted_root_for(&cfg) {
         Ok(t) => t,
         Err(e) => return errsig(&mut status, e.to_string()),
     };
-    let rekor = gitsign::setup::LazyRekor::new(&cfg);
-    let object_id = gitsign::setup::object_id_from_parts(&data, &sig, &cfg.object_format);
+    let rekor = gitsign::app::setup::LazyRekor::new(&cfg);
+    let object_id = gitsign::app::setup::object_id_from_parts(&data, &sig, &cfg.object_format);
     let opts = VerifyOptions {
         trust: &trust,
         rekor: Some(&rekor),
@@ -41,7 +41,7 @@ pub fn run(a: &GpgArgs) -> ExitCode {
         insecure_ignore_tlog: false,
         insecure_ignore_sct: false,
     };
-    match gitsign::verify::verify(&data, &sig, &opts) {
+    match gitsign::pipelines::verify::signature::verify(&data, &sig, &opts) {
         Ok(v) => {
             let time = match &v.tlog {
                 TlogEvidence::Embedded { integrated_time, .. } | TlogEvidence::Online { integrated_time, .. } => {
@@ -78,9 +78,9 @@ pub fn run(a: &GpgArgs) -> ExitCode {
             // BADSIG: the signature is wrong; ERRSIG (git's `E`, GnuPG's "missing key"): it is
             // intact but cannot be checked against the trusted root. ERRSIG names the signer
             // certificate when it is known (git shows it as %GK).
-            match gitsign::verify::signer_of_failure(&e) {
+            match gitsign::pipelines::verify::signature::signer_of_failure(&e) {
                 Some((fpr, _)) => {
-                    let signer = gitsign::verify::claimed_signer(&sig).unwrap_or_default();
+                    let signer = gitsign::pipelines::verify::signature::claimed_signer(&sig).unwrap_or_default();
                     status.emit(&Status::BadSig { key_id: fpr, signer });
                     eprintln!("gitsign: error: {e}");
                 }
@@ -99,8 +99,8 @@ pub fn run(a: &GpgArgs) -> ExitCode {
 }
 
 fn read_inputs(pos: &[std::ffi::OsString]) -> Result<(Vec<u8>, Vec<u8>), String> {
-    let read_stdin = || crate::read_bounded(std::io::stdin().lock(), "stdin");
-    let read_file = |p: &std::ffi::OsString| crate::read_file_bounded(p);
+    let read_stdin = || crate::common::read_bounded(std::io::stdin().lock(), "stdin");
+    let read_file = |p: &std::ffi::OsString| crate::common::read_file_bounded(p);
     match pos {
         [] => Err("no signature given: usage is gitsign --verify SIGFILE [DATAFILE|-]".into()),
         [sig] => Ok((read_file(sig)?, read_stdin()?)),

@@ -11,7 +11,10 @@ pub fn command() -> Command {
 }
 
 /// The text `version` prints for `cfg` (or the configuration error) and the set variable names.
-pub fn render(cfg: &Result<gitsign::config::Config, gitsign::config::ConfigError>, env_names: &[String]) -> String {
+pub fn render(
+    cfg: &Result<gitsign::app::config::Config, gitsign::app::config::ConfigError>,
+    env_names: &[String],
+) -> String {
     let mut s = format!("gitsign-rs version {}\n", env!("CARGO_PKG_VERSION"));
     s.push_str(&format!(
         "build: commit {}, target {}-{}, profile {}\n",
@@ -73,9 +76,9 @@ pub fn render(cfg: &Result<gitsign::config::Config, gitsign::config::ConfigError
 }
 
 pub fn run(argv: &[std::ffi::OsString]) -> ExitCode {
-    if let Err(code) = crate::cli::parse(command(), argv) {
+    if let Err(code) = crate::common::parse(command(), argv) {
         return code;
     }
-    out!("{}", render(crate::cached_config(), &gitsign::runlog::env_names()));
+    out!("{}", render(crate::common::cached_config(), &gitsign::app::runlog::env_names()));
     ExitCode::SUCCESS
 }

@@ -1,0 +1,138 @@
+//! Client side of the credential-cache socket.
+//!
+//! Dialling is bounded by a timeout, every read and write too, and the server must run as
+//! this user (or root): its uid is checked with `SO_PEERCRED` before a key is sent, so a
+//! socket planted by someone else never receives one. Callers in the signing path turn any
+//! [`ClientError`] into a cache miss with a warning.
+use super::protocol::{
+    Credential, EntryInfo, KeyId, ProtocolError, Request, Response, TransportError, read_frame, write_frame,
+};
+use std::os::unix::net::UnixStream;
+use std::path::{Path, PathBuf};
+use std::sync::mpsc;
+use std::time::Duration;
+
+/// How long to wait for the daemon to accept a connection.
+pub const DIAL_TIMEOUT: Duration = Duration::from_secs(2);
+/// How long to wait for an answer.
+pub const IO_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// Why a cache request failed.
+#[derive(Debug, thiserror::Error)]
+pub enum ClientError {
+    /// The socket could not be reached (no daemon, stale socket, permissions).
+    #[error("cannot connect to {}: {source}", path.display())]
+    Connect {
+        /// The socket path.
+        path: PathBuf,
+        /// What the OS said.
+        source: std::io::Error,
+    },
+    /// The daemon did not accept within [`DIAL_TIMEOUT`].
+    #[error("connecting to {} timed out", path.display())]
+    ConnectTimeout {
+        /// The socket path.
+        path: PathBuf,
+    },
+    /// The process behind the socket runs as another user.
+    #[error("the process behind {} runs as uid {uid}, not as you; refusing to use it", path.display())]
+    ForeignServer {
+        /// The socket path.
+        path: PathBuf,
+        /// Its uid.
+        uid: u32,
+    },
+    /// The connection failed.
+    #[error("connection to the cache failed: {0}")]
+    Transport(#[from] TransportError),
+    /// The cache answered, but not usefully.
+    #[error(transparent)]
+    Protocol(#[from] ProtocolError),
+}
+
+/// A connection to the daemon.
+#[derive(Debug)]
+pub struct Client {
+    stream: UnixStream,
+}
+
+impl Client {
+    /// Dial `path`, waiting at most `timeout`, and check who is listening.
+    pub fn connect(path: &Path, timeout: Duration) -> Result<Client, ClientError> {
+        let (tx, rx) = mpsc::channel();
+        let p = path.to_path_buf();
+        // std has no connect timeout for Unix sockets; a helper thread bounds the wait (a
+        // daemon with a full backlog would otherwise block us).
+        std::thread::spawn(move || {
+            let _ = tx.send(UnixStream::connect(&p));
+        });
+        let stream = match rx.recv_timeout(timeout) {
+            Ok(Ok(s)) => s,
+            Ok(Err(source)) => return Err(ClientError::Connect { path: path.to_path_buf(), source }),
+            Err(_) => return Err(ClientError::ConnectTimeout { path: path.to_path_buf() }),
+        };
+        let uid = super::protocol::peer_uid(&stream)
+            .map_err(|source| ClientError::Connect { path: path.to_path_buf(), source })?;
+        let me = rustix::process::geteuid().as_raw();
+        if uid != me && uid != 0 {
+            return Err(ClientError::ForeignServer { path: path.to_path_buf(), uid });
+        }
+        stream.set_read_timeout(Some(IO_TIMEOUT)).map_err(TransportError::Io)?;
+        stream.set_write_timeout(Some(IO_TIMEOUT)).map_err(TransportError::Io)?;
+        Ok(Client { stream })
+    }
+
+    /// One request and its answer. The outer error means the connection is unusable; the
+    /// inner one that the answer did not decode (an `Error` response is returned as is).
+    pub fn call(&mut self, req: &Request) -> Result<Result<Response, ProtocolError>, TransportError> {
+        if let Err(e) = write_frame(&mut self.stream, &req.encode()) {
+            // A server that refuses us answers and closes at once, so our write may fail;
+            // its reason is still waiting to be read.
+            return match read_frame(&mut self.stream) {
+                Ok(p) => Ok(Response::decode(&p)),
+                Err(_) => Err(e),
+            };
+        }
+        let payload = read_frame(&mut self.stream)?;
+        Ok(Response::decode(&payload))
+    }
+
+    fn expect<T>(&mut self, req: &Request, pick: impl FnOnce(Response) -> Option<T>) -> Result<T, ClientError> {
+        match self.call(req)?? {
+            Response::Error(code, message) => Err(ProtocolError::Remote { code, message }.into()),
+            other => pick(other).ok_or_else(|| ProtocolError::Unexpected(req.name()).into()),
+        }
+    }
+
+    /// The live credential under `key` and its expiry, if any.
+    pub fn get(&mut self, key: &KeyId) -> Result<Option<(i64, Credential)>, ClientError> {
+        self.expect(&Request::Get(*key), |r| match r {
+            Response::Credential(c) => Some(c.map(|(exp, c)| (exp, *c))),
+            _ => None,
+        })
+    }
+
+    /// Store a credential; returns when the daemon will drop it.
+    pub fn store(&mut self, key: &KeyId, cred: Credential) -> Result<i64, ClientError> {
+        self.expect(&Request::Store(*key, Box::new(cred)), |r| match r {
+            Response::Stored(exp) => Some(exp),
+            _ => None,
+        })
+    }
+
+    /// Ids and expiry of the live entries.
+    pub fn list(&mut self) -> Result<Vec<EntryInfo>, ClientError> {
+        self.expect(&Request::List, |r| match r {
+            Response::Entries(v) => Some(v),
+            _ => None,
+        })
+    }
+
+    /// Remove one entry (or all); returns how many went.
+    pub fn clear(&mut self, key: Option<KeyId>) -> Result<u32, ClientError> {
+        self.expect(&Request::Clear(key), |r| match r {
+            Response::Cleared(n) => Some(n),
+            _ => None,
+        })
+    }
+}
