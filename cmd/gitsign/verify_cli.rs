@@ -7,8 +7,9 @@
 //! selects no commit is an error unless `--allow-empty`.
 use clap::{FromArgMatches, Parser};
 use gitsign::git::object::ObjectKind;
+use gitsign::pipelines::verify::allowed::Signer;
 use gitsign::pipelines::verify::object::verify_object;
-use gitsign::pipelines::verify::policy::{Policy, PolicyFlags};
+use gitsign::pipelines::verify::policy::{Policy, PolicyError, PolicyFlags};
 use gitsign::pipelines::verify::signature::{TlogEvidence, VerifyOptions};
 use std::process::ExitCode;
 
@@ -180,6 +181,8 @@ struct Summary {
     issuer: Option<String>,
     tlog: TlogEvidence,
     claims_checked: bool,
+    /// The allowed-signers rule (`FILE:LINE`) that allowed the signer, when a policy file decided.
+    rule: Option<String>,
 }
 
 pub fn run(argv: &[std::ffi::OsString], tags: bool) -> ExitCode {
@@ -194,7 +197,11 @@ pub fn run(argv: &[std::ffi::OsString], tags: bool) -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    let policy = match Policy::from_flags(&PolicyFlags {
+    let mut cfg = match crate::common::load_config() {
+        Ok(c) => c,
+        Err(code) => return code,
+    };
+    let mut flags = PolicyFlags {
         identity: args.certificate_identity.clone(),
         identity_regexp: args.certificate_identity_regexp.clone(),
         issuer: args.certificate_oidc_issuer.clone(),
@@ -206,13 +213,39 @@ pub fn run(argv: &[std::ffi::OsString], tags: bool) -> ExitCode {
         github_workflow_ref: args.certificate_github_workflow_ref.clone(),
         insecure_no_identity: args.insecure_no_identity,
         match_committer: args.match_committer,
-    }) {
-        Ok(p) => p,
-        Err(e) => return fail(e.to_string()),
     };
-    let mut cfg = match crate::common::load_config() {
-        Ok(c) => c,
-        Err(code) => return code,
+    // Without identity flags, the configured allowed-signers policy decides (the same one git's
+    // own verification honours); identity flags, when given, replace it.
+    let identity_flags = flags.identity.is_some()
+        || flags.identity_regexp.is_some()
+        || flags.issuer.is_some()
+        || flags.issuer_regexp.is_some()
+        || flags.github_workflow_trigger.is_some()
+        || flags.github_workflow_sha.is_some()
+        || flags.github_workflow_name.is_some()
+        || flags.github_workflow_repository.is_some()
+        || flags.github_workflow_ref.is_some()
+        || flags.insecure_no_identity;
+    let allowed = if identity_flags {
+        None
+    } else {
+        match gitsign::app::allowed::load_policy(&cfg) {
+            Ok(p) => p,
+            Err(e) => return fail(e.to_string()),
+        }
+    };
+    if allowed.is_some() {
+        // The rules check the identity; the flags' policy still checks --match-committer.
+        flags.insecure_no_identity = true;
+    }
+    let policy = match Policy::from_flags(&flags) {
+        Ok(p) => p,
+        Err(e @ (PolicyError::MissingIdentity | PolicyError::MissingIssuer)) => {
+            return fail(format!(
+                "{e}; or name a file of allowed signers with gitsign.allowedSignersFile / GITSIGN_ALLOWED_SIGNERS"
+            ));
+        }
+        Err(e) => return fail(e.to_string()),
     };
     if let Some(t) = &args.trusted_root {
         cfg.trusted_root = Some(t.clone());
@@ -245,14 +278,28 @@ pub fn run(argv: &[std::ffi::OsString], tags: bool) -> ExitCode {
             insecure_ignore_tlog: args.insecure_ignore_tlog,
             insecure_ignore_sct: args.insecure_ignore_sct,
         };
-        let result = verify_object(t.kind, &t.content, &policy, &opts)
-            .map(|v| Summary {
+        let result = verify_object(t.kind, &t.content, &policy, &opts).map_err(|e| e.to_string()).and_then(|v| {
+            let rule = match &allowed {
+                Some(rules) => {
+                    let signer = Signer {
+                        sans: &v.signature.sans,
+                        issuer: v.issuer.as_deref(),
+                        time: v.signature.verified_at,
+                        committer_email: v.committer_email.as_deref(),
+                    };
+                    let rule = rules.find(&signer).map_err(|e| format!("the signature is valid, but {e}"))?;
+                    Some(rule.location())
+                }
+                None => None,
+            };
+            Ok(Summary {
                 identity: v.identity,
                 issuer: v.issuer,
                 tlog: v.tlog,
-                claims_checked: policy.constrains_identity(),
+                claims_checked: rule.is_some() || policy.constrains_identity(),
+                rule,
             })
-            .map_err(|e| e.to_string());
+        });
         Outcome { id: t.id.clone(), kind, result }
     };
 
@@ -305,6 +352,9 @@ fn print_human(o: &Outcome) {
                 outln!("  tlog index: {idx} ({how}), integrated time: {}", gitsign::encoding::timefmt::rfc3339(t));
             }
             outln!("  certificate claims checked: {}", s.claims_checked);
+            if let Some(rule) = &s.rule {
+                outln!("  allowed by: {rule}");
+            }
         }
         Err(e) => {
             outln!("{} {}: FAILED", o.id, o.kind);
@@ -322,6 +372,7 @@ fn json_record(o: &Outcome) -> serde_json::Value {
                 "identity": s.identity, "issuer": s.issuer,
                 "tlog": how, "logIndex": idx, "integratedTime": t,
                 "certificateClaimsChecked": s.claims_checked,
+                "rule": s.rule,
             })
         }
         Err(e) => serde_json::json!({"object": o.id, "type": o.kind, "verified": false, "error": e}),

@@ -2,6 +2,9 @@
 //! `log --show-signature`. Status lines go to `--status-fd`, human text to stderr.
 use gitsign::app::gpg::args::GpgArgs;
 use gitsign::app::gpg::status::{HASH_SHA256, Status, StatusWriter};
+use gitsign::git::object::ObjectKind;
+use gitsign::pipelines::verify::allowed::Signer;
+use gitsign::pipelines::verify::policy::committer_email;
 use gitsign::pipelines::verify::signature::{TlogEvidence, VerifyOptions};
 use std::process::ExitCode;
 
@@ -28,6 +31,11 @@ pub fn run(a: &GpgArgs) -> ExitCode {
         Ok(c) => c,
         Err(code) => return code,
     };
+    // A policy that cannot be loaded allows nobody: the signature is not reported good.
+    let policy = match gitsign::app::allowed::load_policy(&cfg) {
+        Ok(p) => p,
+        Err(e) => return errsig(&mut status, e.to_string()),
+    };
     let trust = match gitsign::app::setup::trusted_root_for(&cfg) {
         Ok(t) => t,
         Err(e) => return errsig(&mut status, e.to_string()),
@@ -51,7 +59,19 @@ pub fn run(a: &GpgArgs) -> ExitCode {
             };
             status.emit(&Status::GoodSig { key_id: v.fingerprint.clone(), signer: v.identity.clone() });
             status.emit(&Status::ValidSig { fingerprint: v.fingerprint.clone(), time, hash_algo: HASH_SHA256 });
-            status.emit(&Status::TrustFully);
+            // Who may sign: with a policy, a valid signature from a signer no rule allows is
+            // reported with undefined trust (git's `U`), as an unknown key is with GnuPG.
+            let allowed = policy.as_ref().map(|p| {
+                let email = ObjectKind::from_payload(&data).and_then(|k| committer_email(k, &data).ok().flatten());
+                let signer = Signer {
+                    sans: &v.sans,
+                    issuer: v.issuer.as_deref(),
+                    time: v.verified_at,
+                    committer_email: email.as_deref(),
+                };
+                p.find(&signer).map(|rule| rule.location())
+            });
+            status.emit(if matches!(allowed, Some(Err(_))) { &Status::TrustUndefined } else { &Status::TrustFully });
             let log = match &v.tlog {
                 TlogEvidence::Embedded { log_index, .. } => {
                     format!("tlog index: {log_index} (embedded in the signature, verified offline)")
@@ -70,8 +90,29 @@ pub fn run(a: &GpgArgs) -> ExitCode {
             );
             eprintln!("Validated Git signature: true");
             eprintln!("Validated Rekor entry: {}", !matches!(v.tlog, TlogEvidence::NotChecked));
-            eprintln!("Validated Certificate claims: false");
-            eprintln!("WARNING: git verify-commit does not verify cert claims. Prefer using `gitsign verify` instead.");
+            match &allowed {
+                Some(Ok(rule)) => {
+                    eprintln!("gitsign: the signer is allowed by {rule}");
+                    eprintln!("Validated Certificate claims: true");
+                }
+                Some(Err(e)) => {
+                    eprintln!(
+                        "gitsign: WARNING: the signature is valid, but {e}; git treats it as untrusted \
+                         (%G? is U, and merge/pull --verify-signatures refuse it)"
+                    );
+                    eprintln!("Validated Certificate claims: false");
+                }
+                None => {
+                    eprintln!("Validated Certificate claims: false");
+                    eprintln!(
+                        "WARNING: git verify-commit does not verify cert claims. Prefer using `gitsign verify` instead."
+                    );
+                    eprintln!(
+                        "gitsign: to have git check who signed, set gitsign.allowedSignersFile to a file of \
+                         allowed signers (see the README, \"Who may sign\")"
+                    );
+                }
+            }
             ExitCode::SUCCESS
         }
         Err(e) => {

@@ -175,6 +175,36 @@ pub const SETTINGS: &[Setting] = &[
         "60",
         "Total time for the Rekor lookup of one online-mode signature, in seconds",
     ),
+    setting(
+        Some("gitsign.allowedSignersFile"),
+        &["GITSIGN_ALLOWED_SIGNERS"],
+        "(none: any valid signer)",
+        "File of rules saying whose signatures git trusts (%G? G) and `gitsign verify` accepts",
+    ),
+    setting(
+        Some("gitsign.verify.certificateIdentity"),
+        &[],
+        "(none)",
+        "Single-signer policy: the identity git trusts, exactly (with an issuer key)",
+    ),
+    setting(
+        Some("gitsign.verify.certificateIdentityRegexp"),
+        &[],
+        "(none)",
+        "Single-signer policy: an anchored regular expression for the identity",
+    ),
+    setting(
+        Some("gitsign.verify.certificateOidcIssuer"),
+        &[],
+        "(none)",
+        "Single-signer policy: the OIDC issuer git trusts, exactly",
+    ),
+    setting(
+        Some("gitsign.verify.certificateOidcIssuerRegexp"),
+        &[],
+        "(none)",
+        "Single-signer policy: an anchored regular expression for the OIDC issuer",
+    ),
 ];
 
 /// Environment variables read outside [`Config`]: name, default, meaning.
@@ -353,6 +383,16 @@ pub struct Config {
     /// Total time in seconds for the Rekor lookup of one online-mode signature, all requests
     /// together (GITSIGN_REKOR_LOOKUP_TIMEOUT / gitsign.rekorLookupTimeout); 60 s when unset.
     pub rekor_lookup_timeout: Option<u64>,
+    /// The allowed-signers file (gitsign.allowedSignersFile / GITSIGN_ALLOWED_SIGNERS).
+    pub allowed_signers: Option<String>,
+    /// gitsign.verify.certificateIdentity
+    pub verify_identity: Option<String>,
+    /// gitsign.verify.certificateIdentityRegexp
+    pub verify_identity_regexp: Option<String>,
+    /// gitsign.verify.certificateOidcIssuer
+    pub verify_issuer: Option<String>,
+    /// gitsign.verify.certificateOidcIssuerRegexp
+    pub verify_issuer_regexp: Option<String>,
 }
 
 impl Default for Config {
@@ -386,6 +426,11 @@ impl Default for Config {
             http_timeout: None,
             connect_timeout: None,
             rekor_lookup_timeout: None,
+            allowed_signers: None,
+            verify_identity: None,
+            verify_identity_regexp: None,
+            verify_issuer: None,
+            verify_issuer_regexp: None,
         }
     }
 }
@@ -589,6 +634,12 @@ impl Config {
             Ok(v) => c.rekor_lookup_timeout = v,
             Err(e) => errors.push(e),
         }
+        c.allowed_signers =
+            nonempty(env("GITSIGN_ALLOWED_SIGNERS")).or_else(|| nonempty(g.get("gitsign.allowedsignersfile").cloned()));
+        c.verify_identity = nonempty(g.get("gitsign.verify.certificateidentity").cloned());
+        c.verify_identity_regexp = nonempty(g.get("gitsign.verify.certificateidentityregexp").cloned());
+        c.verify_issuer = nonempty(g.get("gitsign.verify.certificateoidcissuer").cloned());
+        c.verify_issuer_regexp = nonempty(g.get("gitsign.verify.certificateoidcissuerregexp").cloned());
         if let Some(v) = nonempty(g.get("extensions.objectformat").cloned()) {
             c.object_format = v.to_ascii_lowercase();
         }

@@ -72,6 +72,14 @@ fn git(args: &[&str]) -> Result<Vec<u8>, RepoError> {
     Ok(out.stdout)
 }
 
+/// The top directory of the working tree around the current directory, if any.
+pub fn toplevel() -> Option<std::path::PathBuf> {
+    let out = git(&["rev-parse", "--show-toplevel"]).ok()?;
+    let s = String::from_utf8(out).ok()?;
+    let s = s.trim_end_matches('\n');
+    (!s.is_empty()).then(|| std::path::PathBuf::from(s))
+}
+
 /// The repository's object hash algorithm.
 pub fn hash_algo() -> Result<HashAlgo, RepoError> {
     let out = git(&["rev-parse", "--show-object-format"])?;

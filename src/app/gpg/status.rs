@@ -67,8 +67,11 @@ pub enum Status {
         /// gpg reason code: 4 = unknown algorithm, 9 = missing key/evidence.
         rc: u8,
     },
-    /// Full trust.
+    /// Full trust: the signer is allowed by the configured policy (or no policy is set).
     TrustFully,
+    /// Unknown trust: the signature is valid but no policy rule allows the signer (git shows
+    /// `%G?` = `U` and `merge --verify-signatures` refuses it).
+    TrustUndefined,
 }
 
 impl Status {
@@ -93,6 +96,7 @@ impl Status {
                 format!("ERRSIG {key_id} {PK_ECDSA} {HASH_SHA256} 00 {time} {rc}")
             }
             Status::TrustFully => "TRUST_FULLY 0 shell".into(),
+            Status::TrustUndefined => "TRUST_UNDEFINED 0 shell".into(),
         }
     }
 }
