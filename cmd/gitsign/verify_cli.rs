@@ -94,7 +94,9 @@ pub fn verify_command(tags: bool) -> clap::Command {
             .long_about(
                 "Verify annotated tags with an identity policy.\n\n\
                  Each TAG names an annotated tag (refs/tags/TAG); its own signature is checked. A \
-                 lightweight tag carries no signature and is refused. To check the commit a tag points at, \
+                 lightweight tag carries no signature and is refused. Without identity flags, the \
+                 allowed-signers policy (gitsign.allowedSignersFile / GITSIGN_ALLOWED_SIGNERS) decides \
+                 who may sign. To check the commit a tag points at, \
                  use `gitsign verify TAG`.",
             )
             .after_help(
@@ -110,7 +112,9 @@ pub fn verify_command(tags: bool) -> clap::Command {
                 "Verify commits (REV or A..B ranges) with an identity policy.\n\n\
                  Every REV is peeled to the commit it names (as `git rev-parse REV^{commit}`): a tag name \
                  checks the commit's signature, not the tag's (use `gitsign verify-tag` for that). A range \
-                 that selects no commit is an error unless --allow-empty. Exit 0 only when every commit \
+                 that selects no commit is an error unless --allow-empty. Without identity flags, the \
+                 allowed-signers policy (gitsign.allowedSignersFile / GITSIGN_ALLOWED_SIGNERS) decides \
+                 who may sign, as it does for git verify-commit. Exit 0 only when every commit \
                  verified; 1 when one did not; 2 on usage errors.",
             )
             .after_help(

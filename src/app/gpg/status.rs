@@ -143,6 +143,13 @@ mod tests {
     use super::*;
 
     #[test]
+    fn trust_lines_name_gnupg_levels() {
+        // git reads the word after TRUST_ (gpg-interface.c): FULLY is `G`, UNDEFINED is `U`.
+        assert_eq!(Status::TrustFully.body(), "TRUST_FULLY 0 shell");
+        assert_eq!(Status::TrustUndefined.body(), "TRUST_UNDEFINED 0 shell");
+    }
+
+    #[test]
     fn lines_match_what_git_parses() {
         let fpr = "3f2a".repeat(10);
         assert_eq!(

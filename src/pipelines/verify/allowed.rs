@@ -455,6 +455,32 @@ mod tests {
         assert!(single_rule(None, None, None, Some("(")).is_err());
     }
 
+    /// The README's example policies parse, and its anchoring example holds.
+    #[test]
+    fn readme_examples_parse() {
+        let readme = include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md"));
+        let section = readme.split("\n## Who may sign").nth(1).unwrap();
+        let section = section.split("\n## ").next().unwrap();
+        let mut parsed = 0;
+        for block in section.split("```text\n").skip(1) {
+            let block = block.split("```").next().unwrap();
+            if block.starts_with("IDENTITY ISSUER") {
+                continue;
+            }
+            let p = parse("README", block).unwrap_or_else(|e| panic!("{e}\n{block}"));
+            assert!(!p.rules.is_empty(), "{block}");
+            parsed += 1;
+            if block.contains("# people") {
+                let gh = "https://github.com/login/oauth";
+                let evil = [San::Email("x@example.com.evil.test".into())];
+                assert!(p.find(&signer(&evil, gh, 0, None)).is_err());
+                let ok = [San::Email("x@example.com".into())];
+                assert!(p.find(&signer(&ok, gh, 0, None)).is_ok());
+            }
+        }
+        assert_eq!(parsed, 2);
+    }
+
     proptest! {
         /// Any exact identity/issuer written into a line is parsed back and matches itself only.
         #[test]
