@@ -175,6 +175,12 @@ fn rule_options_regexps_single_signer_keys_and_broken_files() {
     let (ok, err) = stderr_of(&repo, &["verify-commit", "HEAD"]);
     assert!(!ok);
     assert!(err.contains(&format!("{policy}:2: the rule for {ALICE} names no issuer")), "{err}");
+    // ...and a tampered commit is still reported bad, not hidden behind the policy error.
+    let head = repo.git_ok(&["rev-parse", "HEAD"]).trim().to_string();
+    let raw = String::from_utf8(repo.cat_file("commit", &head)).unwrap();
+    let forged = repo.hash_object("commit", raw.replace("\nmine\n", "\nm1ne\n").as_bytes());
+    assert_ne!(forged, head);
+    assert_eq!(trust(&repo, &forged), "B");
     let (code, _, err) = gitsign(&repo, &["verify", "HEAD"]);
     assert_eq!(code, 2);
     assert!(err.contains(&format!("{policy}:2:")), "{err}");

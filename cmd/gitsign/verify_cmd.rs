@@ -31,11 +31,9 @@ pub fn run(a: &GpgArgs) -> ExitCode {
         Ok(c) => c,
         Err(code) => return code,
     };
-    // A policy that cannot be loaded allows nobody: the signature is not reported good.
-    let policy = match gitsign::app::allowed::load_policy(&cfg) {
-        Ok(p) => p,
-        Err(e) => return errsig(&mut status, e.to_string()),
-    };
+    // A policy that cannot be loaded allows nobody: a valid signature is then not reported good
+    // (ERRSIG, `%G?` = `E`); a bad one is still reported bad.
+    let policy = gitsign::app::allowed::load_policy(&cfg);
     let trust = match gitsign::app::setup::trusted_root_for(&cfg) {
         Ok(t) => t,
         Err(e) => return errsig(&mut status, e.to_string()),
@@ -51,6 +49,14 @@ pub fn run(a: &GpgArgs) -> ExitCode {
     };
     match gitsign::pipelines::verify::signature::verify(&data, &sig, &opts) {
         Ok(v) => {
+            let policy = match policy {
+                Ok(p) => p,
+                Err(e) => {
+                    status.emit(&Status::ErrSig { key_id: v.fingerprint.clone(), time: v.verified_at, rc: 9 });
+                    eprintln!("gitsign: error: the signature is valid, but the signer cannot be checked: {e}");
+                    return ExitCode::FAILURE;
+                }
+            };
             let time = match &v.tlog {
                 TlogEvidence::Embedded { integrated_time, .. } | TlogEvidence::Online { integrated_time, .. } => {
                     *integrated_time
@@ -116,6 +122,9 @@ pub fn run(a: &GpgArgs) -> ExitCode {
             ExitCode::SUCCESS
         }
         Err(e) => {
+            if let Err(pe) = &policy {
+                eprintln!("gitsign: error: {pe}");
+            }
             // BADSIG: the signature is wrong; ERRSIG (git's `E`, GnuPG's "missing key"): it is
             // intact but cannot be checked against the trusted root. ERRSIG names the signer
             // certificate when it is known (git shows it as %GK).
