@@ -337,6 +337,25 @@ pub fn check_identity(cfg: &Config) -> Check {
     }
 }
 
+/// The allowed-signers policy loads (a broken one makes git report every signature `E`).
+pub fn check_policy(cfg: &Config) -> Check {
+    match crate::app::allowed::load_policy(cfg) {
+        Ok(None) => Check::ok(
+            "allowed signers",
+            "none: git trusts any valid signer (set gitsign.allowedSignersFile to say who may sign)",
+        ),
+        Ok(Some(p)) => {
+            Check::ok("allowed signers", format!("{} rule(s) from {}", p.rules.len(), p.sources.join(" and ")))
+        }
+        Err(e) => Check::bad(
+            "allowed signers",
+            Verdict::Fail,
+            e.to_string(),
+            "fix the rule or the path; until then git reports every valid signature as unverifiable",
+        ),
+    }
+}
+
 /// Run every check. `token` is `SIGSTORE_ID_TOKEN`'s value, `now` the current time.
 pub fn run(
     cfg: Result<Config, ConfigError>,
@@ -352,6 +371,7 @@ pub fn run(
     if let Ok(cfg) = &cfg {
         checks.push(check_identity(cfg));
         checks.push(check_trust(cfg));
+        checks.push(check_policy(cfg));
         #[cfg(unix)]
         checks.push(check_cache(cfg));
         checks.extend(check_services(cfg));
@@ -399,6 +419,15 @@ mod tests {
         assert!(text.contains("OK    configuration: ") && text.contains("GITSIGN_X"), "{text}");
         let cfg = Config { match_committer: true, ..Config::default() };
         assert_eq!(check_identity(&cfg).verdict, Verdict::Fail);
+        let cfg = Config { allowed_signers: Some("/nonexistent/allowed".into()), ..Config::default() };
+        let c = check_policy(&cfg);
+        assert_eq!(c.verdict, Verdict::Fail);
+        assert!(c.detail.contains("/nonexistent/allowed"), "{c:?}");
+        let cfg = Config { verify_identity: Some("a@x".into()), ..Config::default() };
+        assert_eq!(check_policy(&cfg).verdict, Verdict::Fail, "identity without issuer");
+        let cfg = Config { verify_identity: Some("a@x".into()), verify_issuer: Some("https://i".into()), ..cfg };
+        assert_eq!(check_policy(&cfg).verdict, Verdict::Ok);
+        assert_eq!(check_policy(&Config::default()).verdict, Verdict::Ok);
     }
 
     #[test]
