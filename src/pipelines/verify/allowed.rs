@@ -151,6 +151,7 @@ impl NotAllowed {
             m.push_str("; ");
             m.push_str(n);
         }
+        m.push_str(" (if this signer should be trusted, add a rule for it)");
         m
     }
 }
@@ -179,7 +180,7 @@ fn parse_rule(source_name: &str, line: usize, text: &str) -> Result<Rule, RuleEr
     let Some(issuer) = fields.next() else {
         return Err(err(format!("the rule for {identity} names no issuer (write: IDENTITY ISSUER [options])")));
     };
-    if identity.contains('=') && !identity.starts_with('/') {
+    if ["valid-after=", "valid-before=", "committer-must-match"].iter().any(|o| identity.starts_with(o)) {
         return Err(err(format!("the rule starts with the option {identity}; it must start with an identity")));
     }
     let identity = Field::parse(identity).map_err(|r| err(format!("identity: {r}")))?;
@@ -442,6 +443,9 @@ mod tests {
         }
         assert!(parse("f", "# only comments\n\n").unwrap().rules.is_empty());
         assert!(parse("f", "/a#b/ https://i # comment").unwrap().rules[0].identity.matches("a#b"));
+        assert!(
+            parse("f", "https://x.test/id?a=b https://i").unwrap().rules[0].identity.matches("https://x.test/id?a=b")
+        );
     }
 
     #[test]
@@ -485,7 +489,7 @@ mod tests {
         /// Any exact identity/issuer written into a line is parsed back and matches itself only.
         #[test]
         fn exact_rules_round_trip(id in "[a-z0-9.@_+-]{1,20}", iss in "https://[a-z.]{1,15}", extra in "[a-z]{1,4}") {
-            prop_assume!(!id.contains('=') && !id.starts_with('/'));
+            prop_assume!(!id.starts_with('/'));
             let p = parse("f", &format!("{} {}\n", id, iss)).unwrap();
             let sans = [San::Email(id.clone())];
             prop_assert!(p.find(&signer(&sans, &iss, 0, None)).is_ok());
