@@ -683,6 +683,55 @@ pub fn verify_token(token_der: &[u8], signature: &[u8], trust: &TrustedRoot) -> 
     Ok(VerifiedTimestamp { gen_time: gtime, tsa_index })
 }
 
+/// Why the RFC 3161 timestamps of a signature do not establish its time.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum TimestampError {
+    /// A token does not verify.
+    #[error("RFC 3161 timestamp #{} does not verify: {err}", index + 1)]
+    Token {
+        /// Position of the token (from 0).
+        index: usize,
+        /// Why.
+        err: TsaError,
+    },
+    /// The signing certificate was not valid at a token's time.
+    #[error(
+        "the signature was timestamped at {}, outside the signing certificate's validity ({}): it was not made while the certificate was valid",
+        crate::encoding::timefmt::rfc3339(*t),
+        crate::encoding::timefmt::window(*not_before, *not_after)
+    )]
+    CertNotValidAt {
+        /// The token's time.
+        t: i64,
+        /// notBefore.
+        not_before: i64,
+        /// notAfter.
+        not_after: i64,
+    },
+}
+
+/// Verify every token over `signature` against the trusted TSAs ([`verify_token`]) and, when
+/// given, that the signing certificate was valid at each token's time. Returns the times, in
+/// the tokens' order.
+pub fn verify_all(
+    tokens: &[Vec<u8>],
+    signature: &[u8],
+    cert: Option<&CertInfo>,
+    trust: &TrustedRoot,
+) -> Result<Vec<i64>, TimestampError> {
+    let mut times = Vec::with_capacity(tokens.len());
+    for (index, token) in tokens.iter().enumerate() {
+        let v = verify_token(token, signature, trust).map_err(|err| TimestampError::Token { index, err })?;
+        if let Some(c) = cert
+            && !c.valid_at(v.gen_time)
+        {
+            return Err(TimestampError::CertNotValidAt { t: v.gen_time, not_before: c.not_before, not_after: c.not_after });
+        }
+        times.push(v.gen_time);
+    }
+    Ok(times)
+}
+
 #[cfg(test)]
 pub(crate) mod testtsa {
     //! A TSA for tests: a root and a timestamping leaf, and tokens made to order.

@@ -1,0 +1,367 @@
+//! Verification of a Rekor v2 entry (`hashedrekord` 0.0.2, rekor-tiles) against a trusted root.
+//!
+//! A v2 entry has no SET and no meaningful integrated time. What vouches for it:
+//! - its `canonicalizedBody` (a protobuf-JSON `Entry`), parsed and compared field by field with
+//!   the body expected from what is being verified (digest, signature, verifier, key details);
+//!   its bytes are not reproducible, so the RFC 6962 leaf hash is taken over the bytes as logged;
+//! - the inclusion proof from that leaf to the proof's root, and the checkpoint (a C2SP signed
+//!   note) whose origin is the log's, signed by the log key of the trusted root (Ed25519 or
+//!   ECDSA), found by name and key hint among any other signature lines (witnesses), for the
+//!   proof's size and root;
+//! - the time, from RFC 3161 timestamps over the signature: every token must verify against a
+//!   timestamp authority of the trusted root, and the log key and the signer's certificate must
+//!   be valid at each token's time.
+//!
+//! [`verify_entry_v2`] takes the entry, the expected body pieces, the tokens and the trusted root
+//! and returns the verified time; bundles and (later) CMS-embedded v2 entries share it.
+use super::checkpoint::{Checkpoint, CheckpointError};
+use super::entry::{KIND_HASHEDREKORD, TransparencyLogEntry};
+use super::merkle::{self, MerkleError};
+use crate::crypto::pubkey::{self, PubkeyError};
+use crate::crypto::x509::CertInfo;
+use crate::services::tsa::{self, TimestampError};
+use crate::trust::root::{KEY_ED25519, TransparencyLog, TrustedRoot};
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD;
+use sha2::{Digest, Sha256};
+
+/// The `kindVersion.version` of a Rekor v2 hashedrekord entry.
+pub const VERSION_0_0_2: &str = "0.0.2";
+
+/// Who the entry must name as the signer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ExpectedVerifier<'a> {
+    /// The signing certificate, DER.
+    Certificate(&'a [u8]),
+    /// A public key, SubjectPublicKeyInfo DER.
+    PublicKey(&'a [u8]),
+}
+
+/// The pieces of the hashedrekord 0.0.2 body the entry must record.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ExpectedBody<'a> {
+    /// SHA-256 of the signed bytes (the artifact, or a DSSE envelope's PAE).
+    pub digest: [u8; 32],
+    /// The signature.
+    pub signature: &'a [u8],
+    /// The signer.
+    pub verifier: ExpectedVerifier<'a>,
+    /// The signer key's `keyDetails`, e.g. `PKIX_ECDSA_P256_SHA_256`.
+    pub key_details: &'a str,
+}
+
+/// What a verified v2 entry establishes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct VerifiedV2 {
+    /// Global log index.
+    pub log_index: i64,
+    /// The log id (raw) of the trusted log.
+    pub log_id: Vec<u8>,
+    /// The verified signing time: the earliest verified timestamp (unix seconds).
+    pub time: i64,
+    /// Every verified timestamp time (unix seconds), in the bundle's order.
+    pub timestamps: Vec<i64>,
+}
+
+/// Why a Rekor v2 entry did not verify.
+#[derive(Debug, PartialEq, Eq, thiserror::Error)]
+pub enum V2Error {
+    /// Not a hashedrekord 0.0.2 entry.
+    #[error("the log entry is of kind {kind:?} version {version:?}, not a Rekor v2 hashedrekord 0.0.2 entry")]
+    UnsupportedKind {
+        /// Kind.
+        kind: String,
+        /// Version.
+        version: String,
+    },
+    /// The body is not what was signed.
+    #[error(
+        "the log entry does not record this signature: {0} (the entry was logged for another artifact, signature or signer)"
+    )]
+    BodyMismatch(String),
+    /// The body is not a hashedrekord 0.0.2 `Entry`.
+    #[error("the log entry's body is not a Rekor v2 hashedrekord entry: {0}")]
+    MalformedBody(String),
+    /// The log is not in the trusted root.
+    #[error(
+        "the log entry was made by the transparency log {log_id}, which is not in the trusted root: use the trusted root of that Sigstore instance"
+    )]
+    UnknownLog {
+        /// Log id, hex.
+        log_id: String,
+    },
+    /// No inclusion proof or no checkpoint.
+    #[error("a Rekor v2 entry must carry an inclusion proof with its signed checkpoint; this one has none")]
+    MissingProof,
+    /// A negative index or size.
+    #[error("the log entry is malformed: {field} is negative ({value})")]
+    Negative {
+        /// Field.
+        field: &'static str,
+        /// Value.
+        value: i64,
+    },
+    /// The proof does not lead to the root.
+    #[error(
+        "the log entry's inclusion proof does not lead from this entry to the proof's root hash: the proof or the entry was altered ({0})"
+    )]
+    BadInclusionProof(MerkleError),
+    /// The checkpoint does not vouch for the proof.
+    #[error("the log entry's checkpoint does not vouch for the inclusion proof: {0}")]
+    BadCheckpoint(CheckpointError),
+    /// The checkpoint's origin is not the log's.
+    #[error("the checkpoint is for the log {got:?}, not for the trusted log {want}")]
+    WrongOrigin {
+        /// The note's origin.
+        got: String,
+        /// The trusted log (its origin or URL).
+        want: String,
+    },
+    /// The log key is of a type this crate does not check.
+    #[error("the transparency log {log_id} has a {key_details} key, which cannot check a checkpoint")]
+    UnsupportedLogKey {
+        /// Log id, hex.
+        log_id: String,
+        /// Key type.
+        key_details: String,
+    },
+    /// No timestamp.
+    #[error(
+        "the Rekor v2 entry has no RFC 3161 timestamp, so the signing time cannot be established (a v2 log does not sign a time): sign with a timestamp authority"
+    )]
+    NoTimestamp,
+    /// A timestamp did not verify.
+    #[error("{0}")]
+    Timestamp(#[from] TimestampError),
+    /// The log key was not valid at the timestamp.
+    #[error(
+        "the signature was timestamped at {}, outside the validity window of the transparency log {log_id} in the trusted root",
+        crate::encoding::timefmt::rfc3339(*t)
+    )]
+    LogNotValidAt {
+        /// Log id, hex.
+        log_id: String,
+        /// The time.
+        t: i64,
+    },
+}
+
+fn non_negative(field: &'static str, value: i64) -> Result<u64, V2Error> {
+    u64::try_from(value).map_err(|_| V2Error::Negative { field, value })
+}
+
+// The protobuf-JSON `Entry` of a hashedrekord 0.0.2 body. Unknown fields are refused: a body
+// that records more than it should is not the expected body.
+#[derive(serde::Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+struct Entry {
+    kind: String,
+    api_version: String,
+    spec: Spec,
+}
+#[derive(serde::Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+struct Spec {
+    hashed_rekord_v002: HashedRekordV002,
+}
+#[derive(serde::Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+struct HashedRekordV002 {
+    data: HashOutput,
+    signature: Signature,
+}
+#[derive(serde::Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+struct HashOutput {
+    algorithm: String,
+    digest: String,
+}
+#[derive(serde::Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+struct Signature {
+    content: String,
+    verifier: Verifier,
+}
+#[derive(serde::Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+struct Verifier {
+    #[serde(default)]
+    x509_certificate: Option<RawBytes>,
+    #[serde(default)]
+    public_key: Option<RawBytes>,
+    key_details: String,
+}
+#[derive(serde::Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+struct RawBytes {
+    raw_bytes: String,
+}
+
+/// Protobuf JSON bytes: standard or URL-safe base64.
+fn bytes(s: &str, field: &str) -> Result<Vec<u8>, V2Error> {
+    use base64::engine::general_purpose::{STANDARD_NO_PAD, URL_SAFE, URL_SAFE_NO_PAD};
+    for engine in [&STANDARD, &STANDARD_NO_PAD, &URL_SAFE, &URL_SAFE_NO_PAD] {
+        if let Ok(b) = engine.decode(s) {
+            return Ok(b);
+        }
+    }
+    Err(V2Error::MalformedBody(format!("{field} is not base64")))
+}
+
+/// Parse the logged body and compare it, field by field, with the expected one.
+pub fn check_body(body: &[u8], expected: &ExpectedBody<'_>) -> Result<(), V2Error> {
+    let e: Entry = serde_json::from_slice(body).map_err(|e| V2Error::MalformedBody(e.to_string()))?;
+    if e.kind != KIND_HASHEDREKORD || e.api_version != VERSION_0_0_2 {
+        return Err(V2Error::MalformedBody(format!("it is {} {}", e.kind, e.api_version)));
+    }
+    let h = e.spec.hashed_rekord_v002;
+    if h.data.algorithm != "SHA2_256" {
+        return Err(V2Error::BodyMismatch(format!("its digest algorithm is {:?}, not SHA2_256", h.data.algorithm)));
+    }
+    let digest = bytes(&h.data.digest, "data.digest")?;
+    if digest != expected.digest {
+        return Err(V2Error::BodyMismatch(format!(
+            "it records the digest {}, not {}",
+            hex::encode(&digest),
+            hex::encode(expected.digest)
+        )));
+    }
+    if bytes(&h.signature.content, "signature.content")? != expected.signature {
+        return Err(V2Error::BodyMismatch("it records another signature".into()));
+    }
+    let v = h.signature.verifier;
+    match (expected.verifier, v.x509_certificate, v.public_key) {
+        (ExpectedVerifier::Certificate(der), Some(c), None) => {
+            if bytes(&c.raw_bytes, "verifier.x509Certificate.rawBytes")? != der {
+                return Err(V2Error::BodyMismatch("it records another certificate".into()));
+            }
+        }
+        (ExpectedVerifier::PublicKey(spki), None, Some(k)) => {
+            if bytes(&k.raw_bytes, "verifier.publicKey.rawBytes")? != spki {
+                return Err(V2Error::BodyMismatch("it records another public key".into()));
+            }
+        }
+        _ => return Err(V2Error::BodyMismatch("it records another kind of verifier".into())),
+    }
+    if v.key_details != expected.key_details {
+        return Err(V2Error::BodyMismatch(format!(
+            "it records the key type {}, not {}",
+            v.key_details, expected.key_details
+        )));
+    }
+    Ok(())
+}
+
+/// The log id (and checkpoint key id) of an Ed25519 log: SHA-256(origin ‖ "\n" ‖ 0x01 ‖ key).
+pub fn ed25519_log_id(origin: &str, raw_key: &[u8; 32]) -> [u8; 32] {
+    let mut h = Sha256::new();
+    h.update(origin.as_bytes());
+    h.update(b"\n\x01");
+    h.update(raw_key);
+    h.finalize().into()
+}
+
+/// The origin expected of an ECDSA v2 log: its URL without the scheme and trailing slash.
+fn url_origin(base_url: &str) -> &str {
+    let s = base_url.split_once("://").map_or(base_url, |(_, rest)| rest);
+    s.trim_end_matches('/')
+}
+
+/// Verify a checkpoint note for `log`: the origin is the log's (for Ed25519 logs: the log id is
+/// the key id of this origin and key; for ECDSA logs: the log's URL), one signature line under
+/// the origin's name with the hint `log_id[..4]` verifies with the log key (other lines are
+/// ignored), and the size and root are the proof's.
+pub fn verify_checkpoint(
+    note: &str,
+    log: &TransparencyLog,
+    tree_size: u64,
+    root_hash: &[u8],
+) -> Result<Checkpoint, V2Error> {
+    let cp = Checkpoint::parse(note).map_err(V2Error::BadCheckpoint)?;
+    let ed25519 = log.key_details == KEY_ED25519;
+    if ed25519 {
+        let raw = pubkey::ed25519_raw(&log.public_key_der).map_err(|e| V2Error::UnsupportedLogKey {
+            log_id: log.log_id_hex(),
+            key_details: format!("{} ({e})", log.key_details),
+        })?;
+        if ed25519_log_id(&cp.origin, &raw).as_slice() != log.log_id.as_slice() {
+            return Err(V2Error::WrongOrigin { got: cp.origin.clone(), want: log.log_id_hex() });
+        }
+    } else if cp.origin != url_origin(&log.base_url) {
+        return Err(V2Error::WrongOrigin { got: cp.origin.clone(), want: url_origin(&log.base_url).to_string() });
+    }
+    let hash = if ed25519 {
+        None
+    } else {
+        Some(log.ecdsa_hash().ok_or_else(|| V2Error::UnsupportedLogKey {
+            log_id: log.log_id_hex(),
+            key_details: log.key_details.clone(),
+        })?)
+    };
+    let hint = log.log_id.get(..4).unwrap_or_default();
+    let mut last: Option<PubkeyError> = None;
+    let mut found = false;
+    for sig in cp.signatures.iter().filter(|s| s.key_hint == hint && s.name == cp.origin) {
+        found = true;
+        let r = match hash {
+            None => pubkey::verify_ed25519(&log.public_key_der, cp.signed_text.as_bytes(), &sig.signature),
+            Some(h) => pubkey::verify(&log.public_key_der, h, cp.signed_text.as_bytes(), &sig.signature),
+        };
+        match r {
+            Ok(()) => {
+                cp.check_matches(tree_size, root_hash).map_err(V2Error::BadCheckpoint)?;
+                return Ok(cp);
+            }
+            Err(e) => last = Some(e),
+        }
+    }
+    Err(V2Error::BadCheckpoint(match (found, last) {
+        (true, Some(e)) => CheckpointError::BadSignature(e),
+        _ => CheckpointError::NoSignatureForKey { hint: hex::encode(hint) },
+    }))
+}
+
+/// Verify a Rekor v2 hashedrekord 0.0.2 entry and establish the signing time.
+///
+/// In order: kind and version; the body against `expected`; the log, chosen by log id from
+/// `trust` only; the inclusion proof (required) over the leaf hash of the logged body; the
+/// checkpoint ([`verify_checkpoint`]); the timestamps (at least one; every one must verify over
+/// `expected.signature` against the trusted TSAs, with the log key, and the certificate when
+/// the verifier is one, valid at its time). Returns the earliest verified time.
+pub fn verify_entry_v2(
+    entry: &TransparencyLogEntry,
+    expected: &ExpectedBody<'_>,
+    timestamps: &[Vec<u8>],
+    trust: &TrustedRoot,
+) -> Result<VerifiedV2, V2Error> {
+    if entry.kind != KIND_HASHEDREKORD || entry.version != VERSION_0_0_2 {
+        return Err(V2Error::UnsupportedKind { kind: entry.kind.clone(), version: entry.version.clone() });
+    }
+    check_body(&entry.canonicalized_body, expected)?;
+    non_negative("logIndex", entry.log_index)?;
+    let log = trust.tlog_by_id(&entry.log_id).ok_or_else(|| V2Error::UnknownLog { log_id: hex::encode(&entry.log_id) })?;
+    let proof = entry.inclusion_proof.as_ref().filter(|p| !p.checkpoint.is_empty()).ok_or(V2Error::MissingProof)?;
+    let index = non_negative("inclusionProof.logIndex", proof.log_index)?;
+    let size = non_negative("inclusionProof.treeSize", proof.tree_size)?;
+    let leaf = merkle::leaf_hash(&entry.canonicalized_body);
+    merkle::verify_inclusion(index, size, &leaf, &proof.hashes, &proof.root_hash).map_err(V2Error::BadInclusionProof)?;
+    verify_checkpoint(&proof.checkpoint, log, size, &proof.root_hash)?;
+
+    if timestamps.is_empty() {
+        return Err(V2Error::NoTimestamp);
+    }
+    let cert = match expected.verifier {
+        ExpectedVerifier::Certificate(der) => {
+            Some(CertInfo::parse(der).map_err(|e| V2Error::MalformedBody(format!("the certificate: {e}")))?)
+        }
+        ExpectedVerifier::PublicKey(_) => None,
+    };
+    let times = tsa::verify_all(timestamps, expected.signature, cert.as_ref(), trust)?;
+    for &t in &times {
+        if !log.valid_for.contains(t) {
+            return Err(V2Error::LogNotValidAt { log_id: log.log_id_hex(), t });
+        }
+    }
+    let time = times.iter().copied().min().ok_or(V2Error::NoTimestamp)?;
+    Ok(VerifiedV2 { log_index: entry.log_index, log_id: entry.log_id.clone(), time, timestamps: times })
+}
