@@ -692,10 +692,16 @@ pub enum ChainError {
     #[error("the signing certificate is not for code signing: {0}")]
     LeafUsage(&'static str),
     /// No Fulcio CA in the trusted root is valid at the time.
-    #[error("no certificate authority in the trusted root is valid at unix time {0}")]
+    #[error(
+        "no certificate authority in the trusted root is valid at {}",
+        crate::encoding::timefmt::rfc3339(*.0)
+    )]
     NoCaAtTime(i64),
     /// The leaf does not chain to any CA valid at the time.
-    #[error("the certificate does not chain to a trusted Fulcio CA valid at unix time {t}: {reasons}")]
+    #[error(
+        "the certificate does not chain to a trusted certificate authority valid at {}: {reasons}",
+        crate::encoding::timefmt::rfc3339(*t)
+    )]
     Untrusted {
         /// Verification time.
         t: i64,

@@ -528,6 +528,34 @@ pub fn parse_response(der: &[u8], imprint: &[u8], nonce: &[u8]) -> Result<Vec<u8
     Ok(token.raw.to_vec())
 }
 
+/// The token of a timestamp as stored: a bare token (ContentInfo, as in a CMS unsigned
+/// attribute) is returned as is; a TimeStampResp (as a Sigstore bundle's `signedTimestamp`)
+/// must have a granted status and exactly one token, which is returned.
+pub fn token_of(der: &[u8]) -> Result<Vec<u8>, TsaError> {
+    let m = malformed("timestamp");
+    let outer = tlv::read_all(der).map_err(&m)?;
+    if outer.tag != 0x30 {
+        return Err(bad("timestamp", "not a SEQUENCE"));
+    }
+    let parts = tlv::children(outer.value).map_err(&m)?;
+    match parts.first().map(|t| t.tag) {
+        Some(0x06) => Ok(der.to_vec()),
+        Some(0x30) => {
+            let si = tlv::children(parts[0].value).map_err(&m)?;
+            let status = tlv::small_uint(si.first().ok_or_else(|| bad("timestamp response", "empty PKIStatusInfo"))?)
+                .map_err(&m)?;
+            if status > 1 {
+                return Err(TsaError::Rejected { status, text: String::new() });
+            }
+            match parts.as_slice() {
+                [_, token] => Ok(token.raw.to_vec()),
+                _ => Err(bad("timestamp response", "granted without exactly one token")),
+            }
+        }
+        _ => Err(bad("timestamp", "neither a TimeStampResp nor a token")),
+    }
+}
+
 /// Obtain a timestamp token for a SignerInfo signature from the TSA at `url`.
 pub fn fetch_token(http: &reqwest::blocking::Client, url: &str, signature: &[u8]) -> Result<Vec<u8>, TsaError> {
     let imprint: [u8; 32] = Sha256::digest(signature).into();
@@ -710,7 +738,8 @@ pub enum TimestampError {
     },
 }
 
-/// Verify every token over `signature` against the trusted TSAs ([`verify_token`]) and, when
+/// Verify every token (or TimeStampResp, [`token_of`]) over `signature` against the trusted TSAs
+/// ([`verify_token`]) and, when
 /// given, that the signing certificate was valid at each token's time. Returns the times, in
 /// the tokens' order.
 pub fn verify_all(
@@ -721,11 +750,17 @@ pub fn verify_all(
 ) -> Result<Vec<i64>, TimestampError> {
     let mut times = Vec::with_capacity(tokens.len());
     for (index, token) in tokens.iter().enumerate() {
-        let v = verify_token(token, signature, trust).map_err(|err| TimestampError::Token { index, err })?;
+        let v = token_of(token)
+            .and_then(|t| verify_token(&t, signature, trust))
+            .map_err(|err| TimestampError::Token { index, err })?;
         if let Some(c) = cert
             && !c.valid_at(v.gen_time)
         {
-            return Err(TimestampError::CertNotValidAt { t: v.gen_time, not_before: c.not_before, not_after: c.not_after });
+            return Err(TimestampError::CertNotValidAt {
+                t: v.gen_time,
+                not_before: c.not_before,
+                not_after: c.not_after,
+            });
         }
         times.push(v.gen_time);
     }

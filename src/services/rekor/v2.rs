@@ -339,12 +339,14 @@ pub fn verify_entry_v2(
     }
     check_body(&entry.canonicalized_body, expected)?;
     non_negative("logIndex", entry.log_index)?;
-    let log = trust.tlog_by_id(&entry.log_id).ok_or_else(|| V2Error::UnknownLog { log_id: hex::encode(&entry.log_id) })?;
+    let log =
+        trust.tlog_by_id(&entry.log_id).ok_or_else(|| V2Error::UnknownLog { log_id: hex::encode(&entry.log_id) })?;
     let proof = entry.inclusion_proof.as_ref().filter(|p| !p.checkpoint.is_empty()).ok_or(V2Error::MissingProof)?;
     let index = non_negative("inclusionProof.logIndex", proof.log_index)?;
     let size = non_negative("inclusionProof.treeSize", proof.tree_size)?;
     let leaf = merkle::leaf_hash(&entry.canonicalized_body);
-    merkle::verify_inclusion(index, size, &leaf, &proof.hashes, &proof.root_hash).map_err(V2Error::BadInclusionProof)?;
+    merkle::verify_inclusion(index, size, &leaf, &proof.hashes, &proof.root_hash)
+        .map_err(V2Error::BadInclusionProof)?;
     verify_checkpoint(&proof.checkpoint, log, size, &proof.root_hash)?;
 
     if timestamps.is_empty() {
