@@ -1042,6 +1042,59 @@ mod tests {
         }
     }
 
+    /// RFC 3161 timestamps in a (Rekor v1) bundle are verified: a token outside the signing
+    /// certificate's validity fails the bundle; a token at exactly the end of its TSA's
+    /// `validFor` is accepted (the end is inclusive), one second later it is not.
+    #[test]
+    fn bundle_timestamps_are_checked() {
+        use crate::services::tsa::testtsa::{Spec, authority, response, token, tsa};
+        let (bundle, artifact, id) = exported();
+        let leaf_der =
+            STANDARD.decode(bundle["verificationMaterial"]["certificate"]["rawBytes"].as_str().unwrap()).unwrap();
+        let leaf = CertInfo::parse(&leaf_der).unwrap();
+        let p = policy(&id, leaf.oidc_issuer.as_deref().unwrap());
+        let signature = STANDARD.decode(bundle["messageSignature"]["signature"].as_str().unwrap()).unwrap();
+        let t = tsa(60, leaf.not_before - 86_400, leaf.not_after + 86_400, true);
+        let mut trust = TrustedRoot::production().unwrap().clone();
+        trust.timestamp_authorities = vec![authority(&t)];
+        let with_token = |gen_time: i64| {
+            let spec = Spec {
+                version: 1,
+                imprint: Sha256::digest(&signature).to_vec(),
+                nonce: None,
+                gen_time,
+                with_certs: true,
+            };
+            let mut b = bundle.clone();
+            b["verificationMaterial"]["timestampVerificationData"] = serde_json::json!({"rfc3161Timestamps": [
+                {"signedTimestamp": STANDARD.encode(response(0, Some(&token(&t, &spec))))}]});
+            serde_json::to_vec(&b).unwrap()
+        };
+        let run_with = |json: &[u8], trust: &TrustedRoot| {
+            let opts = BundleVerifyOptions { trust, signer: Signer::Certificate(&p), insecure_ignore_sct: false };
+            verify_bundle(json, &Artifact::Bytes(&artifact), &opts)
+        };
+        let inside = leaf.not_before + 60;
+        run_with(&with_token(inside), &trust).unwrap();
+        // After the certificate expired (the SET time is inside its validity): refused.
+        let e = run_with(&with_token(leaf.not_after + 3_600), &trust).unwrap_err();
+        assert!(matches!(e, BundleVerifyError::Timestamp(TimestampError::CertNotValidAt { .. })), "{e}");
+        assert!(e.to_string().contains("outside the signing certificate's validity"), "{e}");
+        let e = run_with(&with_token(leaf.not_before - 3_600), &trust).unwrap_err();
+        assert!(matches!(e, BundleVerifyError::Timestamp(TimestampError::CertNotValidAt { .. })), "{e}");
+        // The TSA's validFor end is inclusive.
+        let mut ends = trust.clone();
+        ends.timestamp_authorities[0].valid_for = crate::trust::root::ValidFor { start: 0, end: Some(inside) };
+        run_with(&with_token(inside), &ends).unwrap();
+        ends.timestamp_authorities[0].valid_for.end = Some(inside - 1);
+        let e = run_with(&with_token(inside), &ends).unwrap_err();
+        assert!(matches!(e, BundleVerifyError::Timestamp(TimestampError::Token { .. })), "{e}");
+        // A token over another signature.
+        let mut b: Value = serde_json::from_slice(&with_token(inside)).unwrap();
+        b["messageSignature"]["signature"] = STANDARD.encode(b"another signature").into();
+        assert!(run_with(&serde_json::to_vec(&b).unwrap(), &trust).is_err());
+    }
+
     #[test]
     fn digest_args() {
         let h = "a".repeat(64);
