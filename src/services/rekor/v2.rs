@@ -367,3 +367,196 @@ pub fn verify_entry_v2(
     let time = times.iter().copied().min().ok_or(V2Error::NoTimestamp)?;
     Ok(VerifiedV2 { log_index: entry.log_index, log_id: entry.log_id.clone(), time, timestamps: times })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::services::rekor::entry::InclusionProof;
+    use crate::trust::root::{KEY_ECDSA_P256_SHA256, ValidFor};
+    use ring::signature::KeyPair;
+    use spki::EncodePublicKey;
+
+    const ED_PREFIX: [u8; 12] = [0x30, 0x2a, 0x30, 0x05, 0x06, 0x03, 0x2b, 0x65, 0x70, 0x03, 0x21, 0x00];
+
+    /// A one-entry Ed25519 log "v2.test/1" and its trusted root.
+    fn ed_log() -> (ring::signature::Ed25519KeyPair, TransparencyLog) {
+        let kp = ring::signature::Ed25519KeyPair::from_seed_unchecked(&[5u8; 32]).unwrap();
+        let raw: [u8; 32] = kp.public_key().as_ref().try_into().unwrap();
+        let spki = [&ED_PREFIX[..], &raw].concat();
+        let log = TransparencyLog {
+            base_url: "https://v2.test".into(),
+            log_id: ed25519_log_id("v2.test/1", &raw).to_vec(),
+            public_key_der: spki,
+            key_details: KEY_ED25519.into(),
+            valid_for: ValidFor::OPEN,
+        };
+        (kp, log)
+    }
+
+    fn note(origin: &str, size: u64, root: &[u8], lines: &[(String, Vec<u8>)]) -> (String, String) {
+        let text = format!("{origin}\n{size}\n{}\n", STANDARD.encode(root));
+        let sigs: String = lines.iter().map(|(n, s)| format!("\u{2014} {n} {}\n", STANDARD.encode(s))).collect();
+        (text.clone(), format!("{text}\n{sigs}"))
+    }
+
+    fn ed_line(
+        kp: &ring::signature::Ed25519KeyPair,
+        log: &TransparencyLog,
+        name: &str,
+        text: &str,
+    ) -> (String, Vec<u8>) {
+        let mut raw = log.log_id[..4].to_vec();
+        raw.extend_from_slice(kp.sign(text.as_bytes()).as_ref());
+        (name.to_string(), raw)
+    }
+
+    #[test]
+    fn ed25519_checkpoint_with_witnesses() {
+        let (kp, log) = ed_log();
+        let root = [9u8; 32];
+        let text = format!("v2.test/1\n3\n{}\n", STANDARD.encode(root));
+        let good = ed_line(&kp, &log, "v2.test/1", &text);
+        let witness = ("witness.test".to_string(), vec![1u8; 72]);
+        for lines in [vec![good.clone()], vec![witness.clone(), good.clone()], vec![good.clone(), witness.clone()]] {
+            let (_, n) = note("v2.test/1", 3, &root, &lines);
+            verify_checkpoint(&n, &log, 3, &root).unwrap();
+        }
+        let (_, n) = note("v2.test/1", 3, &root, std::slice::from_ref(&good));
+        assert!(matches!(
+            verify_checkpoint(&n, &log, 4, &root),
+            Err(V2Error::BadCheckpoint(CheckpointError::SizeMismatch { .. }))
+        ));
+        assert!(matches!(
+            verify_checkpoint(&n, &log, 3, &[8u8; 32]),
+            Err(V2Error::BadCheckpoint(CheckpointError::RootMismatch { .. }))
+        ));
+        // only a witness
+        let (_, n) = note("v2.test/1", 3, &root, std::slice::from_ref(&witness));
+        assert!(matches!(
+            verify_checkpoint(&n, &log, 3, &root),
+            Err(V2Error::BadCheckpoint(CheckpointError::NoSignatureForKey { .. }))
+        ));
+        // a forged signature
+        let mut bad = good.clone();
+        bad.1[10] ^= 1;
+        let (_, n) = note("v2.test/1", 3, &root, &[bad]);
+        assert!(matches!(
+            verify_checkpoint(&n, &log, 3, &root),
+            Err(V2Error::BadCheckpoint(CheckpointError::BadSignature(_)))
+        ));
+        // the log's key, another origin (signed as such): not this log
+        let other_text = format!("v2.test/2\n3\n{}\n", STANDARD.encode(root));
+        let (_, n) = note("v2.test/2", 3, &root, &[ed_line(&kp, &log, "v2.test/2", &other_text)]);
+        assert!(matches!(verify_checkpoint(&n, &log, 3, &root), Err(V2Error::WrongOrigin { .. })));
+        // the right signature under another key name is not the log's line
+        let (_, n) = note("v2.test/1", 3, &root, &[ed_line(&kp, &log, "other.name", &text)]);
+        assert!(verify_checkpoint(&n, &log, 3, &root).is_err());
+    }
+
+    #[test]
+    fn ecdsa_checkpoint() {
+        use ecdsa::signature::Signer;
+        let sk = p256::ecdsa::SigningKey::from_slice(&[6u8; 32]).unwrap();
+        let spki = sk.verifying_key().to_public_key_der().unwrap().as_bytes().to_vec();
+        let log = TransparencyLog {
+            base_url: "https://ecdsa.v2.test/".into(),
+            log_id: crate::crypto::pubkey::key_id(&spki).to_vec(),
+            public_key_der: spki,
+            key_details: KEY_ECDSA_P256_SHA256.into(),
+            valid_for: ValidFor::OPEN,
+        };
+        let root = [3u8; 32];
+        let line = |origin: &str| {
+            let text = format!("{origin}\n1\n{}\n", STANDARD.encode(root));
+            let sig: p256::ecdsa::DerSignature = sk.sign(text.as_bytes());
+            let mut raw = log.log_id[..4].to_vec();
+            raw.extend_from_slice(sig.as_bytes());
+            note(origin, 1, &root, &[(origin.to_string(), raw)]).1
+        };
+        verify_checkpoint(&line("ecdsa.v2.test"), &log, 1, &root).unwrap();
+        assert!(matches!(verify_checkpoint(&line("elsewhere.test"), &log, 1, &root), Err(V2Error::WrongOrigin { .. })));
+    }
+
+    fn body(digest: &[u8], sig: &[u8], cert: &[u8], details: &str) -> Vec<u8> {
+        serde_json::to_vec(
+            &serde_json::json!({"kind": "hashedrekord", "apiVersion": "0.0.2", "spec": {"hashedRekordV002": {
+            "data": {"algorithm": "SHA2_256", "digest": STANDARD.encode(digest)},
+            "signature": {"content": STANDARD.encode(sig), "verifier": {
+                "x509Certificate": {"rawBytes": STANDARD.encode(cert)}, "keyDetails": details}}}}}),
+        )
+        .unwrap()
+    }
+
+    #[test]
+    fn body_is_compared_field_by_field() {
+        let expected = ExpectedBody {
+            digest: [1u8; 32],
+            signature: b"sig",
+            verifier: ExpectedVerifier::Certificate(b"cert"),
+            key_details: KEY_ECDSA_P256_SHA256,
+        };
+        check_body(&body(&[1u8; 32], b"sig", b"cert", KEY_ECDSA_P256_SHA256), &expected).unwrap();
+        // key order and whitespace do not matter
+        let spaced = b"{ \"spec\": {\"hashedRekordV002\": {\"signature\": {\"verifier\": {\"keyDetails\": \"PKIX_ECDSA_P256_SHA_256\", \"x509Certificate\": {\"rawBytes\": \"Y2VydA==\"}}, \"content\": \"c2ln\"}, \"data\": {\"digest\": \"AQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQE=\", \"algorithm\": \"SHA2_256\"}}}, \"apiVersion\": \"0.0.2\", \"kind\": \"hashedrekord\" }";
+        check_body(spaced, &expected).unwrap();
+        for (b, what) in [
+            (body(&[2u8; 32], b"sig", b"cert", KEY_ECDSA_P256_SHA256), "digest"),
+            (body(&[1u8; 32], b"sih", b"cert", KEY_ECDSA_P256_SHA256), "signature"),
+            (body(&[1u8; 32], b"sig", b"ceru", KEY_ECDSA_P256_SHA256), "certificate"),
+            (body(&[1u8; 32], b"sig", b"cert", "PKIX_ECDSA_P384_SHA_384"), "key type"),
+        ] {
+            assert!(matches!(check_body(&b, &expected), Err(V2Error::BodyMismatch(_))), "{what}");
+        }
+        let mut v: serde_json::Value =
+            serde_json::from_slice(&body(&[1u8; 32], b"sig", b"cert", KEY_ECDSA_P256_SHA256)).unwrap();
+        v["spec"]["hashedRekordV002"]["extra"] = "x".into();
+        assert!(matches!(check_body(&serde_json::to_vec(&v).unwrap(), &expected), Err(V2Error::MalformedBody(_))));
+        v["spec"]["hashedRekordV002"].as_object_mut().unwrap().remove("extra");
+        v["apiVersion"] = "0.0.1".into();
+        assert!(matches!(check_body(&serde_json::to_vec(&v).unwrap(), &expected), Err(V2Error::MalformedBody(_))));
+    }
+
+    #[test]
+    fn entry_needs_proof_and_timestamp() {
+        let (kp, log) = ed_log();
+        let b = body(&[1u8; 32], b"sig", b"cert", KEY_ECDSA_P256_SHA256);
+        let root = merkle::leaf_hash(&b);
+        let text = format!("v2.test/1\n1\n{}\n", STANDARD.encode(root));
+        let (_, cp) = note("v2.test/1", 1, &root, &[ed_line(&kp, &log, "v2.test/1", &text)]);
+        let trust = TrustedRoot { tlogs: vec![log.clone()], ..Default::default() };
+        let mut entry = TransparencyLogEntry {
+            log_index: 0,
+            log_id: log.log_id.clone(),
+            kind: "hashedrekord".into(),
+            version: "0.0.2".into(),
+            integrated_time: 0,
+            signed_entry_timestamp: Vec::new(),
+            inclusion_proof: Some(InclusionProof {
+                log_index: 0,
+                root_hash: root.to_vec(),
+                tree_size: 1,
+                hashes: vec![],
+                checkpoint: cp,
+            }),
+            canonicalized_body: b,
+        };
+        // The certificate is not parsed before the evidence is: everything up to the time checks.
+        let expected = ExpectedBody {
+            digest: [1u8; 32],
+            signature: b"sig",
+            verifier: ExpectedVerifier::PublicKey(b"cert"),
+            key_details: KEY_ECDSA_P256_SHA256,
+        };
+        assert!(matches!(verify_entry_v2(&entry, &expected, &[], &trust), Err(V2Error::BodyMismatch(_))));
+        let expected = ExpectedBody { verifier: ExpectedVerifier::Certificate(b"cert"), ..expected };
+        assert_eq!(verify_entry_v2(&entry, &expected, &[], &trust), Err(V2Error::NoTimestamp));
+        assert!(matches!(verify_entry_v2(&entry, &expected, &[vec![0x30, 0]], &trust), Err(V2Error::MalformedBody(_))));
+        entry.canonicalized_body.push(b' ');
+        assert!(matches!(verify_entry_v2(&entry, &expected, &[], &trust), Err(V2Error::BadInclusionProof(_))));
+        entry.canonicalized_body.pop();
+        entry.inclusion_proof.as_mut().unwrap().checkpoint.clear();
+        assert_eq!(verify_entry_v2(&entry, &expected, &[], &trust), Err(V2Error::MissingProof));
+        entry.version = "0.0.1".into();
+        assert!(matches!(verify_entry_v2(&entry, &expected, &[], &trust), Err(V2Error::UnsupportedKind { .. })));
+    }
+}
