@@ -232,6 +232,17 @@ fn sigstore_python_rekor_v2_bundles_verify_offline_and_tampering_fails() {
     b["verificationMaterial"].as_object_mut().unwrap().remove("timestampVerificationData");
     ctx.expect_fail("no timestamp (DSSE)", &b, &attested, "no RFC 3161 timestamp");
 
+    // The v2 log's key retired before the signature's (timestamped) time.
+    let mut retired = tr.clone();
+    for l in retired["tlogs"].as_array_mut().unwrap() {
+        if l["publicKey"]["keyDetails"] == "PKIX_ED25519" {
+            l["publicKey"]["validFor"] = json!({"start": "2020-01-01T00:00:00Z", "end": "2021-01-01T00:00:00Z"});
+        }
+    }
+    let retired_path = ctx.dir.path().join("retired-v2-root.json");
+    std::fs::write(&retired_path, retired.to_string()).unwrap();
+    ctx.expect_fail_with("log key retired", &bundle, &file, &retired_path, "outside the validity window");
+
     // The v2 log unknown to the trusted root.
     let mut no_v2 = tr.clone();
     let logs: Vec<Value> = no_v2["tlogs"]
