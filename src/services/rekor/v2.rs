@@ -267,10 +267,10 @@ fn url_origin(base_url: &str) -> &str {
     s.trim_end_matches('/')
 }
 
-/// Verify a checkpoint note for `log`: the origin is the log's (for Ed25519 logs: the log id is
-/// the key id of this origin and key; for ECDSA logs: the log's URL), one signature line under
-/// the origin's name with the hint `log_id[..4]` verifies with the log key (other lines are
-/// ignored), and the size and root are the proof's.
+/// Verify a checkpoint note for `log`: the origin is the log's (its URL without the scheme, or,
+/// for Ed25519 logs, the origin whose key id is the log id), one signature line under the
+/// origin's name with the log key's hint verifies with the log key (other lines, e.g. witness
+/// cosignatures, are ignored), and the size and root are the proof's.
 pub fn verify_checkpoint(
     note: &str,
     log: &TransparencyLog,
@@ -279,26 +279,31 @@ pub fn verify_checkpoint(
 ) -> Result<Checkpoint, V2Error> {
     let cp = Checkpoint::parse(note).map_err(V2Error::BadCheckpoint)?;
     let ed25519 = log.key_details == KEY_ED25519;
-    if ed25519 {
+    let url_origin_ok = cp.origin == url_origin(&log.base_url);
+    // The key hint (C2SP signed-note key id): for Ed25519, SHA-256(origin ‖ "\n" ‖ 0x01 ‖ key),
+    // which is also the log id of an Ed25519 log in Sigstore trusted roots (so the log id binds
+    // the origin); for ECDSA, SHA-256 of the SubjectPublicKeyInfo.
+    let (hint, hash) = if ed25519 {
         let raw = pubkey::ed25519_raw(&log.public_key_der).map_err(|e| V2Error::UnsupportedLogKey {
             log_id: log.log_id_hex(),
             key_details: format!("{} ({e})", log.key_details),
         })?;
-        if ed25519_log_id(&cp.origin, &raw).as_slice() != log.log_id.as_slice() {
+        let key_id = ed25519_log_id(&cp.origin, &raw);
+        if key_id.as_slice() != log.log_id.as_slice() && !url_origin_ok {
             return Err(V2Error::WrongOrigin { got: cp.origin.clone(), want: log.log_id_hex() });
         }
-    } else if cp.origin != url_origin(&log.base_url) {
-        return Err(V2Error::WrongOrigin { got: cp.origin.clone(), want: url_origin(&log.base_url).to_string() });
-    }
-    let hash = if ed25519 {
-        None
+        ([key_id[0], key_id[1], key_id[2], key_id[3]], None)
     } else {
-        Some(log.ecdsa_hash().ok_or_else(|| V2Error::UnsupportedLogKey {
+        if !url_origin_ok {
+            return Err(V2Error::WrongOrigin { got: cp.origin.clone(), want: url_origin(&log.base_url).to_string() });
+        }
+        let hash = log.ecdsa_hash().ok_or_else(|| V2Error::UnsupportedLogKey {
             log_id: log.log_id_hex(),
             key_details: log.key_details.clone(),
-        })?)
+        })?;
+        let key_id = pubkey::key_id(&log.public_key_der);
+        ([key_id[0], key_id[1], key_id[2], key_id[3]], Some(hash))
     };
-    let hint = log.log_id.get(..4).unwrap_or_default();
     let mut last: Option<PubkeyError> = None;
     let mut found = false;
     for sig in cp.signatures.iter().filter(|s| s.key_hint == hint && s.name == cp.origin) {
@@ -448,6 +453,18 @@ mod tests {
         let other_text = format!("v2.test/2\n3\n{}\n", STANDARD.encode(root));
         let (_, n) = note("v2.test/2", 3, &root, &[ed_line(&kp, &log, "v2.test/2", &other_text)]);
         assert!(matches!(verify_checkpoint(&n, &log, 3, &root), Err(V2Error::WrongOrigin { .. })));
+        // a log listed with another log id form (SHA-256 of the SPKI): its URL gives the origin
+        let (kp2, mut url_log) = ed_log();
+        url_log.base_url = "https://v2.test/1".into();
+        url_log.log_id = crate::crypto::pubkey::key_id(&url_log.public_key_der).to_vec();
+        let mut line = ed_line(&kp2, &log, "v2.test/1", &text);
+        let (_, n) = note("v2.test/1", 3, &root, std::slice::from_ref(&line));
+        verify_checkpoint(&n, &url_log, 3, &root).unwrap();
+        url_log.base_url = "https://elsewhere.test".into();
+        assert!(matches!(verify_checkpoint(&n, &url_log, 3, &root), Err(V2Error::WrongOrigin { .. })));
+        line.1[0] ^= 1; // another key hint
+        let (_, n) = note("v2.test/1", 3, &root, &[line]);
+        assert!(verify_checkpoint(&n, &log, 3, &root).is_err());
         // the right signature under another key name is not the log's line
         let (_, n) = note("v2.test/1", 3, &root, &[ed_line(&kp, &log, "other.name", &text)]);
         assert!(verify_checkpoint(&n, &log, 3, &root).is_err());
