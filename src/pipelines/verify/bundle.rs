@@ -846,9 +846,10 @@ pub fn verify_bundle(
         });
     }
     let v = verify_entry(&as_checked, &entry.canonicalized_body, opts.trust).map_err(BundleVerifyError::Tlog)?;
-    // RFC 3161 timestamps, when present, must verify too, with the certificate valid at each.
+    // RFC 3161 timestamps, when present, must verify too, with the certificate (if any) valid
+    // at each.
     let tokens = timestamps(vm)?;
-    if !tokens.is_empty() && leaf.is_some() {
+    if !tokens.is_empty() {
         tsa::verify_all(&tokens, signed_signature(&content), leaf.as_ref(), opts.trust)
             .map_err(BundleVerifyError::Timestamp)?;
     }
@@ -1203,6 +1204,12 @@ mod tests {
             key_bundle(&w, ("messageSignature", ms.clone()), ("hashedrekord", "0.0.1"), body.as_bytes(), 1_500, true);
         let v = run_key(&w, &b, artifact, &w.key_spki).unwrap();
         assert_eq!((v.log_index, v.integrated_time, v.identity), (5, 1_500, None));
+        // a timestamp the key bundle carries must verify too
+        let mut bt = b.clone();
+        bt["verificationMaterial"]["timestampVerificationData"] =
+            serde_json::json!({"rfc3161Timestamps": [{"signedTimestamp": STANDARD.encode([0x30, 0x00])}]});
+        let e = run_key(&w, &bt, artifact, &w.key_spki).unwrap_err();
+        assert!(matches!(e, BundleVerifyError::Timestamp(TimestampError::Token { index: 0, .. })), "{e}");
         // another key
         let other = key_world().log_spki;
         assert!(matches!(run_key(&w, &b, artifact, &other), Err(BundleVerifyError::Signature(_))));
