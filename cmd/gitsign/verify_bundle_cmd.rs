@@ -141,9 +141,9 @@ pub fn run(argv: &[std::ffi::OsString]) -> ExitCode {
             };
             outln!("OK: {input}");
             eprintln!(
-                "gitsign: bundle verified: signed by {who}; tlog index {}, integrated time {}{}",
+                "gitsign: bundle verified: signed by {who}; tlog index {}, verified signing time {}{}",
                 v.log_index,
-                v.integrated_time,
+                gitsign::encoding::timefmt::rfc3339(v.integrated_time),
                 if v.has_inclusion_proof { ", inclusion proof checked" } else { "" }
             );
             ExitCode::SUCCESS

@@ -172,6 +172,29 @@ fn verify_ring(
     }))
 }
 
+/// DER prefix of an Ed25519 SubjectPublicKeyInfo (RFC 8410): SEQUENCE { SEQUENCE { id-Ed25519 },
+/// BIT STRING (32-byte key) }.
+const ED25519_SPKI_PREFIX: [u8; 12] = [0x30, 0x2a, 0x30, 0x05, 0x06, 0x03, 0x2b, 0x65, 0x70, 0x03, 0x21, 0x00];
+
+/// The raw 32-byte key of an Ed25519 SubjectPublicKeyInfo (DER).
+pub fn ed25519_raw(spki_der: &[u8]) -> Result<[u8; 32], PubkeyError> {
+    spki_der
+        .strip_prefix(&ED25519_SPKI_PREFIX[..])
+        .and_then(|k| <[u8; 32]>::try_from(k).ok())
+        .ok_or_else(|| PubkeyError::UnsupportedKey("not an Ed25519 SubjectPublicKeyInfo".into()))
+}
+
+/// Verify an Ed25519 signature (64 bytes) over `msg` with an Ed25519 SubjectPublicKeyInfo (DER).
+pub fn verify_ed25519(spki_der: &[u8], msg: &[u8], sig: &[u8]) -> Result<(), PubkeyError> {
+    let raw = ed25519_raw(spki_der)?;
+    if sig.len() != 64 {
+        return Err(PubkeyError::MalformedSignature);
+    }
+    ring::signature::UnparsedPublicKey::new(&ring::signature::ED25519, raw)
+        .verify(msg, sig)
+        .map_err(|_| PubkeyError::BadSignature)
+}
+
 /// SHA-256 of the SPKI DER: the Rekor / CT log id of a key.
 pub fn key_id(spki_der: &[u8]) -> [u8; 32] {
     Sha256::digest(spki_der).into()

@@ -692,10 +692,16 @@ pub enum ChainError {
     #[error("the signing certificate is not for code signing: {0}")]
     LeafUsage(&'static str),
     /// No Fulcio CA in the trusted root is valid at the time.
-    #[error("no certificate authority in the trusted root is valid at unix time {0}")]
+    #[error(
+        "no certificate authority in the trusted root is valid at {}",
+        crate::encoding::timefmt::rfc3339(*.0)
+    )]
     NoCaAtTime(i64),
     /// The leaf does not chain to any CA valid at the time.
-    #[error("the certificate does not chain to a trusted Fulcio CA valid at unix time {t}: {reasons}")]
+    #[error(
+        "the certificate does not chain to a trusted certificate authority valid at {}: {reasons}",
+        crate::encoding::timefmt::rfc3339(*t)
+    )]
     Untrusted {
         /// Verification time.
         t: i64,
@@ -1363,6 +1369,69 @@ mod tests {
         let mut only_old = prod().clone();
         only_old.certificate_authorities.truncate(1);
         assert_eq!(verify_chain(&leaf, &[], &only_old, nb + 60), Err(ChainError::NoCaAtTime(nb + 60)));
+    }
+
+    /// An SCT's extensions are opaque bytes covered by its signature: a valid SCT carrying
+    /// extensions verifies, and altering them breaks the signature.
+    #[test]
+    fn sct_with_extensions_verifies() {
+        use crate::crypto::x509::testcert::*;
+        use ecdsa::signature::Signer as _;
+        let (ca_key, leaf_key, log_key) = (key(41), key(42), key(43));
+        let ca_name = name("ca", "ca");
+        let ca = build(1, &ca_name, &ca_name, 1_000, 9_000_000_000, &spki(&ca_key), &[bc_ca(None), ku_ca()], &ca_key);
+        let leaf_name = name("", "");
+        let base_exts = leaf_exts("a@example.test");
+        let plain = build(2, &ca_name, &leaf_name, 2_000, 3_000, &spki(&leaf_key), &base_exts, &ca_key);
+        let tbs = CertInfo::parse(&plain).unwrap().tbs_der().to_vec();
+        let log_spki = spki(&log_key);
+        let log_id = crate::crypto::pubkey::key_id(&log_spki);
+        let trust = TrustedRoot {
+            ctlogs: vec![crate::trust::root::TransparencyLog {
+                base_url: String::new(),
+                log_id: log_id.to_vec(),
+                public_key_der: log_spki,
+                key_details: crate::trust::root::KEY_ECDSA_P256_SHA256.into(),
+                valid_for: ValidFor::OPEN,
+            }],
+            ..Default::default()
+        };
+        let ts_ms: u64 = 2_500_000;
+        let with_scts = |signed_ext: &[u8], carried_ext: &[u8]| {
+            let mut signed = vec![0u8, 0];
+            signed.extend_from_slice(&ts_ms.to_be_bytes());
+            signed.extend_from_slice(&[0, 1]);
+            signed.extend_from_slice(&Sha256::digest(spki(&ca_key)));
+            signed.extend_from_slice(&(tbs.len() as u32).to_be_bytes()[1..]);
+            signed.extend_from_slice(&tbs);
+            signed.extend_from_slice(&(signed_ext.len() as u16).to_be_bytes());
+            signed.extend_from_slice(signed_ext);
+            let sig: p256::ecdsa::DerSignature = log_key.sign(&signed);
+            let mut sct = vec![0u8];
+            sct.extend_from_slice(&log_id);
+            sct.extend_from_slice(&ts_ms.to_be_bytes());
+            sct.extend_from_slice(&(carried_ext.len() as u16).to_be_bytes());
+            sct.extend_from_slice(carried_ext);
+            sct.extend_from_slice(&[4, 3]);
+            sct.extend_from_slice(&(sig.as_bytes().len() as u16).to_be_bytes());
+            sct.extend_from_slice(sig.as_bytes());
+            let mut list = (sct.len() as u16).to_be_bytes().to_vec();
+            list.extend(sct);
+            let mut outer = (list.len() as u16).to_be_bytes().to_vec();
+            outer.extend(list);
+            let mut exts = base_exts.clone();
+            exts.push(ext(oids::CT_PRECERT_SCTS.as_bytes(), false, &tlv::encode(0x04, &outer)));
+            build(2, &ca_name, &leaf_name, 2_000, 3_000, &spki(&leaf_key), &exts, &ca_key)
+        };
+        let extensions = [0x00, 0x00, 0x05, 0x01, 0x02, 0x03, 0x04, 0x05];
+        verify_sct(&with_scts(&[], &[]), &ca, &trust).unwrap();
+        verify_sct(&with_scts(&extensions, &extensions), &ca, &trust).unwrap();
+        let mut altered = extensions;
+        altered[7] ^= 1;
+        assert!(matches!(
+            verify_sct(&with_scts(&extensions, &altered), &ca, &trust),
+            Err(SctError::BadSignature { .. })
+        ));
     }
 
     #[test]

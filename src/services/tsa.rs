@@ -528,6 +528,34 @@ pub fn parse_response(der: &[u8], imprint: &[u8], nonce: &[u8]) -> Result<Vec<u8
     Ok(token.raw.to_vec())
 }
 
+/// The token of a timestamp as stored: a bare token (ContentInfo, as in a CMS unsigned
+/// attribute) is returned as is; a TimeStampResp (as a Sigstore bundle's `signedTimestamp`)
+/// must have a granted status and exactly one token, which is returned.
+pub fn token_of(der: &[u8]) -> Result<Vec<u8>, TsaError> {
+    let m = malformed("timestamp");
+    let outer = tlv::read_all(der).map_err(&m)?;
+    if outer.tag != 0x30 {
+        return Err(bad("timestamp", "not a SEQUENCE"));
+    }
+    let parts = tlv::children(outer.value).map_err(&m)?;
+    match parts.first().map(|t| t.tag) {
+        Some(0x06) => Ok(der.to_vec()),
+        Some(0x30) => {
+            let si = tlv::children(parts[0].value).map_err(&m)?;
+            let status = tlv::small_uint(si.first().ok_or_else(|| bad("timestamp response", "empty PKIStatusInfo"))?)
+                .map_err(&m)?;
+            if status > 1 {
+                return Err(TsaError::Rejected { status, text: String::new() });
+            }
+            match parts.as_slice() {
+                [_, token] => Ok(token.raw.to_vec()),
+                _ => Err(bad("timestamp response", "granted without exactly one token")),
+            }
+        }
+        _ => Err(bad("timestamp", "neither a TimeStampResp nor a token")),
+    }
+}
+
 /// Obtain a timestamp token for a SignerInfo signature from the TSA at `url`.
 pub fn fetch_token(http: &reqwest::blocking::Client, url: &str, signature: &[u8]) -> Result<Vec<u8>, TsaError> {
     let imprint: [u8; 32] = Sha256::digest(signature).into();
@@ -681,6 +709,62 @@ pub fn verify_token(token_der: &[u8], signature: &[u8], trust: &TrustedRoot) -> 
     let tsa_index = x509::verify_chain_to_authorities(&signer, &extra, &trust.timestamp_authorities, gtime)
         .map_err(|e| TsaError::Untrusted { gen_time: gtime, reasons: e.to_string() })?;
     Ok(VerifiedTimestamp { gen_time: gtime, tsa_index })
+}
+
+/// Why the RFC 3161 timestamps of a signature do not establish its time.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum TimestampError {
+    /// A token does not verify.
+    #[error("RFC 3161 timestamp #{} does not verify: {err}", index + 1)]
+    Token {
+        /// Position of the token (from 0).
+        index: usize,
+        /// Why.
+        err: TsaError,
+    },
+    /// The signing certificate was not valid at a token's time.
+    #[error(
+        "the signature was timestamped at {}, outside the signing certificate's validity ({}): it was not made while the certificate was valid",
+        crate::encoding::timefmt::rfc3339(*t),
+        crate::encoding::timefmt::window(*not_before, *not_after)
+    )]
+    CertNotValidAt {
+        /// The token's time.
+        t: i64,
+        /// notBefore.
+        not_before: i64,
+        /// notAfter.
+        not_after: i64,
+    },
+}
+
+/// Verify every token (or TimeStampResp, [`token_of`]) over `signature` against the trusted TSAs
+/// ([`verify_token`]) and, when
+/// given, that the signing certificate was valid at each token's time. Returns the times, in
+/// the tokens' order.
+pub fn verify_all(
+    tokens: &[Vec<u8>],
+    signature: &[u8],
+    cert: Option<&CertInfo>,
+    trust: &TrustedRoot,
+) -> Result<Vec<i64>, TimestampError> {
+    let mut times = Vec::with_capacity(tokens.len());
+    for (index, token) in tokens.iter().enumerate() {
+        let v = token_of(token)
+            .and_then(|t| verify_token(&t, signature, trust))
+            .map_err(|err| TimestampError::Token { index, err })?;
+        if let Some(c) = cert
+            && !c.valid_at(v.gen_time)
+        {
+            return Err(TimestampError::CertNotValidAt {
+                t: v.gen_time,
+                not_before: c.not_before,
+                not_after: c.not_after,
+            });
+        }
+        times.push(v.gen_time);
+    }
+    Ok(times)
 }
 
 #[cfg(test)]

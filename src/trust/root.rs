@@ -365,7 +365,7 @@ fn log_from_pem(pem: &[u8]) -> Result<TransparencyLog, TrustError> {
 }
 
 /// The trusted-root `keyDetails` name of an SPKI (DER).
-fn key_details_of(spki_der: &[u8]) -> Result<String, String> {
+pub fn key_details_of(spki_der: &[u8]) -> Result<String, String> {
     use der::Decode;
     let spki = spki::SubjectPublicKeyInfoRef::from_der(spki_der).map_err(|e| format!("public key: {e}"))?;
     if spki.algorithm.oid == ED25519_OID {

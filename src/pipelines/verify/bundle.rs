@@ -8,7 +8,12 @@
 //! `dsseEnvelope` with an in-toto statement whose subject names the artifact (dsse 0.0.1 and
 //! intoto 0.0.2 entries, or a hashedrekord 0.0.1 entry over SHA-256 of the envelope's PAE, as
 //! the client spec allows). Managed-key entries may carry only an inclusion proof; certificate
-//! signers need the SET (the only trusted time here; RFC 3161 timestamps are not used).
+//! signers need the SET. RFC 3161 timestamps in `timestampVerificationData`, when present, must
+//! all verify against the trusted TSAs, with the certificate valid at each token's time.
+//!
+//! Rekor v2 entries (hashedrekord 0.0.2, over the artifact or the DSSE PAE) have no SET: they
+//! are checked by [`verify_entry_v2`] (body compared field by field, inclusion proof, signed
+//! checkpoint) and their time is that of the RFC 3161 timestamps, which are then required.
 //!
 //! Rules from the sigstore-conformance suite: exactly one tlog entry; a v0.1 bundle needs an
 //! inclusion promise (SET), v0.2 and later an inclusion proof with a checkpoint; negative
@@ -18,7 +23,9 @@ use crate::crypto::pubkey::{self, HashAlg, PubkeyError};
 use crate::crypto::x509::{self, CertError, CertInfo, ChainError, SctError};
 use crate::pipelines::verify::policy::{Policy, PolicyError};
 use crate::services::rekor::entry::{InclusionProof, TransparencyLogEntry};
+use crate::services::rekor::v2::{ExpectedBody, ExpectedVerifier, V2Error, VERSION_0_0_2, verify_entry_v2};
 use crate::services::rekor::verify::{TlogError, verify_entry};
+use crate::services::tsa::{self, TimestampError};
 use crate::trust::root::TrustedRoot;
 use base64::Engine;
 use base64::engine::general_purpose::{STANDARD, STANDARD_NO_PAD, URL_SAFE, URL_SAFE_NO_PAD};
@@ -116,7 +123,8 @@ pub struct VerifiedBundle {
     pub cert_der: Option<Vec<u8>>,
     /// Global log index of the tlog entry.
     pub log_index: i64,
-    /// SET-verified integration time (unix seconds).
+    /// The verified signing time (unix seconds): the SET-verified integration time (Rekor v1),
+    /// or the earliest verified RFC 3161 timestamp (Rekor v2).
     pub integrated_time: i64,
     /// Whether an inclusion proof and checkpoint were verified.
     pub has_inclusion_proof: bool,
@@ -199,6 +207,13 @@ pub enum BundleVerifyError {
     /// The log entry does not verify.
     #[error("the transparency log entry does not verify: {0}")]
     Tlog(#[source] TlogError),
+    /// The Rekor v2 entry does not verify.
+    #[error("the Rekor v2 transparency log entry does not verify: {0}")]
+    TlogV2(#[source] V2Error),
+    /// An RFC 3161 timestamp of the bundle does not verify, or the certificate was not valid at
+    /// its time.
+    #[error("{0}")]
+    Timestamp(#[source] TimestampError),
     /// The certificate was not valid at the log time.
     #[error(
         "the entry was logged at {}, outside the certificate validity ({})",
@@ -380,6 +395,18 @@ fn tlog_entry(e: &Value, version: BundleVersion) -> Result<TransparencyLogEntry,
         inclusion_proof,
         canonicalized_body: body,
     })
+}
+
+/// The RFC 3161 tokens of `verificationMaterial.timestampVerificationData` (DER each).
+fn timestamps(vm: &Value) -> Result<Vec<Vec<u8>>, BundleVerifyError> {
+    const FIELD: &str = "timestampVerificationData.rfc3161Timestamps";
+    match vm.get("timestampVerificationData").and_then(|t| t.get("rfc3161Timestamps")) {
+        None | Some(Value::Null) => Ok(Vec::new()),
+        Some(Value::Array(a)) => {
+            a.iter().map(|t| b64(get(t, "signedTimestamp", FIELD)?, "rfc3161Timestamps[].signedTimestamp")).collect()
+        }
+        Some(_) => Err(malformed(FIELD, "expected an array")),
+    }
 }
 
 /// What a hashedrekord 0.0.1 body records.
@@ -699,6 +726,40 @@ pub fn verify_bundle(
         }
     };
 
+    // A Rekor v2 entry: a hashedrekord 0.0.2 over the artifact's digest, or over the DSSE PAE's.
+    if entry.kind == crate::services::rekor::entry::KIND_HASHEDREKORD && entry.version == VERSION_0_0_2 {
+        let digest: [u8; 32] = match &content {
+            Content::Message { signature } => {
+                match artifact {
+                    Artifact::Bytes(bytes) => pubkey::verify(&spki, HashAlg::Sha256, bytes, signature),
+                    Artifact::Sha256(d) => pubkey::verify_prehash(&spki, d, signature),
+                }
+                .map_err(BundleVerifyError::Signature)?;
+                want_digest
+            }
+            Content::Dsse { payload_type, payload, signature } => {
+                let pae = dsse_pae(payload_type, payload);
+                pubkey::verify(&spki, HashAlg::Sha256, &pae, signature).map_err(BundleVerifyError::Signature)?;
+                Sha256::digest(&pae).into()
+            }
+        };
+        let key_details = crate::trust::root::key_details_of(&spki).map_err(BundleVerifyError::Key)?;
+        let expected = ExpectedBody {
+            digest,
+            signature: signed_signature(&content),
+            verifier: match &leaf {
+                Some(l) => ExpectedVerifier::Certificate(&l.der),
+                None => ExpectedVerifier::PublicKey(&spki),
+            },
+            key_details: &key_details,
+        };
+        let v = verify_entry_v2(&entry, &expected, &timestamps(vm)?, opts.trust).map_err(|e| match e {
+            V2Error::Timestamp(t) => BundleVerifyError::Timestamp(t),
+            other => BundleVerifyError::TlogV2(other),
+        })?;
+        return finish(version, leaf, &intermediates, v.time, v.log_index, true, opts);
+    }
+
     // The signature, and the log entry recording exactly this content, signature and signer
     // (cosign GHSA-8gw7, CVE-2022-36056): parsed fields compared, then the SET and proof vouch
     // for the body bytes.
@@ -785,24 +846,49 @@ pub fn verify_bundle(
         });
     }
     let v = verify_entry(&as_checked, &entry.canonicalized_body, opts.trust).map_err(BundleVerifyError::Tlog)?;
-    let t = v.integrated_time;
+    // RFC 3161 timestamps, when present, must verify too, with the certificate (if any) valid
+    // at each.
+    let tokens = timestamps(vm)?;
+    if !tokens.is_empty() {
+        tsa::verify_all(&tokens, signed_signature(&content), leaf.as_ref(), opts.trust)
+            .map_err(BundleVerifyError::Timestamp)?;
+    }
+    finish(version, leaf, &intermediates, v.integrated_time, v.log_index, v.has_inclusion_proof, opts)
+}
 
+/// The signature the log entry and the timestamps are over.
+fn signed_signature(content: &Content) -> &[u8] {
+    match content {
+        Content::Message { signature } | Content::Dsse { signature, .. } => signature,
+    }
+}
+
+/// The signer checks at the verified time `t`: certificate validity, chain, SCT, policy.
+fn finish(
+    version: BundleVersion,
+    leaf: Option<CertInfo>,
+    intermediates: &[Vec<u8>],
+    t: i64,
+    log_index: i64,
+    has_inclusion_proof: bool,
+    opts: &BundleVerifyOptions<'_>,
+) -> Result<VerifiedBundle, BundleVerifyError> {
     let Some(leaf) = leaf else {
         return Ok(VerifiedBundle {
             version,
             identity: None,
             issuer: None,
             cert_der: None,
-            log_index: v.log_index,
+            log_index,
             integrated_time: t,
-            has_inclusion_proof: v.has_inclusion_proof,
+            has_inclusion_proof,
             sct_verified: false,
         });
     };
     if !leaf.valid_at(t) {
         return Err(BundleVerifyError::NotValidAtLogTime { t, not_before: leaf.not_before, not_after: leaf.not_after });
     }
-    let chain = x509::verify_chain(&leaf.der, &intermediates, opts.trust, t).map_err(BundleVerifyError::Chain)?;
+    let chain = x509::verify_chain(&leaf.der, intermediates, opts.trust, t).map_err(BundleVerifyError::Chain)?;
     let sct_verified = if chain.sct_required() && !opts.insecure_ignore_sct {
         x509::verify_sct(&leaf.der, &chain.issuer_der, opts.trust).map_err(BundleVerifyError::Sct)?;
         true
@@ -817,9 +903,9 @@ pub fn verify_bundle(
         identity: leaf.identity().map(str::to_string),
         issuer: leaf.oidc_issuer.clone(),
         cert_der: Some(leaf.der.clone()),
-        log_index: v.log_index,
+        log_index,
         integrated_time: t,
-        has_inclusion_proof: v.has_inclusion_proof,
+        has_inclusion_proof,
         sct_verified,
     })
 }
@@ -957,6 +1043,59 @@ mod tests {
         }
     }
 
+    /// RFC 3161 timestamps in a (Rekor v1) bundle are verified: a token outside the signing
+    /// certificate's validity fails the bundle; a token at exactly the end of its TSA's
+    /// `validFor` is accepted (the end is inclusive), one second later it is not.
+    #[test]
+    fn bundle_timestamps_are_checked() {
+        use crate::services::tsa::testtsa::{Spec, authority, response, token, tsa};
+        let (bundle, artifact, id) = exported();
+        let leaf_der =
+            STANDARD.decode(bundle["verificationMaterial"]["certificate"]["rawBytes"].as_str().unwrap()).unwrap();
+        let leaf = CertInfo::parse(&leaf_der).unwrap();
+        let p = policy(&id, leaf.oidc_issuer.as_deref().unwrap());
+        let signature = STANDARD.decode(bundle["messageSignature"]["signature"].as_str().unwrap()).unwrap();
+        let t = tsa(60, leaf.not_before - 86_400, leaf.not_after + 86_400, true);
+        let mut trust = TrustedRoot::production().unwrap().clone();
+        trust.timestamp_authorities = vec![authority(&t)];
+        let with_token = |gen_time: i64| {
+            let spec = Spec {
+                version: 1,
+                imprint: Sha256::digest(&signature).to_vec(),
+                nonce: None,
+                gen_time,
+                with_certs: true,
+            };
+            let mut b = bundle.clone();
+            b["verificationMaterial"]["timestampVerificationData"] = serde_json::json!({"rfc3161Timestamps": [
+                {"signedTimestamp": STANDARD.encode(response(0, Some(&token(&t, &spec))))}]});
+            serde_json::to_vec(&b).unwrap()
+        };
+        let run_with = |json: &[u8], trust: &TrustedRoot| {
+            let opts = BundleVerifyOptions { trust, signer: Signer::Certificate(&p), insecure_ignore_sct: false };
+            verify_bundle(json, &Artifact::Bytes(&artifact), &opts)
+        };
+        let inside = leaf.not_before + 60;
+        run_with(&with_token(inside), &trust).unwrap();
+        // After the certificate expired (the SET time is inside its validity): refused.
+        let e = run_with(&with_token(leaf.not_after + 3_600), &trust).unwrap_err();
+        assert!(matches!(e, BundleVerifyError::Timestamp(TimestampError::CertNotValidAt { .. })), "{e}");
+        assert!(e.to_string().contains("outside the signing certificate's validity"), "{e}");
+        let e = run_with(&with_token(leaf.not_before - 3_600), &trust).unwrap_err();
+        assert!(matches!(e, BundleVerifyError::Timestamp(TimestampError::CertNotValidAt { .. })), "{e}");
+        // The TSA's validFor end is inclusive.
+        let mut ends = trust.clone();
+        ends.timestamp_authorities[0].valid_for = crate::trust::root::ValidFor { start: 0, end: Some(inside) };
+        run_with(&with_token(inside), &ends).unwrap();
+        ends.timestamp_authorities[0].valid_for.end = Some(inside - 1);
+        let e = run_with(&with_token(inside), &ends).unwrap_err();
+        assert!(matches!(e, BundleVerifyError::Timestamp(TimestampError::Token { .. })), "{e}");
+        // A token over another signature.
+        let mut b: Value = serde_json::from_slice(&with_token(inside)).unwrap();
+        b["messageSignature"]["signature"] = STANDARD.encode(b"another signature").into();
+        assert!(run_with(&serde_json::to_vec(&b).unwrap(), &trust).is_err());
+    }
+
     #[test]
     fn digest_args() {
         let h = "a".repeat(64);
@@ -1065,6 +1204,12 @@ mod tests {
             key_bundle(&w, ("messageSignature", ms.clone()), ("hashedrekord", "0.0.1"), body.as_bytes(), 1_500, true);
         let v = run_key(&w, &b, artifact, &w.key_spki).unwrap();
         assert_eq!((v.log_index, v.integrated_time, v.identity), (5, 1_500, None));
+        // a timestamp the key bundle carries must verify too
+        let mut bt = b.clone();
+        bt["verificationMaterial"]["timestampVerificationData"] =
+            serde_json::json!({"rfc3161Timestamps": [{"signedTimestamp": STANDARD.encode([0x30, 0x00])}]});
+        let e = run_key(&w, &bt, artifact, &w.key_spki).unwrap_err();
+        assert!(matches!(e, BundleVerifyError::Timestamp(TimestampError::Token { index: 0, .. })), "{e}");
         // another key
         let other = key_world().log_spki;
         assert!(matches!(run_key(&w, &b, artifact, &other), Err(BundleVerifyError::Signature(_))));

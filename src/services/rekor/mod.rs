@@ -7,4 +7,5 @@ pub mod entry;
 pub mod merkle;
 pub mod set;
 pub mod types;
+pub mod v2;
 pub mod verify;
