@@ -440,7 +440,7 @@ fn fuzz_entry_protobuf() {
     });
 }
 
-use common::der_tlv;
+use testsupport::der::tlv as der_tlv;
 
 #[test]
 fn fuzz_entry_per_field() {

@@ -1,10 +1,8 @@
 //! Shared harness for end-to-end tests: temp dirs, the local Sigstore stack as a real
 //! process, and git repositories configured to sign with the built `gitsign`.
 #![allow(dead_code)]
-use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
-use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
 
 /// Path of a binary built by `cargo build --workspace --bins` (beside the test's own gitsign).
@@ -20,31 +18,7 @@ pub fn shared() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared")
 }
 
-/// A directory removed on drop.
-pub struct TempDir(pub PathBuf);
-
-impl TempDir {
-    pub fn new(tag: &str) -> TempDir {
-        static N: AtomicU32 = AtomicU32::new(0);
-        let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().subsec_nanos();
-        let p = std::env::temp_dir().join(format!(
-            "gitsign-rs-{tag}-{}-{}-{nanos}",
-            std::process::id(),
-            N.fetch_add(1, Ordering::SeqCst)
-        ));
-        std::fs::create_dir_all(&p).unwrap();
-        TempDir(p)
-    }
-    pub fn path(&self) -> &Path {
-        &self.0
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
+pub use testsupport::TempDir;
 
 /// A running `gitsign-sandbox serve`.
 pub struct Sandbox {
@@ -62,31 +36,17 @@ impl Sandbox {
     pub fn start_with(extra: &[&str]) -> Sandbox {
         let dir = TempDir::new("sandbox");
         let sbdir = dir.path().join("stack");
-        let mut child = Command::new(bin("gitsign-sandbox"))
-            .arg("serve")
-            .arg("--dir")
-            .arg(&sbdir)
-            .args(["--addr", "127.0.0.1:0"])
-            .args(extra)
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .expect("start gitsign-sandbox");
-        let stdout = child.stdout.take().unwrap();
-        let (tx, rx) = std::sync::mpsc::channel();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stdout).lines() {
-                let Ok(line) = line else { break };
-                if line.trim() == "ready" {
-                    let _ = tx.send(());
-                }
-            }
-        });
-        if rx.recv_timeout(Duration::from_secs(30)).is_err() {
-            let _ = child.kill();
-            panic!("gitsign-sandbox did not print `ready` within 30 s");
-        }
+        let (child, _) = testsupport::process::spawn_until_ready(
+            Command::new(bin("gitsign-sandbox"))
+                .arg("serve")
+                .arg("--dir")
+                .arg(&sbdir)
+                .args(["--addr", "127.0.0.1:0"])
+                .args(extra)
+                .stdin(Stdio::null())
+                .stderr(Stdio::inherit()),
+            Duration::from_secs(30),
+        );
         let out = Command::new(bin("gitsign-sandbox")).arg("env").arg("--dir").arg(&sbdir).output().unwrap();
         assert!(out.status.success(), "sandbox env: {}", String::from_utf8_lossy(&out.stderr));
         let env = parse_exports(&String::from_utf8(out.stdout).unwrap());
@@ -224,19 +184,4 @@ impl Repo {
         assert!(out.status.success());
         out.stdout
     }
-}
-
-/// A DER TLV with a definite length (for certificates and CMS structures built by tests).
-pub fn der_tlv(tag: u8, content: &[u8]) -> Vec<u8> {
-    let mut out = vec![tag];
-    let n = content.len();
-    if n < 0x80 {
-        out.push(n as u8);
-    } else {
-        let bytes: Vec<u8> = n.to_be_bytes().into_iter().skip_while(|&b| b == 0).collect();
-        out.push(0x80 | bytes.len() as u8);
-        out.extend(bytes);
-    }
-    out.extend_from_slice(content);
-    out
 }
