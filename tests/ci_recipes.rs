@@ -2,6 +2,7 @@
 //! "CI recipes" section is run as written (through `sh -c`, with the CI variables it uses set)
 //! against commits and tags signed with the local stack: it passes on a range of good
 //! signatures and fails on an unsigned commit, a stranger's signature and a stranger's tag.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a panic is how a test reports
 mod common;
 use common::{Repo, Sandbox, bin};
 

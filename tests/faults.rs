@@ -6,6 +6,7 @@
 //! checks what the user sees: non-zero exit, no commit created, `.git/COMMIT_EDITMSG` still holds
 //! the message, stderr names the service with its URL and the cause, and gitsign's stdout is
 //! empty (run directly as git runs it).
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a panic is how a test reports
 mod common;
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;

@@ -1,5 +1,6 @@
 //! Every real gitsign object in ../shared/fixtures/real gets its INDEX.tsv verdict offline with
 //! the production trusted root; every negative is rejected for its README reason; plus mutations.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a panic is how a test reports
 use gitsign::crypto::cms::verify::CmsError;
 use gitsign::crypto::x509::ChainError;
 use gitsign::git::object::{self as git, GitError, ObjectKind};

@@ -2,6 +2,7 @@
 //! local Sigstore stack: a signature that is intact but cannot be checked against the trusted
 //! root (unknown CA, unknown log, no log evidence) is `ERRSIG` (`%G?` = `E`, GnuPG's "missing
 //! key"); a signature that does not match its object is `BADSIG` (`%G?` = `B`).
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a panic is how a test reports
 mod common;
 use common::{Repo, Sandbox, TempDir};
 use std::path::Path;

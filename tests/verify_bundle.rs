@@ -1,6 +1,7 @@
 //! `gitsign verify-bundle`: bundles exported from our own sandbox-signed commits, and bundles
 //! made by sigstore-python against the same sandbox, verified offline against the sandbox's
 //! trusted root; every tampering is rejected with exit 1.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a panic is how a test reports
 mod common;
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;

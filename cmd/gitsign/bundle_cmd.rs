@@ -28,7 +28,10 @@ pub fn run(argv: &[std::ffi::OsString]) -> ExitCode {
         Ok(x) => x,
         Err(e) => return fail(format!("{rev}: {e}")),
     };
-    let json = serde_json::to_vec_pretty(&exported.bundle).expect("JSON values serialize");
+    let json = match serde_json::to_vec_pretty(&exported.bundle) {
+        Ok(j) => j,
+        Err(e) => return fail(format!("{rev}: cannot write the bundle as JSON: {e}")),
+    };
     if let Err(e) = std::fs::write(&out, json) {
         return fail(format!("cannot write {out}: {e}"));
     }

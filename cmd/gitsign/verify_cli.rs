@@ -262,7 +262,7 @@ pub fn run(argv: &[std::ffi::OsString], tags: bool) -> ExitCode {
     let outcomes: Vec<Outcome> = std::thread::scope(|s| {
         let handles: Vec<_> =
             targets.chunks(chunk).map(|c| s.spawn(|| c.iter().map(check).collect::<Vec<_>>())).collect();
-        handles.into_iter().flat_map(|h| h.join().expect("verification worker panicked")).collect()
+        handles.into_iter().flat_map(|h| h.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic))).collect()
     });
 
     let mut all_ok = true;

@@ -75,7 +75,7 @@ impl Tree {
         self.levels.get(level)?.get(start..start.checked_add(count)?)
     }
 
-    /// MTH(D[start:end]).
+    /// `MTH(D[start:end])`.
     fn subtree(&self, start: usize, end: usize) -> Hash {
         let n = end - start;
         if n == 0 {
@@ -94,7 +94,7 @@ impl Tree {
         self.subtree(0, self.len())
     }
 
-    /// PATH(m, D[0:n]) over all leaves, leaf-to-root order (empty when `m` is out of range).
+    /// `PATH(m, D[0:n])` over all leaves, leaf-to-root order (empty when `m` is out of range).
     pub fn inclusion_proof(&self, m: usize) -> Vec<Hash> {
         let mut out = Vec::new();
         let (mut start, mut end) = (0, self.len());

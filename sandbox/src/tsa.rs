@@ -95,7 +95,7 @@ fn certs(root: &p384::ecdsa::SigningKey, leaf: &p256::ecdsa::SigningKey, start: 
     (sign_cert(&root_tbs, root), sign_cert(&leaf_tbs, root))
 }
 
-/// The serial number and issuer Name of a certificate we made (tbs: [0] version, serial, alg, issuer).
+/// The serial number and issuer Name of a certificate we made (tbs: `[0]` version, serial, alg, issuer).
 fn serial_and_issuer(cert: &[u8]) -> Option<(Vec<u8>, Vec<u8>)> {
     let c = read_tlv(cert)?;
     let tbs = read_tlv(c.content)?;

@@ -26,6 +26,7 @@ pub fn sha256(data: &[u8]) -> [u8; 32] {
 }
 
 /// Cryptographically random bytes.
+#[allow(clippy::expect_used, reason = "without the OS random generator the sandbox can make no key, serial or token")]
 pub fn random_bytes(n: usize) -> Vec<u8> {
     let mut v = vec![0u8; n];
     getrandom::fill(&mut v).expect("system random number generator failed");

@@ -1,6 +1,7 @@
 //! End-to-end tests: start the `gitsign-sandbox` binary and talk to it over HTTP.
 //! Everything checked here is re-derived independently from the wire formats
 //! (Merkle proofs, SET, checkpoint, chain), not by calling the sandbox's code.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a panic is how a test reports
 
 use base64::Engine;
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};

@@ -2,6 +2,7 @@
 //! alone (C2SP signed-note / tlog-checkpoint / tlog-tiles, RFC 6962 hashing), plus a round trip
 //! with an independent client: sigstore-python signs with `--rekor-version 2` and verifies
 //! offline against the sandbox's `trusted_root.json` and `signing_config.json`.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a panic is how a test reports
 
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;

@@ -1,6 +1,7 @@
 //! `serve --trust-issuer URL`: Fulcio accepts RS256 ID tokens from an external OIDC
 //! issuer. The issuer here is a tiny fake served by `testsupport::server::FakeServer` inside
 //! the test (discovery + JWKS with an RSA key), like npm oidc-provider on loopback.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a panic is how a test reports
 
 use base64::Engine;
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};

@@ -96,6 +96,6 @@ mod tests {
             kids
         });
         assert_eq!(at(&swapped, &[1, 0]), tlv(0x02, &[2]));
-        assert_eq!(children(&split(&swapped).1).len(), 2);
+        assert_eq!(children(split(&swapped).1).len(), 2);
     }
 }

@@ -6,6 +6,8 @@
 //! A dev-dependency only: nothing here is linked into the shipped binaries.
 //! Test code: failures panic with a message saying what went wrong.
 
+#![forbid(unsafe_code)]
+
 pub mod der;
 pub mod http;
 pub mod merkle;

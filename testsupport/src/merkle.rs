@@ -24,7 +24,7 @@ pub fn node(l: &[u8], r: &[u8]) -> [u8; 32] {
     h.finalize().into()
 }
 
-/// MTH(D[0:n]), RFC 6962 §2.1, over leaf hashes.
+/// `MTH(D[0:n])`, RFC 6962 §2.1, over leaf hashes.
 pub fn mth(leaves: &[[u8; 32]]) -> [u8; 32] {
     match leaves.len() {
         0 => sha256(b""),
