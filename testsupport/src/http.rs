@@ -8,9 +8,13 @@ use std::net::TcpStream;
 /// One HTTP request as a server received it.
 #[derive(Debug, Clone)]
 pub struct Request {
+    /// `GET`, `POST`, …
     pub method: String,
+    /// The request target as sent (path and query).
     pub path: String,
+    /// The headers in the order received, names as sent.
     pub headers: Vec<(String, String)>,
+    /// The `Content-Length` body (empty without one).
     pub body: Vec<u8>,
 }
 
@@ -24,8 +28,11 @@ impl Request {
 /// One HTTP answer: what the client got, or what a fake server sends.
 #[derive(Debug, Clone)]
 pub struct Response {
+    /// The status code.
     pub status: u16,
+    /// The headers in order, names as sent.
     pub headers: Vec<(String, String)>,
+    /// The body, chunked encoding already decoded.
     pub body: Vec<u8>,
 }
 
@@ -46,6 +53,7 @@ impl Response {
         self
     }
 
+    /// The body as text (invalid UTF-8 replaced).
     pub fn text(&self) -> String {
         String::from_utf8_lossy(&self.body).into_owned()
     }

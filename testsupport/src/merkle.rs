@@ -3,6 +3,7 @@
 
 use sha2::{Digest, Sha256};
 
+/// SHA-256 of `b`.
 pub fn sha256(b: &[u8]) -> [u8; 32] {
     Sha256::digest(b).into()
 }

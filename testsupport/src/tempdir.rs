@@ -24,6 +24,7 @@ impl TempDir {
         TempDir(p)
     }
 
+    /// The directory.
     pub fn path(&self) -> &Path {
         &self.0
     }
