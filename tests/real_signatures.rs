@@ -195,12 +195,12 @@ fn every_negative_is_rejected_for_its_reason() {
 // Mutations of real signatures.
 
 mod der {
-    pub use testsupport::der::{at, children, edit, head, tlv as encode};
+    pub(crate) use testsupport::der::{at, children, edit, head, tlv as encode};
 
     /// Path to the SignedData children: ContentInfo -> [0] -> SignedData.
-    pub const SD: [usize; 2] = [1, 0];
+    pub(crate) const SD: [usize; 2] = [1, 0];
     /// Path to the SignerInfo children.
-    pub const SI: [usize; 4] = [1, 0, 4, 0];
+    pub(crate) const SI: [usize; 4] = [1, 0, 4, 0];
 }
 
 fn example(name: &str) -> (Vec<u8>, Vec<u8>, Vec<u8>) {

@@ -2,7 +2,7 @@
 //! signature of a commit or tag, verifiable by any Sigstore client.
 use std::process::ExitCode;
 
-pub fn run(argv: &[std::ffi::OsString]) -> ExitCode {
+pub(crate) fn run(argv: &[std::ffi::OsString]) -> ExitCode {
     let m = match crate::common::parse(crate::cli::export_bundle_command(), argv) {
         Ok(m) => m,
         Err(code) => return code,

@@ -16,7 +16,7 @@ use std::process::ExitCode;
 /// in `cli.rs`).
 #[derive(Parser, Debug)]
 #[command(name = "gitsign verify")]
-pub struct VerifyArgs {
+pub(crate) struct VerifyArgs {
     /// Commits (REV, peeled to its commit) or ranges (A..B) to verify; tags for verify-tag.
     /// Default: HEAD.
     pub revs: Vec<String>,
@@ -85,7 +85,7 @@ struct Target {
 }
 
 /// `gitsign verify` (commits) or, with `tags`, `gitsign verify-tag`.
-pub fn verify_command(tags: bool) -> clap::Command {
+pub(crate) fn verify_command(tags: bool) -> clap::Command {
     let cmd = <VerifyArgs as clap::CommandFactory>::command();
     if tags {
         cmd.name("verify-tag")
@@ -182,7 +182,7 @@ struct Summary {
     claims_checked: bool,
 }
 
-pub fn run(argv: &[std::ffi::OsString], tags: bool) -> ExitCode {
+pub(crate) fn run(argv: &[std::ffi::OsString], tags: bool) -> ExitCode {
     let matches = match crate::common::parse(verify_command(tags), argv) {
         Ok(m) => m,
         Err(code) => return code,

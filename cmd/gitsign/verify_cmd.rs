@@ -5,7 +5,7 @@ use gitsign::app::gpg::status::{HASH_SHA256, Status, StatusWriter};
 use gitsign::pipelines::verify::signature::{TlogEvidence, VerifyOptions};
 use std::process::ExitCode;
 
-pub fn run(a: &GpgArgs) -> ExitCode {
+pub(crate) fn run(a: &GpgArgs) -> ExitCode {
     let mut status = match StatusWriter::for_fd(a.status_fd) {
         Ok(s) => s,
         Err(e) => {

@@ -6,7 +6,7 @@ use std::process::{Child, Command, Output, Stdio};
 use std::time::Duration;
 
 /// Path of a binary built by `cargo build --workspace --bins` (beside the test's own gitsign).
-pub fn bin(name: &str) -> PathBuf {
+pub(crate) fn bin(name: &str) -> PathBuf {
     let gitsign = PathBuf::from(env!("CARGO_BIN_EXE_gitsign"));
     let p = gitsign.parent().unwrap().join(name);
     assert!(p.exists(), "{} is missing: run `cargo build --workspace --bins` first (test.sh does)", p.display());
@@ -14,14 +14,14 @@ pub fn bin(name: &str) -> PathBuf {
 }
 
 /// The shared reference material beside the checkout.
-pub fn shared() -> PathBuf {
+pub(crate) fn shared() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared")
 }
 
-pub use testsupport::TempDir;
+pub(crate) use testsupport::TempDir;
 
 /// A running `gitsign-sandbox serve`.
-pub struct Sandbox {
+pub(crate) struct Sandbox {
     pub dir: TempDir,
     child: Child,
     /// Variables from `gitsign-sandbox env`.
@@ -29,11 +29,11 @@ pub struct Sandbox {
 }
 
 impl Sandbox {
-    pub fn start() -> Sandbox {
+    pub(crate) fn start() -> Sandbox {
         Sandbox::start_with(&[])
     }
 
-    pub fn start_with(extra: &[&str]) -> Sandbox {
+    pub(crate) fn start_with(extra: &[&str]) -> Sandbox {
         let dir = TempDir::new("sandbox");
         let sbdir = dir.path().join("stack");
         let (child, _) = testsupport::process::spawn_until_ready(
@@ -54,16 +54,16 @@ impl Sandbox {
         Sandbox { dir, child, env }
     }
 
-    pub fn stack_dir(&self) -> PathBuf {
+    pub(crate) fn stack_dir(&self) -> PathBuf {
         self.dir.path().join("stack")
     }
 
-    pub fn var(&self, k: &str) -> String {
+    pub(crate) fn var(&self, k: &str) -> String {
         self.env.iter().find(|(key, _)| key == k).map(|(_, v)| v.clone()).unwrap_or_else(|| panic!("no {k}"))
     }
 
     /// An ID token for `email`, minted by the sandbox's issuer.
-    pub fn token(&self, email: &str) -> String {
+    pub(crate) fn token(&self, email: &str) -> String {
         let out = Command::new(bin("gitsign-sandbox"))
             .arg("token")
             .arg("--dir")
@@ -84,7 +84,7 @@ impl Drop for Sandbox {
 }
 
 /// Parse `export K='V'` lines.
-pub fn parse_exports(text: &str) -> Vec<(String, String)> {
+pub(crate) fn parse_exports(text: &str) -> Vec<(String, String)> {
     text.lines()
         .filter_map(|l| l.strip_prefix("export "))
         .filter_map(|l| l.split_once('='))
@@ -94,20 +94,20 @@ pub fn parse_exports(text: &str) -> Vec<(String, String)> {
 
 /// A git repository in a temp dir, isolated from the user's configuration, set up to sign
 /// with the built gitsign.
-pub struct Repo {
+pub(crate) struct Repo {
     pub dir: TempDir,
     pub env: Vec<(String, String)>,
 }
 
 impl Repo {
     /// A repository whose signing goes to `sandbox` with a token for `email`.
-    pub fn new(sandbox: &Sandbox, email: &str) -> Repo {
+    pub(crate) fn new(sandbox: &Sandbox, email: &str) -> Repo {
         let mut env = sandbox.env.clone();
         env.push(("SIGSTORE_ID_TOKEN".into(), sandbox.token(email)));
         Repo::with_env(env, email)
     }
 
-    pub fn with_env(mut env: Vec<(String, String)>, email: &str) -> Repo {
+    pub(crate) fn with_env(mut env: Vec<(String, String)>, email: &str) -> Repo {
         let dir = TempDir::new("repo");
         let home = dir.path().join("home");
         std::fs::create_dir_all(&home).unwrap();
@@ -124,11 +124,11 @@ impl Repo {
         repo
     }
 
-    pub fn path(&self) -> &Path {
+    pub(crate) fn path(&self) -> &Path {
         self.dir.path()
     }
 
-    pub fn cmd(&self, program: &Path) -> Command {
+    pub(crate) fn cmd(&self, program: &Path) -> Command {
         let mut c = Command::new(program);
         c.current_dir(self.path());
         c.env_remove("SIGSTORE_ID_TOKEN");
@@ -139,12 +139,12 @@ impl Repo {
         c
     }
 
-    pub fn git(&self, args: &[&str]) -> Output {
+    pub(crate) fn git(&self, args: &[&str]) -> Output {
         self.cmd(Path::new("git")).args(args).output().expect("run git")
     }
 
     /// Run git, insist on success, return stdout.
-    pub fn git_ok(&self, args: &[&str]) -> String {
+    pub(crate) fn git_ok(&self, args: &[&str]) -> String {
         let out = self.git(args);
         assert!(
             out.status.success(),
@@ -156,7 +156,7 @@ impl Repo {
     }
 
     /// Write a file and make a signed commit.
-    pub fn signed_commit(&self, file: &str, content: &str, msg: &str) -> String {
+    pub(crate) fn signed_commit(&self, file: &str, content: &str, msg: &str) -> String {
         std::fs::write(self.path().join(file), content).unwrap();
         self.git_ok(&["add", file]);
         self.git_ok(&["commit", "-q", "-S", "-m", msg]);
@@ -164,7 +164,7 @@ impl Repo {
     }
 
     /// Store raw object bytes, returning the id.
-    pub fn hash_object(&self, kind: &str, content: &[u8]) -> String {
+    pub(crate) fn hash_object(&self, kind: &str, content: &[u8]) -> String {
         use std::io::Write;
         let mut child = self
             .cmd(Path::new("git"))
@@ -179,7 +179,7 @@ impl Repo {
         String::from_utf8(out.stdout).unwrap().trim().to_string()
     }
 
-    pub fn cat_file(&self, kind: &str, id: &str) -> Vec<u8> {
+    pub(crate) fn cat_file(&self, kind: &str, id: &str) -> Vec<u8> {
         let out = self.git(&["cat-file", kind, id]);
         assert!(out.status.success());
         out.stdout

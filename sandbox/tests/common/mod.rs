@@ -8,10 +8,10 @@ use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
-pub const BIN: &str = env!("CARGO_BIN_EXE_gitsign-sandbox");
+pub(crate) const BIN: &str = env!("CARGO_BIN_EXE_gitsign-sandbox");
 
 /// `gitsign-sandbox serve --dir DIR --addr 127.0.0.1:0 EXTRA…`, started and ready; killed on drop.
-pub struct Sandbox {
+pub(crate) struct Sandbox {
     pub child: Child,
     pub base: String,
     /// What it printed on stdout before `ready`.
@@ -19,7 +19,7 @@ pub struct Sandbox {
 }
 
 impl Sandbox {
-    pub fn start(dir: &Path, extra: &[&str]) -> Sandbox {
+    pub(crate) fn start(dir: &Path, extra: &[&str]) -> Sandbox {
         let (child, lines) = testsupport::process::spawn_until_ready(
             Command::new(BIN)
                 .args(["serve", "--dir"])
@@ -34,7 +34,7 @@ impl Sandbox {
     }
 
     /// SIGKILL, as `kill -9`.
-    pub fn kill(mut self) {
+    pub(crate) fn kill(mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
@@ -48,7 +48,7 @@ impl Drop for Sandbox {
 }
 
 /// A fresh random P-256 key.
-pub fn new_key() -> SigningKey {
+pub(crate) fn new_key() -> SigningKey {
     loop {
         let mut r = [0u8; 32];
         getrandom::fill(&mut r).unwrap();
