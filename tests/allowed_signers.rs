@@ -2,6 +2,7 @@
 //! `gitsign.verify.*` keys) as git's own verification (`%G?`, `verify-commit`,
 //! `merge`/`pull --verify-signatures`, `gpg.minTrustLevel`) and `gitsign verify` see it, with two
 //! identities signing through the local stack.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a panic is how a test reports
 mod common;
 use common::{Repo, Sandbox, bin};
 use std::path::Path;

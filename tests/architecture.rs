@@ -7,6 +7,7 @@
 //! inline. A `mod x;` declaration alone is no edge, so a `mod.rs` that only declares and
 //! re-exports sits below its children; one that defines items its children use and also uses
 //! theirs is a cycle.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a panic is how a test reports
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 

@@ -1,5 +1,6 @@
 //! `gitsign attest` and `gitsign verify-attestation` end to end: real git repositories, the built
 //! binary, and the local Sigstore stack (Fulcio, Rekor with intoto v0.0.1) as a real process.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a panic is how a test reports
 mod common;
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;

@@ -5,6 +5,7 @@
 //! the token provider pinned to `envvar`, which fails at once without one), so any further
 //! commit that is signed at all was signed from the cache; and every commit's signature
 //! names its leaf certificate's SHA-1 (`%GK`), so equal fingerprints mean one certificate.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a panic is how a test reports
 mod common;
 use common::{Repo, Sandbox, TempDir, bin};
 use gitsign::credentials::client::{Client, DIAL_TIMEOUT};

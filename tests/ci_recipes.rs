@@ -4,6 +4,7 @@
 //! set) against commits and tags signed with the local stack: it passes on a range of good
 //! signatures and fails on an unsigned commit, a stranger's signature (even when the stranger's
 //! commit adds itself to the policy file) and a stranger's tag.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a panic is how a test reports
 mod common;
 use common::{Repo, Sandbox, bin};
 

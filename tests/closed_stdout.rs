@@ -2,6 +2,7 @@
 //! ends every printing command quietly: no panic, nothing on stderr, and exit status 0 or 141
 //! (128 + SIGPIPE, what a shell shows for any program stopped by a closed pipe). The tests give
 //! each command a pipe whose read end is already closed, so its first write meets it.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a panic is how a test reports
 mod common;
 use common::{Sandbox, TempDir, bin};
 use std::process::{Command, Stdio};

@@ -3,6 +3,7 @@
 //! login), an `https://` URL pointed at a plain-HTTP server, an expired `SIGSTORE_ID_TOKEN`,
 //! and `gitsign doctor` listing every problem. Messages are checked for plain words: times in
 //! RFC 3339 UTC with a relative hint, the setting and where it was set, no Rust debug syntax.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a panic is how a test reports
 mod common;
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;

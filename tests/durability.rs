@@ -3,6 +3,7 @@
 //! entry it acknowledged (HTTP 201) must still be there afterwards, at the same index, with an
 //! inclusion proof, SET and signed checkpoint that verify with the library's Rekor checks
 //! against the stack's trusted root, all in one consistent tree.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a panic is how a test reports
 mod common;
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;

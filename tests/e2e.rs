@@ -1,5 +1,6 @@
 //! End to end: real git, the built `gitsign` as git's x509 program, and the local Sigstore
 //! stack (`gitsign-sandbox`) as a real process on loopback.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a panic is how a test reports
 mod common;
 use common::{Repo, Sandbox, TempDir, bin};
 use std::io::Write;

@@ -1,5 +1,6 @@
 //! The commands that fit gitsign into its ecosystem: `show`, `completion`, `man`, `setup`,
 //! `doctor`, `version`, and the per-run debug log (`GITSIGN_LOG` / `gitsign.logPath`).
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a panic is how a test reports
 mod common;
 use common::{Repo, Sandbox, TempDir, bin, shared};
 use std::path::Path;

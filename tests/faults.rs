@@ -1,217 +1,28 @@
 //! Fault injection end to end: `git commit -S` and `git verify-commit` with the built gitsign
 //! against services that are down, black-holed, broken or lying.
 //!
-//! The hostile services are a small HTTP server in this file (std `TcpListener` on loopback). The
+//! The hostile services are `testsupport::server::FakeServer`s (std `TcpListener` on loopback). The
 //! lying ones proxy to a real `gitsign-sandbox` and alter its answer. For every fault the test
 //! checks what the user sees: non-zero exit, no commit created, `.git/COMMIT_EDITMSG` still holds
 //! the message, stderr names the service with its URL and the cause, and gitsign's stdout is
 //! empty (run directly as git runs it).
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a panic is how a test reports
 mod common;
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use common::{Repo, Sandbox, bin};
 use ecdsa::signature::Signer;
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::Write;
 use std::net::{TcpListener, TcpStream};
 use std::path::Path;
 use std::process::{Output, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
+use testsupport::http::{Request, Response};
+use testsupport::server::{FakeServer as Hostile, Reply, closed_port_url, forward};
 
 const ALICE: &str = "alice@example.test";
 const MSG: &str = "work that must not be lost";
-
-// ---------------------------------------------------------------------------------------------
-// a hostile HTTP server
-
-/// One HTTP request as received.
-#[derive(Debug, Clone)]
-struct Request {
-    method: String,
-    path: String,
-    headers: Vec<(String, String)>,
-    body: Vec<u8>,
-}
-
-/// An HTTP answer.
-#[derive(Debug, Clone)]
-struct Response {
-    status: u16,
-    headers: Vec<(String, String)>,
-    body: Vec<u8>,
-}
-
-impl Response {
-    fn new(status: u16, body: impl Into<Vec<u8>>) -> Response {
-        Response { status, headers: vec![("Content-Type".into(), "application/json".into())], body: body.into() }
-    }
-    fn json(&self) -> serde_json::Value {
-        serde_json::from_slice(&self.body)
-            .unwrap_or_else(|e| panic!("upstream answer is not JSON ({e}): {:?}", self.body))
-    }
-    fn with_json(mut self, v: &serde_json::Value) -> Response {
-        self.body = serde_json::to_vec(v).unwrap();
-        self
-    }
-}
-
-/// What the hostile server does with a request.
-enum Reply {
-    /// Answer.
-    Http(Response),
-    /// Keep the connection open and never answer.
-    Hang,
-    /// Send these bytes raw, then close.
-    Raw(Vec<u8>),
-    /// A 200 whose body streams `n` bytes, without a length, then closes.
-    Stream(usize),
-}
-
-type Handler = Arc<dyn Fn(&Request) -> Reply + Send + Sync>;
-
-struct Hostile {
-    url: String,
-}
-
-impl Hostile {
-    fn start(handler: impl Fn(&Request) -> Reply + Send + Sync + 'static) -> Hostile {
-        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-        let url = format!("http://{}", listener.local_addr().unwrap());
-        let handler: Handler = Arc::new(handler);
-        std::thread::spawn(move || {
-            for conn in listener.incoming() {
-                let Ok(conn) = conn else { continue };
-                let handler = handler.clone();
-                std::thread::spawn(move || serve(conn, &handler));
-            }
-        });
-        Hostile { url }
-    }
-}
-
-fn read_request(r: &mut BufReader<TcpStream>) -> Option<Request> {
-    let mut line = String::new();
-    r.read_line(&mut line).ok()?;
-    let mut parts = line.split_whitespace();
-    let (method, path) = (parts.next()?.to_string(), parts.next()?.to_string());
-    let mut headers = Vec::new();
-    loop {
-        let mut h = String::new();
-        r.read_line(&mut h).ok()?;
-        let h = h.trim_end();
-        if h.is_empty() {
-            break;
-        }
-        if let Some((k, v)) = h.split_once(':') {
-            headers.push((k.trim().to_string(), v.trim().to_string()));
-        }
-    }
-    let len = headers
-        .iter()
-        .find(|(k, _)| k.eq_ignore_ascii_case("content-length"))
-        .and_then(|(_, v)| v.parse().ok())
-        .unwrap_or(0usize);
-    let mut body = vec![0; len];
-    r.read_exact(&mut body).ok()?;
-    Some(Request { method, path, headers, body })
-}
-
-fn serve(conn: TcpStream, handler: &Handler) {
-    let mut reader = BufReader::new(conn.try_clone().unwrap());
-    let Some(req) = read_request(&mut reader) else { return };
-    let mut conn = conn;
-    match handler(&req) {
-        Reply::Hang => {
-            std::thread::sleep(Duration::from_secs(120));
-        }
-        Reply::Raw(bytes) => {
-            let _ = conn.write_all(&bytes);
-        }
-        Reply::Stream(n) => {
-            let _ = conn.write_all(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nConnection: close\r\n\r\n");
-            let chunk = vec![b'['; 64 * 1024];
-            let mut sent = 0;
-            while sent < n {
-                if conn.write_all(&chunk).is_err() {
-                    break;
-                }
-                sent += chunk.len();
-            }
-        }
-        Reply::Http(resp) => {
-            let mut head =
-                format!("HTTP/1.1 {} X\r\nConnection: close\r\nContent-Length: {}\r\n", resp.status, resp.body.len());
-            for (k, v) in &resp.headers {
-                if !k.eq_ignore_ascii_case("content-length")
-                    && !k.eq_ignore_ascii_case("connection")
-                    && !k.eq_ignore_ascii_case("transfer-encoding")
-                {
-                    head.push_str(&format!("{k}: {v}\r\n"));
-                }
-            }
-            head.push_str("\r\n");
-            let _ = conn.write_all(head.as_bytes());
-            let _ = conn.write_all(&resp.body);
-        }
-    }
-    let _ = conn.flush();
-}
-
-/// Forward a request to `upstream` (plain HTTP on loopback) and return its answer.
-fn forward(upstream: &str, req: &Request) -> Response {
-    let hostport = upstream.trim_start_matches("http://").trim_end_matches('/');
-    let hostport = hostport.split('/').next().unwrap();
-    let mut s = TcpStream::connect(hostport).unwrap();
-    let mut head = format!(
-        "{} {} HTTP/1.1\r\nHost: {hostport}\r\nConnection: close\r\nContent-Length: {}\r\n",
-        req.method,
-        req.path,
-        req.body.len()
-    );
-    for (k, v) in &req.headers {
-        if !["host", "connection", "content-length", "accept-encoding"].contains(&k.to_ascii_lowercase().as_str()) {
-            head.push_str(&format!("{k}: {v}\r\n"));
-        }
-    }
-    head.push_str("\r\n");
-    s.write_all(head.as_bytes()).unwrap();
-    s.write_all(&req.body).unwrap();
-    let mut raw = Vec::new();
-    s.read_to_end(&mut raw).unwrap();
-    let split = raw.windows(4).position(|w| w == b"\r\n\r\n").expect("upstream answered no headers");
-    let head = String::from_utf8_lossy(&raw[..split]).to_string();
-    let mut body = raw[split + 4..].to_vec();
-    let mut lines = head.split("\r\n");
-    let status = lines.next().unwrap().split_whitespace().nth(1).unwrap().parse().unwrap();
-    let headers: Vec<(String, String)> =
-        lines.filter_map(|l| l.split_once(':')).map(|(k, v)| (k.trim().to_string(), v.trim().to_string())).collect();
-    if headers.iter().any(|(k, v)| k.eq_ignore_ascii_case("transfer-encoding") && v.contains("chunked")) {
-        body = dechunk(&body);
-    }
-    Response { status, headers, body }
-}
-
-fn dechunk(mut b: &[u8]) -> Vec<u8> {
-    let mut out = Vec::new();
-    while let Some(eol) = b.windows(2).position(|w| w == b"\r\n") {
-        let size_text = String::from_utf8_lossy(&b[..eol]).to_string();
-        let size = usize::from_str_radix(size_text.split(';').next().unwrap().trim(), 16).unwrap_or(0);
-        if size == 0 {
-            break;
-        }
-        out.extend_from_slice(&b[eol + 2..eol + 2 + size]);
-        b = &b[eol + 2 + size + 2..];
-    }
-    out
-}
-
-/// A port where nothing listens.
-fn closed_port_url() -> String {
-    let l = TcpListener::bind("127.0.0.1:0").unwrap();
-    let url = format!("http://{}", l.local_addr().unwrap());
-    drop(l);
-    url
-}
 
 // ---------------------------------------------------------------------------------------------
 // running git and gitsign
@@ -290,19 +101,7 @@ fn commit_must_fail(repo: &Repo, what: &str, service: &str, url: &str, causes: &
 // ---------------------------------------------------------------------------------------------
 // certificates made by the test (for a lying Fulcio)
 
-use common::der_tlv as der;
-
-/// (tag, content, rest) of the first TLV (definite lengths).
-fn tlv(b: &[u8]) -> (u8, &[u8], &[u8]) {
-    let tag = b[0];
-    let (len, start) = if b[1] < 0x80 {
-        (b[1] as usize, 2)
-    } else {
-        let n = (b[1] & 0x7f) as usize;
-        (b[2..2 + n].iter().fold(0usize, |a, &x| (a << 8) | x as usize), 2 + n)
-    };
-    (tag, &b[start..start + len], &b[start + len..])
-}
+use testsupport::der::{split as tlv, tlv as der};
 
 /// The subject Name (full TLV) of a certificate.
 fn subject_of(cert: &[u8]) -> Vec<u8> {

@@ -1,5 +1,6 @@
 //! The Fulcio client against the local stack: the v2 API, the legacy v1 API gitsign uses, and
 //! refusals with clear messages.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a panic is how a test reports
 mod common;
 use common::Sandbox;
 use ecdsa::signature::Signer;

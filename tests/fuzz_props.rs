@@ -8,6 +8,7 @@
 //!
 //! Cases per target: `GITSIGN_FUZZ_CASES` (default 3000, about a second each), e.g.
 //! `GITSIGN_FUZZ_CASES=1000000 cargo test --release --test fuzz_props -- --test-threads=2`.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a panic is how a test reports
 mod common;
 use base64::Engine;
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
@@ -440,7 +441,7 @@ fn fuzz_entry_protobuf() {
     });
 }
 
-use common::der_tlv;
+use testsupport::der::tlv as der_tlv;
 
 #[test]
 fn fuzz_entry_per_field() {

@@ -6,6 +6,7 @@
 //! must agree exactly, or our reader must step aside (`Fallback`) — and it must step aside
 //! whenever git rejects the file. `-c` settings go through the `GIT_CONFIG_PARAMETERS` that a
 //! real git hands to the programs it runs.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a panic is how a test reports
 mod common;
 use common::TempDir;
 use gitsign::git::config as gitconfig;

@@ -1,6 +1,7 @@
 //! Independent verifiers check our formats: sigstore-python verifies a Sigstore bundle made
 //! from one of our signatures (made against the local stack), and gpgsm-style status lines
 //! are what git parses (see e2e.rs).
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a panic is how a test reports
 mod common;
 use common::{Repo, Sandbox, TempDir, bin};
 use std::path::PathBuf;

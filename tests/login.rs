@@ -8,6 +8,7 @@
 //! the tests: prompts then go to stderr, where the tests read them, and the out-of-band
 //! fallback has no terminal to wait on. Tools these tests need (curl, setsid, node,
 //! chromium, the npm peers) must be present: a missing one fails the test loudly.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a panic is how a test reports
 mod common;
 use common::{Repo, Sandbox, TempDir, bin};
 use std::io::{BufRead, BufReader, Write};

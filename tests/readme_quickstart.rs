@@ -4,6 +4,7 @@
 //! `GITSIGN_*` variables must name the sandbox that is running, and the signed commit and tag
 //! must verify: an `env` that raced `serve` (or read a stale `sandbox.json`) leaves them unset
 //! or dead, and signing then goes elsewhere.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a panic is how a test reports
 mod common;
 use common::{Repo, TempDir, bin};
 use std::io::{BufRead, BufReader};

@@ -1,5 +1,6 @@
 //! Every real gitsign object in ../shared/fixtures/real gets its INDEX.tsv verdict offline with
 //! the production trusted root; every negative is rejected for its README reason; plus mutations.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a panic is how a test reports
 use gitsign::crypto::cms::verify::CmsError;
 use gitsign::crypto::x509::ChainError;
 use gitsign::git::object::{self as git, GitError, ObjectKind};
@@ -194,72 +195,12 @@ fn every_negative_is_rejected_for_its_reason() {
 // Mutations of real signatures.
 
 mod der {
-    /// (tag, header length, total length) of the element at the front of `b`.
-    pub fn head(b: &[u8]) -> (u8, usize, usize) {
-        let l = b[1];
-        if l < 0x80 {
-            (b[0], 2, 2 + l as usize)
-        } else {
-            let n = (l & 0x7f) as usize;
-            let len = b[2..2 + n].iter().fold(0usize, |a, &x| (a << 8) | x as usize);
-            (b[0], 2 + n, 2 + n + len)
-        }
-    }
-
-    pub fn children(v: &[u8]) -> Vec<Vec<u8>> {
-        let mut out = Vec::new();
-        let mut rest = v;
-        while !rest.is_empty() {
-            let (_, _, total) = head(rest);
-            out.push(rest[..total].to_vec());
-            rest = &rest[total..];
-        }
-        out
-    }
-
-    pub fn encode(tag: u8, content: &[u8]) -> Vec<u8> {
-        let mut out = vec![tag];
-        let len = content.len();
-        if len < 0x80 {
-            out.push(len as u8);
-        } else {
-            let bytes = len.to_be_bytes();
-            let skip = bytes.iter().take_while(|&&b| b == 0).count();
-            out.push(0x80 | (bytes.len() - skip) as u8);
-            out.extend_from_slice(&bytes[skip..]);
-        }
-        out.extend_from_slice(content);
-        out
-    }
-
-    /// Rebuild `der` with the children at `path` replaced by `f(children)`.
-    pub fn edit(der: &[u8], path: &[usize], f: &dyn Fn(Vec<Vec<u8>>) -> Vec<Vec<u8>>) -> Vec<u8> {
-        let (tag, hl, total) = head(der);
-        let kids = children(&der[hl..total]);
-        let new = match path.split_first() {
-            None => f(kids),
-            Some((&i, rest)) => {
-                kids.into_iter().enumerate().map(|(j, k)| if j == i { edit(&k, rest, f) } else { k }).collect()
-            }
-        };
-        encode(tag, &new.concat())
-    }
-
-    /// The element at `path` (child indices from the outer element).
-    pub fn at(der: &[u8], path: &[usize]) -> Vec<u8> {
-        match path.split_first() {
-            None => der.to_vec(),
-            Some((&i, rest)) => {
-                let (_, hl, total) = head(der);
-                at(&children(&der[hl..total])[i], rest)
-            }
-        }
-    }
+    pub(crate) use testsupport::der::{at, children, edit, head, tlv as encode};
 
     /// Path to the SignedData children: ContentInfo -> [0] -> SignedData.
-    pub const SD: [usize; 2] = [1, 0];
+    pub(crate) const SD: [usize; 2] = [1, 0];
     /// Path to the SignerInfo children.
-    pub const SI: [usize; 4] = [1, 0, 4, 0];
+    pub(crate) const SI: [usize; 4] = [1, 0, 4, 0];
 }
 
 fn example(name: &str) -> (Vec<u8>, Vec<u8>, Vec<u8>) {

@@ -5,6 +5,7 @@
 //! Reads the shared fixtures beside the clone (`../shared/fixtures/real`). The CMS is taken apart
 //! here with the `cms` crate only to get the pieces (signed attributes, SignerInfo signature,
 //! signer certificate, the 3.1 attribute); the real CMS checks live in `gitsign::crypto::cms`.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a panic is how a test reports
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use der::{Decode, Encode};

@@ -3,6 +3,7 @@
 //! sandbox stopped) against the sandbox's trusted root, and every edit of its evidence is refused:
 //! the checkpoint's signature and origin, the inclusion proof, the logged body, the RFC 3161
 //! timestamp (over another signature, from an untrusted TSA, or missing).
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a panic is how a test reports
 mod common;
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;

@@ -1,6 +1,7 @@
 //! RFC 3161 timestamps end to end: commits signed through git with the sandbox and its TSA
 //! (`gitsign-sandbox env --tsa`), verified by `git verify-commit` and `gitsign verify`; a
 //! tampered token, a wrong TSA chain and no trusted TSA are rejected.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a panic is how a test reports
 mod common;
 use common::{Repo, Sandbox, TempDir, bin, parse_exports};
 use gitsign::git::object::{HashAlgo, ObjectKind};

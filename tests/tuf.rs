@@ -4,6 +4,7 @@
 //! (expired and rolled-back timestamps, tampered targets, too few root signatures, oversized
 //! metadata); then `gitsign verify` of a sandbox-signed commit whose trusted root came through
 //! TUF, including a refresh and the mirror being down.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a panic is how a test reports
 mod common;
 use common::{Repo, Sandbox, TempDir, bin};
 use std::path::{Path, PathBuf};

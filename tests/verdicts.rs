@@ -2,6 +2,7 @@
 //! local Sigstore stack: a signature that is intact but cannot be checked against the trusted
 //! root (unknown CA, unknown log, no log evidence) is `ERRSIG` (`%G?` = `E`, GnuPG's "missing
 //! key"); a signature that does not match its object is `BADSIG` (`%G?` = `B`).
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a panic is how a test reports
 mod common;
 use common::{Repo, Sandbox, TempDir};
 use std::path::Path;
@@ -102,49 +103,18 @@ fn unknown_ca_unknown_log_and_missing_log_evidence_are_errsig_tampering_stays_ba
 /// A Rekor on loopback that answers a search with `n` entry uuids and every entry request
 /// after `delay` with an empty (unusable, so skipped) answer; returns its URL.
 fn slow_rekor(n: usize, delay: std::time::Duration) -> String {
-    use std::io::{BufRead, BufReader, Read, Write};
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let url = format!("http://{}", listener.local_addr().unwrap());
-    std::thread::spawn(move || {
-        for conn in listener.incoming() {
-            let Ok(conn) = conn else { continue };
-            std::thread::spawn(move || {
-                let mut r = BufReader::new(conn.try_clone().unwrap());
-                let mut line = String::new();
-                if r.read_line(&mut line).is_err() {
-                    return;
-                }
-                let mut len = 0usize;
-                loop {
-                    let mut h = String::new();
-                    if r.read_line(&mut h).is_err() || h.trim().is_empty() {
-                        break;
-                    }
-                    if let Some((k, v)) = h.split_once(':')
-                        && k.eq_ignore_ascii_case("content-length")
-                    {
-                        len = v.trim().parse().unwrap_or(0);
-                    }
-                }
-                let mut body = vec![0; len];
-                let _ = r.read_exact(&mut body);
-                let answer = if line.starts_with("POST") {
-                    let uuids: Vec<String> = (0..n).map(|i| format!("{i:064x}")).collect();
-                    serde_json::to_string(&uuids).unwrap()
-                } else {
-                    std::thread::sleep(delay);
-                    "{}".to_string()
-                };
-                let mut conn = conn;
-                let _ = write!(
-                    conn,
-                    "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nConnection: close\r\nContent-Length: {}\r\n\r\n{answer}",
-                    answer.len()
-                );
-            });
+    use testsupport::http::Response;
+    use testsupport::server::{FakeServer, Reply};
+    FakeServer::start(move |req| {
+        if req.method == "POST" {
+            let uuids: Vec<String> = (0..n).map(|i| format!("{i:064x}")).collect();
+            Reply::Http(Response::new(200, serde_json::to_string(&uuids).unwrap()))
+        } else {
+            std::thread::sleep(delay);
+            Reply::Http(Response::new(200, "{}"))
         }
-    });
-    url
+    })
+    .url
 }
 
 #[test]

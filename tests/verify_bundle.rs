@@ -1,6 +1,7 @@
 //! `gitsign verify-bundle`: bundles exported from our own sandbox-signed commits, and bundles
 //! made by sigstore-python against the same sandbox, verified offline against the sandbox's
 //! trusted root; every tampering is rejected with exit 1.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a panic is how a test reports
 mod common;
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
@@ -334,34 +335,9 @@ impl Drop for CountingProxy {
 
 /// One HTTP/1.1 exchange with `Connection: close`; (status, body).
 fn forward(host: &str, method: &str, path: &str, body: &[u8]) -> (u16, Vec<u8>) {
-    use std::io::{Read, Write};
-    let mut s = std::net::TcpStream::connect(host).unwrap();
-    let head = format!(
-        "{method} {path} HTTP/1.1\r\nHost: {host}\r\nContent-Type: application/json\r\nAccept: application/json\r\n\
-         Content-Length: {}\r\nConnection: close\r\n\r\n",
-        body.len()
-    );
-    s.write_all(head.as_bytes()).unwrap();
-    s.write_all(body).unwrap();
-    let mut raw = Vec::new();
-    s.read_to_end(&mut raw).unwrap();
-    let split = raw.windows(4).position(|w| w == b"\r\n\r\n").expect("HTTP response head");
-    let head = String::from_utf8_lossy(&raw[..split]).to_ascii_lowercase();
-    let status = head.split_whitespace().nth(1).and_then(|c| c.parse().ok()).unwrap_or(502);
-    let mut rest = raw[split + 4..].to_vec();
-    if head.contains("transfer-encoding: chunked") {
-        let mut out = Vec::new();
-        while let Some(nl) = rest.windows(2).position(|w| w == b"\r\n") {
-            let size = usize::from_str_radix(String::from_utf8_lossy(&rest[..nl]).trim(), 16).unwrap_or(0);
-            if size == 0 {
-                break;
-            }
-            out.extend_from_slice(&rest[nl + 2..nl + 2 + size]);
-            rest = rest[nl + 2 + size + 2..].to_vec();
-        }
-        rest = out;
-    }
-    (status, rest)
+    let headers = [("Content-Type", "application/json"), ("Accept", "application/json")];
+    let resp = testsupport::http::http(method, &format!("http://{host}{path}"), &headers, body);
+    (resp.status, resp.body)
 }
 
 /// Online-mode signatures verified in one run look Rekor up once per certificate and fetch

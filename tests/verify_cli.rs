@@ -1,5 +1,6 @@
 //! `gitsign verify` / `verify-tag` with identity policy, ranges and JSON output, against
 //! commits signed through git with the local stack.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a panic is how a test reports
 mod common;
 use common::{Repo, Sandbox, bin};
 

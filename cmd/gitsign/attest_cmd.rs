@@ -20,7 +20,7 @@ fn rev_arg() -> Arg {
     Arg::new("rev").value_name("REV").default_value("HEAD").help("The commit (or, with --objtype tree, its tree)")
 }
 
-pub fn attest_command() -> Command {
+pub(crate) fn attest_command() -> Command {
     Command::new("attest")
         .about("Sign an in-toto attestation about a commit or tree and store it under refs/attestations/")
         .long_about(
@@ -56,7 +56,7 @@ pub fn attest_command() -> Command {
         )
 }
 
-pub fn verify_command() -> Command {
+pub(crate) fn verify_command() -> Command {
     Command::new("verify-attestation")
         .about("Verify the attestations stored for a commit or tree with an identity policy")
         .long_about(
@@ -102,7 +102,7 @@ fn objtype(m: &clap::ArgMatches) -> ObjType {
     m.get_one::<String>("objtype").and_then(|s| ObjType::parse(s)).unwrap_or(ObjType::Commit)
 }
 
-pub fn run_attest(argv: &[std::ffi::OsString]) -> ExitCode {
+pub(crate) fn run_attest(argv: &[std::ffi::OsString]) -> ExitCode {
     let m = match crate::common::parse(attest_command(), argv) {
         Ok(m) => m,
         Err(code) => return code,
@@ -175,7 +175,7 @@ pub fn run_attest(argv: &[std::ffi::OsString]) -> ExitCode {
     ExitCode::SUCCESS
 }
 
-pub fn run_verify(argv: &[std::ffi::OsString]) -> ExitCode {
+pub(crate) fn run_verify(argv: &[std::ffi::OsString]) -> ExitCode {
     let m = match crate::common::parse(verify_command(), argv) {
         Ok(m) => m,
         Err(code) => return code,

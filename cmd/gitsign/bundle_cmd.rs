@@ -2,7 +2,7 @@
 //! signature of a commit or tag, verifiable by any Sigstore client.
 use std::process::ExitCode;
 
-pub fn run(argv: &[std::ffi::OsString]) -> ExitCode {
+pub(crate) fn run(argv: &[std::ffi::OsString]) -> ExitCode {
     let m = match crate::common::parse(crate::cli::export_bundle_command(), argv) {
         Ok(m) => m,
         Err(code) => return code,
@@ -28,7 +28,10 @@ pub fn run(argv: &[std::ffi::OsString]) -> ExitCode {
         Ok(x) => x,
         Err(e) => return fail(format!("{rev}: {e}")),
     };
-    let json = serde_json::to_vec_pretty(&exported.bundle).expect("JSON values serialize");
+    let json = match serde_json::to_vec_pretty(&exported.bundle) {
+        Ok(j) => j,
+        Err(e) => return fail(format!("{rev}: cannot write the bundle as JSON: {e}")),
+    };
     if let Err(e) = std::fs::write(&out, json) {
         return fail(format!("cannot write {out}: {e}"));
     }

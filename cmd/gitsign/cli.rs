@@ -7,7 +7,7 @@ use clap::{Arg, ArgAction, Command, value_parser};
 use clap_complete::Shell;
 
 /// Examples shown under `gitsign --help` and in the man page.
-pub const EXAMPLES: &str = "\
+pub(crate) const EXAMPLES: &str = "\
 Examples:
   gitsign setup --global                      make git sign with this gitsign (gpg.format=x509)
   git commit -S -m 'signed'                   sign a commit (git runs gitsign -bsau KEY)
@@ -21,7 +21,7 @@ Examples:
   gitsign man --dir ~/.local/share/man/man1      gitsign(1) and one page per command";
 
 /// `gitsign export-bundle`.
-pub fn export_bundle_command() -> Command {
+pub(crate) fn export_bundle_command() -> Command {
     Command::new("export-bundle")
         .about("Write a Sigstore bundle (v0.3) for a commit's or tag's signature")
         .arg(Arg::new("rev").value_name("REV").help("Commit or tag (default HEAD)"))
@@ -35,7 +35,7 @@ pub fn export_bundle_command() -> Command {
 }
 
 /// `gitsign verify-bundle` (the sigstore-conformance CLI protocol's arguments).
-pub fn verify_bundle_command() -> Command {
+pub(crate) fn verify_bundle_command() -> Command {
     Command::new("verify-bundle")
         .about("Verify a Sigstore bundle (v0.1-v0.3; message signature or DSSE) offline")
         .long_about(
@@ -94,7 +94,7 @@ pub fn verify_bundle_command() -> Command {
 }
 
 /// The whole CLI: git's gpg-style interface at the top level, human commands below.
-pub fn command() -> Command {
+pub(crate) fn command() -> Command {
     Command::new("gitsign")
         .about("Keyless Git signing with Sigstore (gitsign-rs)")
         .long_about(
@@ -168,7 +168,7 @@ pub fn command() -> Command {
 }
 
 /// `gitsign completion SHELL`.
-pub fn completion_command() -> Command {
+pub(crate) fn completion_command() -> Command {
     Command::new("completion")
         .about("Print a shell completion script")
         .arg(Arg::new("shell").value_name("SHELL").required(true).value_parser(value_parser!(Shell)).help("bash, zsh, fish, elvish or powershell"))
@@ -179,7 +179,7 @@ pub fn completion_command() -> Command {
 }
 
 /// `gitsign man`.
-pub fn man_command() -> Command {
+pub(crate) fn man_command() -> Command {
     Command::new("man")
         .about("Print a man page (roff): gitsign(1), or one per subcommand")
         .long_about(

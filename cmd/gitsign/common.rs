@@ -55,7 +55,7 @@ pub(crate) fn read_file_bounded(path: &std::ffi::OsStr) -> Result<Vec<u8>, Strin
 
 /// Put the one-line purpose (`about`) at the top of `--help` when the command also has a long
 /// description, for the command and its subcommands.
-pub fn with_purpose(mut cmd: clap::Command) -> clap::Command {
+pub(crate) fn with_purpose(mut cmd: clap::Command) -> clap::Command {
     if let (Some(about), Some(long)) = (cmd.get_about().map(|a| a.to_string()), cmd.get_long_about()) {
         let (about, long) = (about.trim_end_matches('.').to_string(), long.to_string());
         if !long.starts_with(&about) {
@@ -67,7 +67,10 @@ pub fn with_purpose(mut cmd: clap::Command) -> clap::Command {
 
 /// Parse `argv` (without the subcommand name) with `cmd`; on `--help`, errors and the like,
 /// print what clap says and return the exit code to use.
-pub fn parse(cmd: clap::Command, argv: &[std::ffi::OsString]) -> Result<clap::ArgMatches, std::process::ExitCode> {
+pub(crate) fn parse(
+    cmd: clap::Command,
+    argv: &[std::ffi::OsString],
+) -> Result<clap::ArgMatches, std::process::ExitCode> {
     let name = cmd.get_name().to_string();
     let cmd = with_purpose(cmd).bin_name(format!("gitsign {name}"));
     cmd.try_get_matches_from(std::iter::once(std::ffi::OsString::from(name)).chain(argv.iter().cloned())).map_err(|e| {

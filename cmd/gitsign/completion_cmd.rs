@@ -13,7 +13,7 @@ fn write_out(bytes: &[u8]) -> ExitCode {
     }
 }
 
-pub fn run_completion(argv: &[std::ffi::OsString]) -> ExitCode {
+pub(crate) fn run_completion(argv: &[std::ffi::OsString]) -> ExitCode {
     let m = match crate::common::parse(completion_command(), argv) {
         Ok(m) => m,
         Err(code) => return code,
@@ -104,7 +104,7 @@ fn render_page(cmd: &Command, top: bool) -> std::io::Result<Vec<u8>> {
     Ok(buf)
 }
 
-pub fn run_man(argv: &[std::ffi::OsString]) -> ExitCode {
+pub(crate) fn run_man(argv: &[std::ffi::OsString]) -> ExitCode {
     let m = match crate::common::parse(man_command(), argv) {
         Ok(m) => m,
         Err(code) => return code,

@@ -4,7 +4,7 @@
 use clap::Command;
 use std::process::{ExitCode, Stdio};
 
-pub fn command() -> Command {
+pub(crate) fn command() -> Command {
     Command::new("doctor")
         .about("Check that signing and verifying will work, and say what to fix")
         .long_about(
@@ -28,7 +28,7 @@ fn git_get(key: &str) -> Option<String> {
     (o.status.success() && !v.is_empty()).then_some(v)
 }
 
-pub fn run(argv: &[std::ffi::OsString]) -> ExitCode {
+pub(crate) fn run(argv: &[std::ffi::OsString]) -> ExitCode {
     if let Err(code) = crate::common::parse(command(), argv) {
         return code;
     }

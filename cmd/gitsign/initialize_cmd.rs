@@ -4,7 +4,7 @@ use clap::{Arg, Command};
 use gitsign::trust::tuf;
 use std::process::ExitCode;
 
-pub fn command() -> Command {
+pub(crate) fn command() -> Command {
     Command::new("initialize")
         .about("Fetch the Sigstore trusted root through TUF and cache it for signing and verifying")
         .long_about(
@@ -35,7 +35,7 @@ pub fn command() -> Command {
         )
 }
 
-pub fn run(argv: &[std::ffi::OsString]) -> ExitCode {
+pub(crate) fn run(argv: &[std::ffi::OsString]) -> ExitCode {
     let m = match crate::common::parse(command(), argv) {
         Ok(m) => m,
         Err(code) => return code,

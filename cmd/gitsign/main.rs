@@ -2,6 +2,7 @@
 //!
 //! Thin: parse the command line, dispatch to the library, and turn errors into one style of
 //! message (`error: …` on stderr) and an exit code (0 success, 1 failure, 2 usage or config).
+#![forbid(unsafe_code)]
 use common::{load_config, read_bounded, read_file_bounded, usage_error};
 use gitsign::app::gpg::args::{self, GpgArgs, Mode};
 use gitsign::app::gpg::status::{PK_ECDSA, Status, StatusWriter};

@@ -6,11 +6,11 @@ use std::io::Write;
 use std::process::ExitCode;
 
 /// 128 + SIGPIPE: what the shell shows for any program stopped by a closed pipe.
-pub const EXIT_CLOSED_STDOUT: u8 = 141;
+pub(crate) const EXIT_CLOSED_STDOUT: u8 = 141;
 
 /// Write `bytes` to stdout and flush. A closed pipe gives `Err(141)` with nothing said; another
 /// write error is reported on stderr and gives `Err(1)`.
-pub fn write(bytes: &[u8]) -> Result<(), ExitCode> {
+pub(crate) fn write(bytes: &[u8]) -> Result<(), ExitCode> {
     let mut out = std::io::stdout().lock();
     match out.write_all(bytes).and_then(|_| out.flush()) {
         Ok(()) => Ok(()),
@@ -23,7 +23,7 @@ pub fn write(bytes: &[u8]) -> Result<(), ExitCode> {
 }
 
 /// [`write`] for code that goes on printing: on failure the process ends here with that status.
-pub fn print(text: &str) {
+pub(crate) fn print(text: &str) {
     if let Err(code) = write(text.as_bytes()) {
         let status = if code == ExitCode::from(EXIT_CLOSED_STDOUT) { i32::from(EXIT_CLOSED_STDOUT) } else { 1 };
         std::process::exit(status);

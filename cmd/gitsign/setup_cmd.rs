@@ -5,7 +5,7 @@ use clap::{Arg, ArgAction, ArgGroup, Command};
 use std::path::{Path, PathBuf};
 use std::process::{ExitCode, Stdio};
 
-pub fn command() -> Command {
+pub(crate) fn command() -> Command {
     Command::new("setup")
         .about("Configure git to sign with this gitsign (and optionally a local Sigstore sandbox)")
         .long_about(
@@ -31,7 +31,7 @@ pub fn command() -> Command {
 }
 
 /// The settings `setup` writes, in order.
-pub fn settings(program: &str, sandbox: Option<&Path>) -> Result<Vec<(String, String)>, String> {
+pub(crate) fn settings(program: &str, sandbox: Option<&Path>) -> Result<Vec<(String, String)>, String> {
     let mut out =
         vec![("gpg.format".to_string(), "x509".to_string()), ("gpg.x509.program".to_string(), program.to_string())];
     if let Some(dir) = sandbox {
@@ -66,7 +66,7 @@ pub fn settings(program: &str, sandbox: Option<&Path>) -> Result<Vec<(String, St
     Ok(out)
 }
 
-pub fn run(argv: &[std::ffi::OsString]) -> ExitCode {
+pub(crate) fn run(argv: &[std::ffi::OsString]) -> ExitCode {
     let m = match crate::common::parse(command(), argv) {
         Ok(m) => m,
         Err(code) => return code,

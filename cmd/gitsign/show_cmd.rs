@@ -4,7 +4,7 @@ use clap::{Arg, Command};
 use gitsign::git::object::ObjectKind;
 use std::process::{ExitCode, Stdio};
 
-pub fn command() -> Command {
+pub(crate) fn command() -> Command {
     Command::new("show")
         .about("Print the in-toto statement describing a commit or annotated tag and its signature")
         .long_about(
@@ -38,7 +38,7 @@ fn remote_url(remote: &str) -> String {
     }
 }
 
-pub fn run(argv: &[std::ffi::OsString]) -> ExitCode {
+pub(crate) fn run(argv: &[std::ffi::OsString]) -> ExitCode {
     let m = match crate::common::parse(command(), argv) {
         Ok(m) => m,
         Err(code) => return code,

@@ -17,7 +17,7 @@ fn log_path() -> Option<String> {
 }
 
 /// Run the logged child when a log is configured; `None` means "not logging, carry on".
-pub fn run_logged(argv: &[OsString]) -> Option<ExitCode> {
+pub(crate) fn run_logged(argv: &[OsString]) -> Option<ExitCode> {
     if std::env::var_os(CHILD_ENV).is_some() {
         return None;
     }

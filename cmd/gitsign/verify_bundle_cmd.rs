@@ -37,7 +37,7 @@ fn args(m: &clap::ArgMatches) -> Option<Args> {
     })
 }
 
-pub fn run(argv: &[std::ffi::OsString]) -> ExitCode {
+pub(crate) fn run(argv: &[std::ffi::OsString]) -> ExitCode {
     let m = match crate::common::parse(crate::cli::verify_bundle_command(), argv) {
         Ok(m) => m,
         Err(code) => return code,

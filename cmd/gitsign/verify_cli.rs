@@ -17,7 +17,7 @@ use std::process::ExitCode;
 /// in `cli.rs`).
 #[derive(Parser, Debug)]
 #[command(name = "gitsign verify")]
-pub struct VerifyArgs {
+pub(crate) struct VerifyArgs {
     /// Commits (REV, peeled to its commit) or ranges (A..B) to verify; tags for verify-tag.
     /// Default: HEAD.
     pub revs: Vec<String>,
@@ -86,7 +86,7 @@ struct Target {
 }
 
 /// `gitsign verify` (commits) or, with `tags`, `gitsign verify-tag`.
-pub fn verify_command(tags: bool) -> clap::Command {
+pub(crate) fn verify_command(tags: bool) -> clap::Command {
     let cmd = <VerifyArgs as clap::CommandFactory>::command();
     if tags {
         cmd.name("verify-tag")
@@ -189,7 +189,7 @@ struct Summary {
     rule: Option<String>,
 }
 
-pub fn run(argv: &[std::ffi::OsString], tags: bool) -> ExitCode {
+pub(crate) fn run(argv: &[std::ffi::OsString], tags: bool) -> ExitCode {
     let matches = match crate::common::parse(verify_command(tags), argv) {
         Ok(m) => m,
         Err(code) => return code,
@@ -313,7 +313,7 @@ pub fn run(argv: &[std::ffi::OsString], tags: bool) -> ExitCode {
     let outcomes: Vec<Outcome> = std::thread::scope(|s| {
         let handles: Vec<_> =
             targets.chunks(chunk).map(|c| s.spawn(|| c.iter().map(check).collect::<Vec<_>>())).collect();
-        handles.into_iter().flat_map(|h| h.join().expect("verification worker panicked")).collect()
+        handles.into_iter().flat_map(|h| h.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic))).collect()
     });
 
     let mut all_ok = true;

@@ -8,7 +8,7 @@ use gitsign::pipelines::verify::policy::committer_email;
 use gitsign::pipelines::verify::signature::{TlogEvidence, VerifyOptions};
 use std::process::ExitCode;
 
-pub fn run(a: &GpgArgs) -> ExitCode {
+pub(crate) fn run(a: &GpgArgs) -> ExitCode {
     let mut status = match StatusWriter::for_fd(a.status_fd) {
         Ok(s) => s,
         Err(e) => {

@@ -4,14 +4,14 @@
 use clap::Command;
 use std::process::ExitCode;
 
-pub fn command() -> Command {
+pub(crate) fn command() -> Command {
     Command::new("version")
         .about("Print the version, build information and effective configuration (no secret values)")
         .after_help("Example:\n  gitsign version")
 }
 
 /// The text `version` prints for `cfg` (or the configuration error) and the set variable names.
-pub fn render(
+pub(crate) fn render(
     cfg: &Result<gitsign::app::config::Config, gitsign::app::config::ConfigError>,
     env_names: &[String],
 ) -> String {
@@ -75,7 +75,7 @@ pub fn render(
     s
 }
 
-pub fn run(argv: &[std::ffi::OsString]) -> ExitCode {
+pub(crate) fn run(argv: &[std::ffi::OsString]) -> ExitCode {
     if let Err(code) = crate::common::parse(command(), argv) {
         return code;
     }

@@ -6,7 +6,7 @@ use crate::error::Error;
 use crate::{keys, sct, util};
 use std::path::Path;
 
-pub const OID_ECDSA_SHA384: &str = "1.2.840.10045.4.3.3";
+pub(crate) const OID_ECDSA_SHA384: &str = "1.2.840.10045.4.3.3";
 const OID_CN: &str = "2.5.4.3";
 const OID_O: &str = "2.5.4.10";
 const OID_KU: &str = "2.5.29.15";
@@ -16,25 +16,25 @@ const OID_SKI: &str = "2.5.29.14";
 const OID_AKI: &str = "2.5.29.35";
 const OID_SAN: &str = "2.5.29.17";
 const OID_CODE_SIGNING: &str = "1.3.6.1.5.5.7.3.3";
-pub const OID_ISSUER_V1: &str = "1.3.6.1.4.1.57264.1.1";
-pub const OID_ISSUER_V2: &str = "1.3.6.1.4.1.57264.1.8";
-pub const OID_SCT_LIST: &str = "1.3.6.1.4.1.11129.2.4.2";
+pub(crate) const OID_ISSUER_V1: &str = "1.3.6.1.4.1.57264.1.1";
+pub(crate) const OID_ISSUER_V2: &str = "1.3.6.1.4.1.57264.1.8";
+pub(crate) const OID_SCT_LIST: &str = "1.3.6.1.4.1.11129.2.4.2";
 
-pub const ROOT_CN: &str = "sandbox-root";
-pub const INTERMEDIATE_CN: &str = "sandbox-intermediate";
-pub const ORG: &str = "gitsign-sandbox";
+pub(crate) const ROOT_CN: &str = "sandbox-root";
+pub(crate) const INTERMEDIATE_CN: &str = "sandbox-intermediate";
+pub(crate) const ORG: &str = "gitsign-sandbox";
 
 /// Leaf validity, as public Fulcio.
-pub const LEAF_LIFETIME: i64 = 600;
+pub(crate) const LEAF_LIFETIME: i64 = 600;
 
 /// Subject alternative name of a leaf.
 #[derive(Clone, Debug, PartialEq)]
-pub enum San {
+pub(crate) enum San {
     Email(String),
     Uri(String),
 }
 
-pub struct Ca {
+pub(crate) struct Ca {
     inter_key: p384::ecdsa::SigningKey,
     ct_key: p256::ecdsa::SigningKey,
     pub root_der: Vec<u8>,
@@ -84,11 +84,11 @@ pub(crate) fn tbs(
     ])
 }
 
-pub fn root_name() -> Vec<u8> {
+pub(crate) fn root_name() -> Vec<u8> {
     name(&[(OID_O, ORG), (OID_CN, ROOT_CN)])
 }
 
-pub fn intermediate_name() -> Vec<u8> {
+pub(crate) fn intermediate_name() -> Vec<u8> {
     name(&[(OID_O, ORG), (OID_CN, INTERMEDIATE_CN)])
 }
 
@@ -150,7 +150,7 @@ pub(crate) fn read_pem_cert(path: &Path) -> Result<Vec<u8>, Error> {
 impl Ca {
     /// Load the CA from `dir`, creating keys and certificates on first use.
     /// `start` is the notBefore used for newly created CA certificates.
-    pub fn load_or_create(dir: &Path, ct_key: p256::ecdsa::SigningKey, start: i64) -> Result<Ca, Error> {
+    pub(crate) fn load_or_create(dir: &Path, ct_key: p256::ecdsa::SigningKey, start: i64) -> Result<Ca, Error> {
         let (root_key, new_root) = keys::load_or_create_p384(&dir.join("root-key.pem"))?;
         let (inter_key, new_inter) = keys::load_or_create_p384(&dir.join("intermediate-key.pem"))?;
         let root_path = dir.join("root.pem");
@@ -168,12 +168,12 @@ impl Ca {
     }
 
     #[cfg(test)]
-    pub fn ct_key(&self) -> &p256::ecdsa::SigningKey {
+    pub(crate) fn ct_key(&self) -> &p256::ecdsa::SigningKey {
         &self.ct_key
     }
 
     /// Issue a leaf for `spki` (DER SubjectPublicKeyInfo, already validated).
-    pub fn issue_leaf(&self, spki: &[u8], san: &San, issuer_url: &str) -> Vec<u8> {
+    pub(crate) fn issue_leaf(&self, spki: &[u8], san: &San, issuer_url: &str) -> Vec<u8> {
         let now = util::now_unix();
         let san_value = match san {
             San::Email(e) => seq(&[implicit_prim(1, e.as_bytes())]),
@@ -199,7 +199,7 @@ impl Ca {
     }
 
     /// PEM chain leaf → intermediate → root.
-    pub fn chain_pems(&self, leaf: &[u8]) -> Vec<String> {
+    pub(crate) fn chain_pems(&self, leaf: &[u8]) -> Vec<String> {
         vec![
             util::pem_encode("CERTIFICATE", leaf),
             util::pem_encode("CERTIFICATE", &self.inter_der),
@@ -221,9 +221,9 @@ mod tests {
     }
 
     mod tempdir {
-        pub struct Dir(pub std::path::PathBuf);
+        pub(super) struct Dir(pub std::path::PathBuf);
         impl Dir {
-            pub fn new() -> Dir {
+            pub(super) fn new() -> Dir {
                 let p = std::env::temp_dir().join(format!("sandbox-ca-{}", crate::util::random_token(8)));
                 std::fs::create_dir_all(&p).unwrap();
                 Dir(p)

@@ -4,7 +4,7 @@
 
 use const_oid::ObjectIdentifier;
 
-pub fn tlv(tag: u8, content: &[u8]) -> Vec<u8> {
+pub(crate) fn tlv(tag: u8, content: &[u8]) -> Vec<u8> {
     let mut out = vec![tag];
     let len = content.len();
     if len < 0x80 {
@@ -19,22 +19,26 @@ pub fn tlv(tag: u8, content: &[u8]) -> Vec<u8> {
     out
 }
 
-pub fn seq(parts: &[Vec<u8>]) -> Vec<u8> {
+pub(crate) fn seq(parts: &[Vec<u8>]) -> Vec<u8> {
     tlv(0x30, &parts.concat())
 }
 
-pub fn set(parts: &[Vec<u8>]) -> Vec<u8> {
+pub(crate) fn set(parts: &[Vec<u8>]) -> Vec<u8> {
     tlv(0x31, &parts.concat())
 }
 
 /// Encode a dotted OID. Only called with constant, valid OIDs.
-pub fn oid(dotted: &str) -> Vec<u8> {
+#[allow(
+    clippy::expect_used,
+    reason = "every caller passes one of the sandbox's constant OIDs; a typo fails every test"
+)]
+pub(crate) fn oid(dotted: &str) -> Vec<u8> {
     let o = ObjectIdentifier::new(dotted).expect("valid constant OID");
     tlv(0x06, o.as_bytes())
 }
 
 /// INTEGER from unsigned big-endian bytes.
-pub fn uint(bytes: &[u8]) -> Vec<u8> {
+pub(crate) fn uint(bytes: &[u8]) -> Vec<u8> {
     let mut b: &[u8] = bytes;
     while b.len() > 1 && b[0] == 0 {
         b = &b[1..];
@@ -47,35 +51,35 @@ pub fn uint(bytes: &[u8]) -> Vec<u8> {
     tlv(0x02, &content)
 }
 
-pub fn small_int(v: u64) -> Vec<u8> {
+pub(crate) fn small_int(v: u64) -> Vec<u8> {
     uint(&v.to_be_bytes())
 }
 
-pub fn boolean(v: bool) -> Vec<u8> {
+pub(crate) fn boolean(v: bool) -> Vec<u8> {
     tlv(0x01, &[if v { 0xff } else { 0 }])
 }
 
-pub fn octet_string(b: &[u8]) -> Vec<u8> {
+pub(crate) fn octet_string(b: &[u8]) -> Vec<u8> {
     tlv(0x04, b)
 }
 
 /// BIT STRING with no unused bits.
-pub fn bit_string(b: &[u8]) -> Vec<u8> {
+pub(crate) fn bit_string(b: &[u8]) -> Vec<u8> {
     let mut c = vec![0u8];
     c.extend_from_slice(b);
     tlv(0x03, &c)
 }
 
-pub fn utf8(s: &str) -> Vec<u8> {
+pub(crate) fn utf8(s: &str) -> Vec<u8> {
     tlv(0x0c, s.as_bytes())
 }
 
-pub fn printable(s: &str) -> Vec<u8> {
+pub(crate) fn printable(s: &str) -> Vec<u8> {
     tlv(0x13, s.as_bytes())
 }
 
 /// UTCTime before 2050, GeneralizedTime after (RFC 5280 §4.1.2.5).
-pub fn time(unix: i64) -> Vec<u8> {
+pub(crate) fn time(unix: i64) -> Vec<u8> {
     let t = time::OffsetDateTime::from_unix_timestamp(unix).unwrap_or(time::OffsetDateTime::UNIX_EPOCH);
     let rest = format!("{:02}{:02}{:02}{:02}{:02}Z", u8::from(t.month()), t.day(), t.hour(), t.minute(), t.second());
     if t.year() < 2050 {
@@ -86,27 +90,27 @@ pub fn time(unix: i64) -> Vec<u8> {
 }
 
 /// Explicitly tagged, constructed context-specific field `[n]`.
-pub fn explicit(n: u8, inner: &[u8]) -> Vec<u8> {
+pub(crate) fn explicit(n: u8, inner: &[u8]) -> Vec<u8> {
     tlv(0xa0 | n, inner)
 }
 
 /// Implicitly tagged primitive context-specific field `[n]`.
-pub fn implicit_prim(n: u8, content: &[u8]) -> Vec<u8> {
+pub(crate) fn implicit_prim(n: u8, content: &[u8]) -> Vec<u8> {
     tlv(0x80 | n, content)
 }
 
 /// AlgorithmIdentifier without parameters (ECDSA signature algorithms).
-pub fn alg_id(dotted: &str) -> Vec<u8> {
+pub(crate) fn alg_id(dotted: &str) -> Vec<u8> {
     seq(&[oid(dotted)])
 }
 
 /// A distinguished name from (attribute OID, value) pairs, one RDN each, PrintableString values.
-pub fn name(attrs: &[(&str, &str)]) -> Vec<u8> {
+pub(crate) fn name(attrs: &[(&str, &str)]) -> Vec<u8> {
     let rdns: Vec<Vec<u8>> = attrs.iter().map(|(o, v)| set(&[seq(&[oid(o), printable(v)])])).collect();
     seq(&rdns)
 }
 
-pub fn extension(dotted: &str, critical: bool, value: &[u8]) -> Vec<u8> {
+pub(crate) fn extension(dotted: &str, critical: bool, value: &[u8]) -> Vec<u8> {
     let mut parts = vec![oid(dotted)];
     if critical {
         parts.push(boolean(true));
@@ -116,14 +120,14 @@ pub fn extension(dotted: &str, critical: bool, value: &[u8]) -> Vec<u8> {
 }
 
 /// One parsed DER element.
-pub struct Tlv<'a> {
+pub(crate) struct Tlv<'a> {
     /// The whole encoding (header and content).
     pub whole: &'a [u8],
     pub content: &'a [u8],
 }
 
 /// Split the first TLV off `b` (definite lengths only).
-pub fn read_tlv(b: &[u8]) -> Option<Tlv<'_>> {
+pub(crate) fn read_tlv(b: &[u8]) -> Option<Tlv<'_>> {
     b.first()?;
     let first = *b.get(1)? as usize;
     let (hdr, len) = if first < 0x80 {

@@ -3,7 +3,7 @@
 use std::fmt;
 
 #[derive(Debug)]
-pub enum Error {
+pub(crate) enum Error {
     Io(std::io::Error),
     Db(rusqlite::Error),
     Json(serde_json::Error),

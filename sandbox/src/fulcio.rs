@@ -9,13 +9,13 @@ use der::Decode;
 use serde_json::{Value, json};
 
 /// The audience Fulcio requires.
-pub const AUDIENCE: &str = "sigstore";
+pub(crate) const AUDIENCE: &str = "sigstore";
 /// Allowed clock skew for iat/nbf.
 const LEEWAY: i64 = 60;
 
 /// Identity established from a verified ID token.
 #[derive(Debug, PartialEq)]
-pub struct Identity {
+pub(crate) struct Identity {
     /// The string the proof of possession signs (email, else sub).
     pub subject: String,
     pub san: San,
@@ -25,7 +25,7 @@ pub struct Identity {
 
 /// Why an ID token was refused (all answered with 401).
 #[derive(Debug)]
-pub enum TokenError {
+pub(crate) enum TokenError {
     Jwt(jwt::JwtError),
     /// `iss` is neither the sandbox's issuer nor a `--trust-issuer`.
     UntrustedIssuer(String),
@@ -60,7 +60,12 @@ impl From<jwt::JwtError> for TokenError {
 ///
 /// The unverified `iss` only selects the verifier: our own ES256 key, or the JWKS of
 /// the trusted issuer whose URL equals it exactly. The claim checks are the same for all.
-pub fn verify_token(oidc: &Oidc, trusted: &[TrustedIssuer], token: &str, now: i64) -> Result<Identity, TokenError> {
+pub(crate) fn verify_token(
+    oidc: &Oidc,
+    trusted: &[TrustedIssuer],
+    token: &str,
+    now: i64,
+) -> Result<Identity, TokenError> {
     let peek = jwt::unverified_claims(token)?;
     let iss = peek.get("iss").and_then(Value::as_str).unwrap_or("");
     let claims = if iss == oidc.issuer {
@@ -174,7 +179,7 @@ enum KeyRequest {
     Csr(Vec<u8>),
 }
 
-pub fn handle(req: &Req, oidc: &Oidc, trusted: &[TrustedIssuer], ca: &Ca) -> Resp {
+pub(crate) fn handle(req: &Req, oidc: &Oidc, trusted: &[TrustedIssuer], ca: &Ca) -> Resp {
     match (req.method.as_str(), req.path.as_str()) {
         ("POST", "/api/v1/signingCert") => signing_cert(req, oidc, trusted, ca, false),
         ("POST", "/api/v2/signingCert") => signing_cert(req, oidc, trusted, ca, true),

@@ -6,9 +6,9 @@ use std::collections::BTreeMap;
 use std::io::Read;
 
 /// Largest request body accepted (1 MiB).
-pub const MAX_BODY: u64 = 1 << 20;
+pub(crate) const MAX_BODY: u64 = 1 << 20;
 
-pub struct Req {
+pub(crate) struct Req {
     pub method: String,
     pub path: String,
     pub query: BTreeMap<String, String>,
@@ -18,7 +18,7 @@ pub struct Req {
 
 impl Req {
     /// Read a tiny_http request; the body is capped at [`MAX_BODY`].
-    pub fn read(rq: &mut tiny_http::Request) -> Result<Req, Resp> {
+    pub(crate) fn read(rq: &mut tiny_http::Request) -> Result<Req, Resp> {
         let headers = rq
             .headers()
             .iter()
@@ -38,40 +38,40 @@ impl Req {
     }
 
     /// Build a request from its parts; header names must be lower-case.
-    pub fn from_parts(method: &str, target: &str, headers: Vec<(String, String)>, body: Vec<u8>) -> Req {
+    pub(crate) fn from_parts(method: &str, target: &str, headers: Vec<(String, String)>, body: Vec<u8>) -> Req {
         let (path, q) = target.split_once('?').unwrap_or((target, ""));
         Req { method: method.to_ascii_uppercase(), path: path.to_string(), query: util::parse_form(q), headers, body }
     }
 
     #[cfg(test)]
-    pub fn new(method: &str, target: &str, headers: &[(&str, &str)], body: &[u8]) -> Req {
+    pub(crate) fn new(method: &str, target: &str, headers: &[(&str, &str)], body: &[u8]) -> Req {
         let headers = headers.iter().map(|(k, v)| (k.to_ascii_lowercase(), v.to_string())).collect();
         Req::from_parts(method, target, headers, body.to_vec())
     }
 
-    pub fn header(&self, name: &str) -> Option<&str> {
+    pub(crate) fn header(&self, name: &str) -> Option<&str> {
         let name = name.to_ascii_lowercase();
         self.headers.iter().find(|(k, _)| *k == name).map(|(_, v)| v.as_str())
     }
 
-    pub fn form(&self) -> BTreeMap<String, String> {
+    pub(crate) fn form(&self) -> BTreeMap<String, String> {
         util::parse_form(&String::from_utf8_lossy(&self.body))
     }
 
     /// Request body as JSON, or a 400 response.
-    pub fn json(&self) -> Result<Value, Resp> {
+    pub(crate) fn json(&self) -> Result<Value, Resp> {
         serde_json::from_slice(&self.body).map_err(|e| Resp::error(400, &format!("invalid JSON body: {e}")))
     }
 
     /// Bearer token from the Authorization header.
-    pub fn bearer(&self) -> Option<&str> {
+    pub(crate) fn bearer(&self) -> Option<&str> {
         let h = self.header("authorization")?;
         let (scheme, tok) = h.split_once(' ')?;
         scheme.eq_ignore_ascii_case("bearer").then(|| tok.trim())
     }
 }
 
-pub struct Resp {
+pub(crate) struct Resp {
     pub status: u16,
     pub content_type: String,
     pub headers: Vec<(String, String)>,
@@ -79,18 +79,18 @@ pub struct Resp {
 }
 
 impl Resp {
-    pub fn json(status: u16, v: &Value) -> Resp {
+    pub(crate) fn json(status: u16, v: &Value) -> Resp {
         Resp { status, content_type: "application/json".into(), headers: Vec::new(), body: v.to_string().into_bytes() }
     }
 
     /// Fulcio/Rekor style error `{"code":N,"message":"..."}`.
-    pub fn error(status: u16, message: &str) -> Resp {
+    pub(crate) fn error(status: u16, message: &str) -> Resp {
         Resp::json(status, &json!({"code": status, "message": message}))
     }
 
     /// Fulcio (gRPC-gateway) error: HTTP status with the gRPC status code in the body,
     /// e.g. 401 `{"code":16,"message":"..."}`, 400 `{"code":3,...}`.
-    pub fn grpc_error(status: u16, message: &str) -> Resp {
+    pub(crate) fn grpc_error(status: u16, message: &str) -> Resp {
         let code = match status {
             400 | 413 => 3,
             401 => 16,
@@ -102,29 +102,29 @@ impl Resp {
     }
 
     /// OAuth 2.0 error response (RFC 6749 §5.2).
-    pub fn oauth_error(status: u16, error: &str, description: &str) -> Resp {
+    pub(crate) fn oauth_error(status: u16, error: &str, description: &str) -> Resp {
         Resp::json(status, &json!({"error": error, "error_description": description}))
             .with_header("Cache-Control", "no-store")
     }
 
-    pub fn text(status: u16, content_type: &str, body: impl Into<Vec<u8>>) -> Resp {
+    pub(crate) fn text(status: u16, content_type: &str, body: impl Into<Vec<u8>>) -> Resp {
         Resp { status, content_type: content_type.into(), headers: Vec::new(), body: body.into() }
     }
 
-    pub fn html(status: u16, body: &str) -> Resp {
+    pub(crate) fn html(status: u16, body: &str) -> Resp {
         Resp::text(status, "text/html; charset=utf-8", body)
     }
 
-    pub fn redirect(location: &str) -> Resp {
+    pub(crate) fn redirect(location: &str) -> Resp {
         Resp::text(302, "text/plain", format!("redirecting to {location}\n")).with_header("Location", location)
     }
 
-    pub fn with_header(mut self, k: &str, v: &str) -> Resp {
+    pub(crate) fn with_header(mut self, k: &str, v: &str) -> Resp {
         self.headers.push((k.into(), v.into()));
         self
     }
 
-    pub fn into_tiny(self) -> tiny_http::Response<std::io::Cursor<Vec<u8>>> {
+    pub(crate) fn into_tiny(self) -> tiny_http::Response<std::io::Cursor<Vec<u8>>> {
         let mut r = tiny_http::Response::from_data(self.body).with_status_code(self.status);
         if let Ok(h) = tiny_http::Header::from_bytes("Content-Type", self.content_type.as_bytes()) {
             r = r.with_header(h);

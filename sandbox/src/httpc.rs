@@ -9,20 +9,20 @@ use std::net::{IpAddr, SocketAddr, TcpStream, ToSocketAddrs};
 use std::time::{Duration, Instant};
 
 /// Timeout for establishing the TCP connection (per address tried).
-pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(3);
+pub(crate) const CONNECT_TIMEOUT: Duration = Duration::from_secs(3);
 /// Timeout for any single read or write.
-pub const IO_TIMEOUT: Duration = Duration::from_secs(5);
+pub(crate) const IO_TIMEOUT: Duration = Duration::from_secs(5);
 /// Deadline for a whole request, connect to last byte.
-pub const DEADLINE: Duration = Duration::from_secs(10);
+pub(crate) const DEADLINE: Duration = Duration::from_secs(10);
 /// Largest status line + headers accepted.
-pub const MAX_HEAD: usize = 16 * 1024;
+pub(crate) const MAX_HEAD: usize = 16 * 1024;
 /// Largest (decoded) body accepted.
-pub const MAX_BODY: usize = 1 << 20;
+pub(crate) const MAX_BODY: usize = 1 << 20;
 /// Longest chunk-size line accepted in a chunked body.
 const MAX_CHUNK_LINE: usize = 1024;
 
 #[derive(Debug)]
-pub enum FetchError {
+pub(crate) enum FetchError {
     /// The URL is not of the form `http://host[:port][/path]`.
     Url {
         url: String,
@@ -72,7 +72,7 @@ impl std::error::Error for FetchError {}
 
 /// A parsed `http://` URL on a loopback host.
 #[derive(Debug, Clone, PartialEq)]
-pub struct HttpUrl {
+pub(crate) struct HttpUrl {
     /// Host as written, IPv6 literals without brackets.
     pub host: String,
     pub port: u16,
@@ -87,7 +87,7 @@ fn is_loopback_host(host: &str) -> bool {
 }
 
 /// Parse `http://host[:port][/path][?query]`; the host must be loopback.
-pub fn parse_url(url: &str) -> Result<HttpUrl, FetchError> {
+pub(crate) fn parse_url(url: &str) -> Result<HttpUrl, FetchError> {
     let bad = |reason| FetchError::Url { url: url.to_string(), reason };
     if url.bytes().any(|b| b <= b' ' || b == 0x7f) {
         return Err(bad("contains whitespace or control characters"));
@@ -296,7 +296,7 @@ fn dechunk(mut b: &[u8]) -> Result<Option<Vec<u8>>, FetchError> {
 }
 
 /// GET `url` (plain HTTP, loopback only); the body of a 200 response.
-pub fn get(url: &str) -> Result<Vec<u8>, FetchError> {
+pub(crate) fn get(url: &str) -> Result<Vec<u8>, FetchError> {
     let u = parse_url(url)?;
     let deadline = Instant::now() + DEADLINE;
     let stream = connect(&u, deadline)?;
@@ -365,7 +365,7 @@ pub fn get(url: &str) -> Result<Vec<u8>, FetchError> {
 }
 
 /// GET `url` and parse the body as JSON.
-pub fn get_json(url: &str) -> Result<Value, FetchError> {
+pub(crate) fn get_json(url: &str) -> Result<Value, FetchError> {
     let body = get(url)?;
     serde_json::from_slice(&body).map_err(FetchError::Json)
 }

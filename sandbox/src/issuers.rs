@@ -12,12 +12,12 @@ use std::sync::{Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 /// Smallest interval between two fetches of an issuer's keys once it has served some.
-pub const REFRESH_INTERVAL: Duration = Duration::from_secs(30);
+pub(crate) const REFRESH_INTERVAL: Duration = Duration::from_secs(30);
 /// Smallest interval between two attempts while the issuer has never answered.
 const RETRY_UNAVAILABLE: Duration = Duration::from_secs(2);
 
 #[derive(Debug)]
-pub enum IssuerError {
+pub(crate) enum IssuerError {
     /// The `--trust-issuer` URL itself is unusable (scheme, host, form).
     Url(FetchError),
     /// Fetching the discovery document or the JWKS failed.
@@ -31,7 +31,7 @@ pub enum IssuerError {
 impl IssuerError {
     /// True when the issuer answered with something wrong (a configuration mistake)
     /// rather than not answering at all.
-    pub fn is_misconfiguration(&self) -> bool {
+    pub(crate) fn is_misconfiguration(&self) -> bool {
         match self {
             IssuerError::Url(_) | IssuerError::Discovery { .. } | IssuerError::Jwks { .. } => true,
             IssuerError::Fetch { error, .. } => {
@@ -58,7 +58,7 @@ impl std::error::Error for IssuerError {}
 
 /// Why a token from a trusted issuer was not accepted.
 #[derive(Debug)]
-pub enum VerifyError {
+pub(crate) enum VerifyError {
     Jwt(JwtError),
     /// The issuer's keys could not be obtained.
     Unavailable(IssuerError),
@@ -91,7 +91,7 @@ struct Cache {
     attempted: Option<Instant>,
 }
 
-pub struct TrustedIssuer {
+pub(crate) struct TrustedIssuer {
     /// The issuer identifier, compared byte for byte with discovery `issuer` and token `iss`.
     pub url: String,
     cache: Mutex<Cache>,
@@ -104,7 +104,7 @@ fn discovery_url(issuer: &str) -> String {
 
 impl TrustedIssuer {
     /// Check the URL (plain `http://` on a loopback host, no query or fragment).
-    pub fn new(url: &str) -> Result<TrustedIssuer, IssuerError> {
+    pub(crate) fn new(url: &str) -> Result<TrustedIssuer, IssuerError> {
         let u = httpc::parse_url(url).map_err(IssuerError::Url)?;
         if u.target.contains('?') {
             return Err(IssuerError::Url(FetchError::Url {
@@ -151,7 +151,7 @@ impl TrustedIssuer {
     }
 
     /// Fetch the keys now (start-up); the number of usable keys.
-    pub fn refresh(&self) -> Result<usize, IssuerError> {
+    pub(crate) fn refresh(&self) -> Result<usize, IssuerError> {
         let mut c = self.lock();
         c.attempted = Some(Instant::now());
         let keys = self.fetch_keys()?;
@@ -162,7 +162,7 @@ impl TrustedIssuer {
 
     /// Verify a token's signature with this issuer's keys; return its claims (the
     /// caller checks `iss`, `aud`, times and identity).
-    pub fn verify(&self, token: &str) -> Result<Value, VerifyError> {
+    pub(crate) fn verify(&self, token: &str) -> Result<Value, VerifyError> {
         // The lock is held across a refetch so concurrent requests do not stampede
         // the issuer; every fetch is bounded by httpc's deadline.
         let mut c = self.lock();

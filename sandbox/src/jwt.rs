@@ -8,15 +8,15 @@ use serde_json::{Value, json};
 use sha2::Sha256;
 
 /// Smallest and largest RSA modulus accepted from a JWKS, in bits.
-pub const RSA_MIN_BITS: usize = 2048;
-pub const RSA_MAX_BITS: usize = 8192;
+pub(crate) const RSA_MIN_BITS: usize = 2048;
+pub(crate) const RSA_MAX_BITS: usize = 8192;
 
 /// Key id for a P-256 key: hex of the first 8 bytes of SHA-256(SPKI DER).
-pub fn kid(spki_der: &[u8]) -> String {
+pub(crate) fn kid(spki_der: &[u8]) -> String {
     hex::encode(&util::sha256(spki_der)[..8])
 }
 
-pub fn sign(key: &p256::ecdsa::SigningKey, kid: &str, claims: &Value) -> String {
+pub(crate) fn sign(key: &p256::ecdsa::SigningKey, kid: &str, claims: &Value) -> String {
     let header = json!({"alg": "ES256", "kid": kid, "typ": "JWT"});
     let input =
         format!("{}.{}", util::b64url(header.to_string().as_bytes()), util::b64url(claims.to_string().as_bytes()));
@@ -25,7 +25,7 @@ pub fn sign(key: &p256::ecdsa::SigningKey, kid: &str, claims: &Value) -> String 
 }
 
 #[derive(Debug, PartialEq)]
-pub enum JwtError {
+pub(crate) enum JwtError {
     Malformed(&'static str),
     /// The header's `alg` is not one the verifier accepts.
     Algorithm {
@@ -111,7 +111,7 @@ impl Parts<'_> {
 
 /// The claims of a token, WITHOUT checking its signature: only to pick the verifier
 /// (by `iss`), never to trust.
-pub fn unverified_claims(token: &str) -> Result<Value, JwtError> {
+pub(crate) fn unverified_claims(token: &str) -> Result<Value, JwtError> {
     split(token)?.claims()
 }
 
@@ -121,7 +121,7 @@ fn verify_es256(key: &p256::ecdsa::VerifyingKey, input: &str, sig: &[u8]) -> Res
 }
 
 /// Check the compact JWT's ES256 signature; return the claims.
-pub fn verify(token: &str, key: &p256::ecdsa::VerifyingKey, kid: &str) -> Result<Value, JwtError> {
+pub(crate) fn verify(token: &str, key: &p256::ecdsa::VerifyingKey, kid: &str) -> Result<Value, JwtError> {
     let p = split(token)?;
     if p.alg() != "ES256" {
         return Err(JwtError::Algorithm { got: p.alg().to_string(), expected: "ES256" });
@@ -137,7 +137,7 @@ pub fn verify(token: &str, key: &p256::ecdsa::VerifyingKey, kid: &str) -> Result
 
 /// A signature verification key taken from a JWKS.
 #[derive(Clone, Debug)]
-pub enum JwkKey {
+pub(crate) enum JwkKey {
     /// RSASSA-PKCS1-v1_5 with SHA-256 (RS256).
     Rsa(Box<rsa::pkcs1v15::VerifyingKey<Sha256>>),
     /// ECDSA P-256 with SHA-256 (ES256).
@@ -146,7 +146,7 @@ pub enum JwkKey {
 
 impl JwkKey {
     /// The JWS algorithm this key verifies.
-    pub fn alg(&self) -> &'static str {
+    pub(crate) fn alg(&self) -> &'static str {
         match self {
             JwkKey::Rsa(_) => "RS256",
             JwkKey::P256(_) => "ES256",
@@ -172,13 +172,13 @@ impl JwkKey {
 }
 
 #[derive(Clone, Debug)]
-pub struct Jwk {
+pub(crate) struct Jwk {
     pub kid: Option<String>,
     pub key: JwkKey,
 }
 
 #[derive(Debug, PartialEq)]
-pub enum JwkError {
+pub(crate) enum JwkError {
     /// Not a JSON object, or a required member is missing or mistyped.
     Malformed(&'static str),
     /// A well-formed key this verifier does not use (other kty/crv/alg, `use` other than sig).
@@ -218,7 +218,7 @@ fn rsa_uint(bytes: &[u8], name: &'static str) -> Result<rsa::BoxedUint, JwkError
 }
 
 /// Parse one JWK (RFC 7517/7518) usable for RS256 or ES256 signature verification.
-pub fn parse_jwk(v: &Value) -> Result<Jwk, JwkError> {
+pub(crate) fn parse_jwk(v: &Value) -> Result<Jwk, JwkError> {
     if !v.is_object() {
         return Err(JwkError::Malformed("not a JSON object"));
     }
@@ -277,7 +277,7 @@ pub fn parse_jwk(v: &Value) -> Result<Jwk, JwkError> {
 }
 
 /// Parse a JWK Set: the usable keys, and one message per key that was skipped.
-pub fn parse_jwks(v: &Value) -> Result<(Vec<Jwk>, Vec<String>), JwkError> {
+pub(crate) fn parse_jwks(v: &Value) -> Result<(Vec<Jwk>, Vec<String>), JwkError> {
     let keys = v.get("keys").and_then(Value::as_array).ok_or(JwkError::Malformed("JWK Set has no \"keys\" array"))?;
     let mut ok = Vec::new();
     let mut skipped = Vec::new();
@@ -298,7 +298,7 @@ pub fn parse_jwks(v: &Value) -> Result<(Vec<Jwk>, Vec<String>), JwkError> {
 /// The key is the one whose `kid` equals the token's; a token without `kid` uses the
 /// only key of the set, and a set whose only key has no `kid` is used for any token.
 /// The token's `alg` must fit that key (no algorithm confusion).
-pub fn verify_jwks(token: &str, keys: &[Jwk]) -> Result<Value, JwtError> {
+pub(crate) fn verify_jwks(token: &str, keys: &[Jwk]) -> Result<Value, JwtError> {
     let p = split(token)?;
     let alg = p.alg();
     if alg != "RS256" && alg != "ES256" {
@@ -336,14 +336,14 @@ pub fn verify_jwks(token: &str, keys: &[Jwk]) -> Result<Value, JwtError> {
 
 /// Test helpers: RSA keys and RS256 tokens.
 #[cfg(test)]
-pub mod testing {
+pub(crate) mod testing {
     use super::*;
     use rsa::rand_core::{Infallible, TryCryptoRng, TryRng};
     use rsa::signature::SignatureEncoding;
     use rsa::traits::PublicKeyParts;
 
     /// The OS random number generator for the `rsa` crate.
-    pub struct OsRng;
+    pub(crate) struct OsRng;
 
     impl TryRng for OsRng {
         type Error = Infallible;
@@ -365,11 +365,11 @@ pub mod testing {
 
     impl TryCryptoRng for OsRng {}
 
-    pub fn rsa_key(bits: usize) -> rsa::RsaPrivateKey {
+    pub(crate) fn rsa_key(bits: usize) -> rsa::RsaPrivateKey {
         rsa::RsaPrivateKey::new(&mut OsRng, bits).expect("RSA key generation")
     }
 
-    pub fn rsa_jwk(key: &rsa::RsaPrivateKey, kid: Option<&str>) -> Value {
+    pub(crate) fn rsa_jwk(key: &rsa::RsaPrivateKey, kid: Option<&str>) -> Value {
         let mut j = json!({
             "kty": "RSA", "use": "sig", "alg": "RS256",
             "n": util::b64url(&key.n().to_be_bytes()),
@@ -382,7 +382,7 @@ pub mod testing {
     }
 
     /// Sign `claims` as an RS256 JWT with the given header fields.
-    pub fn sign_rs256(key: &rsa::RsaPrivateKey, header: &Value, claims: &Value) -> String {
+    pub(crate) fn sign_rs256(key: &rsa::RsaPrivateKey, header: &Value, claims: &Value) -> String {
         let input =
             format!("{}.{}", util::b64url(header.to_string().as_bytes()), util::b64url(claims.to_string().as_bytes()));
         let sk = rsa::pkcs1v15::SigningKey::<Sha256>::new(key.clone());

@@ -2,16 +2,16 @@
 
 use sha2::{Digest, Sha256};
 
-pub type Hash = [u8; 32];
+pub(crate) type Hash = [u8; 32];
 
-pub fn leaf_hash(data: &[u8]) -> Hash {
+pub(crate) fn leaf_hash(data: &[u8]) -> Hash {
     let mut h = Sha256::new();
     h.update([0u8]);
     h.update(data);
     h.finalize().into()
 }
 
-pub fn node_hash(l: &Hash, r: &Hash) -> Hash {
+pub(crate) fn node_hash(l: &Hash, r: &Hash) -> Hash {
     let mut h = Sha256::new();
     h.update([1u8]);
     h.update(l);
@@ -31,14 +31,14 @@ fn split(n: usize) -> usize {
 /// An append-only tree that keeps every complete power-of-two subtree's hash, so a root or an
 /// inclusion proof costs O(log² n) hashes instead of rehashing all n leaves on every request.
 #[derive(Debug, Default, Clone)]
-pub struct Tree {
+pub(crate) struct Tree {
     /// `levels[k][i]` = hash of leaves `i·2^k .. (i+1)·2^k` (only complete subtrees).
     levels: Vec<Vec<Hash>>,
 }
 
 impl Tree {
     /// A tree over `leaves`, in order.
-    pub fn from_leaves(leaves: Vec<Hash>) -> Tree {
+    pub(crate) fn from_leaves(leaves: Vec<Hash>) -> Tree {
         let mut t = Tree::default();
         for l in leaves {
             t.push(l);
@@ -47,12 +47,12 @@ impl Tree {
     }
 
     /// Number of leaves.
-    pub fn len(&self) -> usize {
+    pub(crate) fn len(&self) -> usize {
         self.levels.first().map_or(0, Vec::len)
     }
 
     /// Append a leaf hash.
-    pub fn push(&mut self, leaf: Hash) {
+    pub(crate) fn push(&mut self, leaf: Hash) {
         let mut node = leaf;
         let mut k = 0;
         loop {
@@ -71,11 +71,11 @@ impl Tree {
 
     /// Hashes of the complete subtrees of `2^level` leaves number `start .. start + count`
     /// (what a C2SP tlog-tiles tile holds), or `None` when not all of them are complete yet.
-    pub fn complete_nodes(&self, level: usize, start: usize, count: usize) -> Option<&[Hash]> {
+    pub(crate) fn complete_nodes(&self, level: usize, start: usize, count: usize) -> Option<&[Hash]> {
         self.levels.get(level)?.get(start..start.checked_add(count)?)
     }
 
-    /// MTH(D[start:end]).
+    /// `MTH(D[start:end])`.
     fn subtree(&self, start: usize, end: usize) -> Hash {
         let n = end - start;
         if n == 0 {
@@ -90,12 +90,12 @@ impl Tree {
     }
 
     /// The root over all leaves.
-    pub fn root(&self) -> Hash {
+    pub(crate) fn root(&self) -> Hash {
         self.subtree(0, self.len())
     }
 
-    /// PATH(m, D[0:n]) over all leaves, leaf-to-root order (empty when `m` is out of range).
-    pub fn inclusion_proof(&self, m: usize) -> Vec<Hash> {
+    /// `PATH(m, D[0:n])` over all leaves, leaf-to-root order (empty when `m` is out of range).
+    pub(crate) fn inclusion_proof(&self, m: usize) -> Vec<Hash> {
         let mut out = Vec::new();
         let (mut start, mut end) = (0, self.len());
         if m >= end {
@@ -120,7 +120,7 @@ impl Tree {
 /// MTH(D[0:n]) over leaf hashes, straight from the RFC's recursive definition (the reference
 /// [`Tree`] is tested against).
 #[cfg(test)]
-pub fn root(leaves: &[Hash]) -> Hash {
+pub(crate) fn root(leaves: &[Hash]) -> Hash {
     match leaves.len() {
         0 => Sha256::digest([]).into(),
         1 => leaves[0],
@@ -133,7 +133,7 @@ pub fn root(leaves: &[Hash]) -> Hash {
 
 /// PATH(m, D[0:n]): audit path for leaf `m`, leaf-to-root order (reference definition).
 #[cfg(test)]
-pub fn inclusion_proof(leaves: &[Hash], m: usize) -> Vec<Hash> {
+pub(crate) fn inclusion_proof(leaves: &[Hash], m: usize) -> Vec<Hash> {
     fn path(m: usize, d: &[Hash], out: &mut Vec<Hash>) {
         let n = d.len();
         if n <= 1 {
@@ -156,7 +156,7 @@ pub fn inclusion_proof(leaves: &[Hash], m: usize) -> Vec<Hash> {
 }
 
 /// RFC 9162 §2.1.3.2 verification: recompute the root from a leaf and its path.
-pub fn root_from_proof(index: u64, size: u64, leaf: &Hash, proof: &[Hash]) -> Option<Hash> {
+pub(crate) fn root_from_proof(index: u64, size: u64, leaf: &Hash, proof: &[Hash]) -> Option<Hash> {
     if index >= size {
         return None;
     }

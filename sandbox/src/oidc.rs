@@ -7,16 +7,16 @@ use std::collections::HashMap;
 use std::sync::Mutex;
 
 /// Path prefix of the issuer under the base URL.
-pub const PREFIX: &str = "/oauth2";
+pub(crate) const PREFIX: &str = "/oauth2";
 const CODE_TTL: i64 = 60;
 const DEVICE_TTL: i64 = 300;
 const DEVICE_INTERVAL: u64 = 1;
-pub const DEFAULT_TOKEN_TTL: i64 = 3600;
+pub(crate) const DEFAULT_TOKEN_TTL: i64 = 3600;
 const GRANT_DEVICE: &str = "urn:ietf:params:oauth:grant-type:device_code";
 const OOB: &str = "urn:ietf:wg:oauth:2.0:oob";
 
 /// Claims of an ID token to mint.
-pub struct TokenSpec {
+pub(crate) struct TokenSpec {
     pub email: Option<String>,
     pub sub: Option<String>,
     pub aud: String,
@@ -27,7 +27,7 @@ pub struct TokenSpec {
 }
 
 impl TokenSpec {
-    pub fn for_email(email: &str, aud: &str) -> TokenSpec {
+    pub(crate) fn for_email(email: &str, aud: &str) -> TokenSpec {
         TokenSpec {
             email: Some(email.to_string()),
             sub: None,
@@ -41,12 +41,12 @@ impl TokenSpec {
 }
 
 /// Opaque, stable subject for an email identity.
-pub fn subject_for(email: &str) -> String {
+pub(crate) fn subject_for(email: &str) -> String {
     format!("sandbox-{}", hex::encode(&util::sha256(email.as_bytes())[..10]))
 }
 
 /// Sign an ID token with the issuer key.
-pub fn mint(key: &p256::ecdsa::SigningKey, issuer: &str, spec: &TokenSpec) -> String {
+pub(crate) fn mint(key: &p256::ecdsa::SigningKey, issuer: &str, spec: &TokenSpec) -> String {
     let kid = jwt::kid(&keys::p256_spki_der(key.verifying_key()));
     let mut c = serde_json::Map::new();
     c.insert("iss".into(), json!(issuer));
@@ -90,7 +90,7 @@ struct DeviceGrant {
     last_poll: Option<std::time::Instant>,
 }
 
-pub struct Oidc {
+pub(crate) struct Oidc {
     pub issuer: String,
     key: p256::ecdsa::SigningKey,
     kid: String,
@@ -101,7 +101,7 @@ pub struct Oidc {
 }
 
 /// RFC 8252 loopback redirect (`http://127.0.0.1:*`, `http://[::1]:*`, `http://localhost:*`) or OOB.
-pub fn redirect_allowed(uri: &str) -> bool {
+pub(crate) fn redirect_allowed(uri: &str) -> bool {
     if uri == OOB {
         return true;
     }
@@ -152,7 +152,7 @@ fn page(title: &str, body: &str) -> String {
 }
 
 impl Oidc {
-    pub fn new(issuer: String, key: p256::ecdsa::SigningKey, identity: String, login_form: bool) -> Oidc {
+    pub(crate) fn new(issuer: String, key: p256::ecdsa::SigningKey, identity: String, login_form: bool) -> Oidc {
         let kid = jwt::kid(&keys::p256_spki_der(key.verifying_key()));
         Oidc {
             issuer,
@@ -165,15 +165,15 @@ impl Oidc {
         }
     }
 
-    pub fn kid(&self) -> &str {
+    pub(crate) fn kid(&self) -> &str {
         &self.kid
     }
 
-    pub fn verifying_key(&self) -> &p256::ecdsa::VerifyingKey {
+    pub(crate) fn verifying_key(&self) -> &p256::ecdsa::VerifyingKey {
         self.key.verifying_key()
     }
 
-    pub fn handle(&self, req: &Req, sub_path: &str) -> Resp {
+    pub(crate) fn handle(&self, req: &Req, sub_path: &str) -> Resp {
         match (req.method.as_str(), sub_path) {
             ("GET", "/.well-known/openid-configuration") => self.discovery(),
             ("GET", "/keys") => self.jwks(),
@@ -522,7 +522,7 @@ impl Oidc {
 
 /// Mint a default token with the issuer's own key (unit tests of other modules).
 #[cfg(test)]
-pub fn mint_for_test(oidc: &Oidc, email: &str) -> String {
+pub(crate) fn mint_for_test(oidc: &Oidc, email: &str) -> String {
     mint(&oidc.key, &oidc.issuer, &TokenSpec::for_email(email, "sigstore"))
 }
 

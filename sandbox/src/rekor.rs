@@ -11,9 +11,9 @@ use std::path::Path;
 use std::sync::Mutex;
 
 /// Log name used in checkpoints (origin `<name> - <tree id>`) and signature lines.
-pub const LOG_NAME: &str = "gitsign-sandbox";
+pub(crate) const LOG_NAME: &str = "gitsign-sandbox";
 
-pub struct Rekor {
+pub(crate) struct Rekor {
     key: keys::FastP256,
     spki: Vec<u8>,
     log_id: [u8; 32],
@@ -21,7 +21,7 @@ pub struct Rekor {
     inner: Mutex<Inner>,
 }
 
-pub struct Inner {
+pub(crate) struct Inner {
     store: Store,
     tree: merkle::Tree,
 }
@@ -82,7 +82,7 @@ fn json_str(s: &str) -> String {
 }
 
 /// Canonical hashedrekord v0.0.1 body (§5.6): sorted keys, no whitespace.
-pub fn canonical_body(hash_hex: &str, sig_b64: &str, pem: &str) -> Vec<u8> {
+pub(crate) fn canonical_body(hash_hex: &str, sig_b64: &str, pem: &str) -> Vec<u8> {
     format!(
         concat!(
             r#"{{"apiVersion":"0.0.1","kind":"hashedrekord","spec":{{"data":{{"hash":{{"algorithm":"sha256","value":{}}}}},"#,
@@ -96,7 +96,7 @@ pub fn canonical_body(hash_hex: &str, sig_b64: &str, pem: &str) -> Vec<u8> {
 }
 
 /// Canonical intoto v0.0.1 body: the envelope's and the payload's SHA-256 and the signer.
-pub fn intoto_body(envelope_hash_hex: &str, payload_hash_hex: &str, pem: &str) -> Vec<u8> {
+pub(crate) fn intoto_body(envelope_hash_hex: &str, payload_hash_hex: &str, pem: &str) -> Vec<u8> {
     format!(
         concat!(
             r#"{{"apiVersion":"0.0.1","kind":"intoto","spec":{{"content":{{"hash":{{"algorithm":"sha256","value":{}}},"#,
@@ -122,7 +122,7 @@ fn dsse_b64(s: &str) -> Option<Vec<u8>> {
 }
 
 /// SET payload (§5.7).
-pub fn set_payload(body: &[u8], integrated_time: i64, log_id_hex: &str, index: u64) -> String {
+pub(crate) fn set_payload(body: &[u8], integrated_time: i64, log_id_hex: &str, index: u64) -> String {
     format!(
         r#"{{"body":{},"integratedTime":{},"logID":{},"logIndex":{}}}"#,
         json_str(&util::b64(body)),
@@ -133,7 +133,7 @@ pub fn set_payload(body: &[u8], integrated_time: i64, log_id_hex: &str, index: u
 }
 
 impl Rekor {
-    pub fn open(dir: &Path, key: p256::ecdsa::SigningKey, tree_id: i64) -> Result<Rekor, Error> {
+    pub(crate) fn open(dir: &Path, key: p256::ecdsa::SigningKey, tree_id: i64) -> Result<Rekor, Error> {
         let store = Store::open(&dir.join("rekor.sqlite"))?;
         let leaves = store.leaf_hashes()?;
         let spki = keys::p256_spki_der(key.verifying_key());
@@ -147,11 +147,11 @@ impl Rekor {
         })
     }
 
-    pub fn spki(&self) -> &[u8] {
+    pub(crate) fn spki(&self) -> &[u8] {
         &self.spki
     }
 
-    pub fn log_id_hex(&self) -> String {
+    pub(crate) fn log_id_hex(&self) -> String {
         hex::encode(self.log_id)
     }
 
@@ -160,7 +160,7 @@ impl Rekor {
     }
 
     /// Hold the log lock (used at shutdown so that no append is in flight).
-    pub fn quiesce(&self) -> Option<std::sync::MutexGuard<'_, Inner>> {
+    pub(crate) fn quiesce(&self) -> Option<std::sync::MutexGuard<'_, Inner>> {
         self.inner.lock().ok()
     }
 
@@ -169,7 +169,7 @@ impl Rekor {
     }
 
     /// Signed note for a tree size and root (§5.9).
-    pub fn checkpoint(&self, size: usize, root: &Hash) -> String {
+    pub(crate) fn checkpoint(&self, size: usize, root: &Hash) -> String {
         let text = format!("{LOG_NAME} - {}\n{size}\n{}\n", self.tree_id, util::b64(root));
         let sig = self.key.sign_der(text.as_bytes());
         let mut hint_sig = self.log_id[..4].to_vec();
@@ -204,7 +204,7 @@ impl Rekor {
         Value::Object(m)
     }
 
-    pub fn handle(&self, req: &Req) -> Resp {
+    pub(crate) fn handle(&self, req: &Req) -> Resp {
         let p = req.path.as_str();
         match (req.method.as_str(), p) {
             ("POST", "/api/v1/log/entries") => self.create(req),

@@ -26,16 +26,16 @@ use std::path::Path;
 use std::sync::Mutex;
 
 /// Key file of the log's Ed25519 key (PKCS#8 PEM).
-pub const KEY_FILE: &str = "rekor-v2-key.pem";
+pub(crate) const KEY_FILE: &str = "rekor-v2-key.pem";
 /// Hashes per full tile (tile height 8).
-pub const TILE_WIDTH: u64 = 256;
+pub(crate) const TILE_WIDTH: u64 = 256;
 const TILE_HEIGHT: usize = 8;
 /// The one key type the log accepts from signers (what Fulcio certifies here).
 const KEY_P256: &str = "PKIX_ECDSA_P256_SHA_256";
 /// An entry bundle prefixes each entry with a big-endian u16 length.
 const MAX_BODY: usize = u16::MAX as usize;
 
-pub struct RekorV2 {
+pub(crate) struct RekorV2 {
     key: ring::signature::Ed25519KeyPair,
     spki: Vec<u8>,
     origin: String,
@@ -43,13 +43,13 @@ pub struct RekorV2 {
     inner: Mutex<Inner>,
 }
 
-pub struct Inner {
+pub(crate) struct Inner {
     store: V2Store,
     tree: merkle::Tree,
 }
 
 /// The log id (and checkpoint key id) of an Ed25519 log: SHA-256(name ‖ "\n" ‖ 0x01 ‖ key).
-pub fn log_id(origin: &str, public: &[u8]) -> Hash {
+pub(crate) fn log_id(origin: &str, public: &[u8]) -> Hash {
     let mut m = origin.as_bytes().to_vec();
     m.push(b'\n');
     m.push(0x01);
@@ -58,7 +58,7 @@ pub fn log_id(origin: &str, public: &[u8]) -> Hash {
 }
 
 /// Canonicalized body of a hashedrekord 0.0.2 entry: the protobuf `Entry` as compact JSON.
-pub fn entry_body(digest: &[u8], sig: &[u8], cert_der: &[u8]) -> Vec<u8> {
+pub(crate) fn entry_body(digest: &[u8], sig: &[u8], cert_der: &[u8]) -> Vec<u8> {
     json!({
         "apiVersion": "0.0.2",
         "kind": "hashedrekord",
@@ -76,7 +76,7 @@ pub fn entry_body(digest: &[u8], sig: &[u8], cert_der: &[u8]) -> Vec<u8> {
 
 /// The tile index path of C2SP tlog-tiles: `N` in 3-digit groups, all but the last prefixed
 /// with `x` (1234067 → `x001/x234/067`).
-pub fn index_path(n: u64) -> String {
+pub(crate) fn index_path(n: u64) -> String {
     let mut groups = vec![format!("{:03}", n % 1000)];
     let mut rest = n / 1000;
     while rest > 0 {
@@ -127,7 +127,7 @@ fn b64_field(v: &Value, pointer: &str, name: &str) -> Result<Vec<u8>, Resp> {
 
 impl RekorV2 {
     /// Open (or create) the log under `dir`; `tree_id` makes the origin unique per state dir.
-    pub fn open(dir: &Path, tree_id: i64) -> Result<RekorV2, Error> {
+    pub(crate) fn open(dir: &Path, tree_id: i64) -> Result<RekorV2, Error> {
         let key = keys::load_or_create_ed25519(&dir.join(KEY_FILE))?;
         let store = V2Store::open(&dir.join("rekor-v2.sqlite"))?;
         let leaves = store.leaf_hashes()?;
@@ -144,22 +144,22 @@ impl RekorV2 {
     }
 
     /// SubjectPublicKeyInfo DER of the log's Ed25519 key (for `trusted_root.json`).
-    pub fn spki(&self) -> &[u8] {
+    pub(crate) fn spki(&self) -> &[u8] {
         &self.spki
     }
 
     /// The log id: SHA-256(origin ‖ "\n" ‖ 0x01 ‖ key).
-    pub fn log_id(&self) -> &Hash {
+    pub(crate) fn log_id(&self) -> &Hash {
         &self.log_id
     }
 
     /// The checkpoint origin (and signature key name).
-    pub fn origin(&self) -> &str {
+    pub(crate) fn origin(&self) -> &str {
         &self.origin
     }
 
     /// Hold the log lock (used at shutdown so that no append is in flight).
-    pub fn quiesce(&self) -> Option<std::sync::MutexGuard<'_, Inner>> {
+    pub(crate) fn quiesce(&self) -> Option<std::sync::MutexGuard<'_, Inner>> {
         self.inner.lock().ok()
     }
 
@@ -168,14 +168,14 @@ impl RekorV2 {
     }
 
     /// C2SP tlog-checkpoint signed with the log key (C2SP signed-note, Ed25519).
-    pub fn checkpoint(&self, size: usize, root: &Hash) -> String {
+    pub(crate) fn checkpoint(&self, size: usize, root: &Hash) -> String {
         let text = format!("{}\n{size}\n{}\n", self.origin, util::b64(root));
         let mut hint_sig = self.log_id[..4].to_vec();
         hint_sig.extend_from_slice(self.key.sign(text.as_bytes()).as_ref());
         format!("{text}\n\u{2014} {} {}\n", self.origin, util::b64(&hint_sig))
     }
 
-    pub fn handle(&self, req: &Req) -> Resp {
+    pub(crate) fn handle(&self, req: &Req) -> Resp {
         let p = req.path.as_str();
         match (req.method.as_str(), p) {
             ("POST", "/api/v2/log/entries") => self.create(req),

@@ -4,7 +4,7 @@ use crate::keys;
 use crate::util;
 
 /// Data signed by the CT log for a precertificate entry (RFC 6962 §3.2).
-pub fn signed_data(timestamp_ms: u64, issuer_key_hash: &[u8; 32], precert_tbs: &[u8]) -> Vec<u8> {
+pub(crate) fn signed_data(timestamp_ms: u64, issuer_key_hash: &[u8; 32], precert_tbs: &[u8]) -> Vec<u8> {
     let mut d = vec![0u8, 0u8]; // version v1, signature_type certificate_timestamp
     d.extend_from_slice(&timestamp_ms.to_be_bytes());
     d.extend_from_slice(&1u16.to_be_bytes()); // entry_type precert_entry
@@ -17,7 +17,7 @@ pub fn signed_data(timestamp_ms: u64, issuer_key_hash: &[u8; 32], precert_tbs: &
 }
 
 /// One TLS-encoded SignedCertificateTimestamp.
-pub fn encode_sct(log_id: &[u8; 32], timestamp_ms: u64, sig_der: &[u8]) -> Vec<u8> {
+pub(crate) fn encode_sct(log_id: &[u8; 32], timestamp_ms: u64, sig_der: &[u8]) -> Vec<u8> {
     let mut s = vec![0u8];
     s.extend_from_slice(log_id);
     s.extend_from_slice(&timestamp_ms.to_be_bytes());
@@ -30,7 +30,7 @@ pub fn encode_sct(log_id: &[u8; 32], timestamp_ms: u64, sig_der: &[u8]) -> Vec<u
 }
 
 /// SignedCertificateTimestampList with one SCT.
-pub fn encode_list(sct: &[u8]) -> Vec<u8> {
+pub(crate) fn encode_list(sct: &[u8]) -> Vec<u8> {
     let mut inner = (sct.len() as u16).to_be_bytes().to_vec();
     inner.extend_from_slice(sct);
     let mut out = (inner.len() as u16).to_be_bytes().to_vec();
@@ -39,7 +39,7 @@ pub fn encode_list(sct: &[u8]) -> Vec<u8> {
 }
 
 /// Sign a precertificate and return the TLS SCT list.
-pub fn make_list(ct_key: &p256::ecdsa::SigningKey, issuer_spki_der: &[u8], precert_tbs: &[u8]) -> Vec<u8> {
+pub(crate) fn make_list(ct_key: &p256::ecdsa::SigningKey, issuer_spki_der: &[u8], precert_tbs: &[u8]) -> Vec<u8> {
     let log_id = util::sha256(&keys::p256_spki_der(ct_key.verifying_key()));
     let ts = util::now_unix_millis();
     let sig = keys::sign_p256_der(ct_key, &signed_data(ts, &util::sha256(issuer_spki_der), precert_tbs));
@@ -49,14 +49,14 @@ pub fn make_list(ct_key: &p256::ecdsa::SigningKey, issuer_spki_der: &[u8], prece
 /// Parsed SCT (for tests).
 #[cfg(test)]
 #[derive(Debug, PartialEq)]
-pub struct Sct {
+pub(crate) struct Sct {
     pub log_id: [u8; 32],
     pub timestamp_ms: u64,
     pub signature: Vec<u8>,
 }
 
 #[cfg(test)]
-pub fn parse_list(b: &[u8]) -> Option<Vec<Sct>> {
+pub(crate) fn parse_list(b: &[u8]) -> Option<Vec<Sct>> {
     let total = u16::from_be_bytes([*b.first()?, *b.get(1)?]) as usize;
     let mut rest = b.get(2..)?;
     if rest.len() != total {

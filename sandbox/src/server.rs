@@ -14,14 +14,14 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-pub const ISSUER_KEY: &str = "issuer-key.pem";
-pub const SANDBOX_JSON: &str = "sandbox.json";
-pub const TRUSTED_ROOT: &str = "trusted_root.json";
-pub const SIGNING_CONFIG: &str = "signing_config.json";
-pub const DEFAULT_IDENTITY: &str = "sandbox-user@example.test";
+pub(crate) const ISSUER_KEY: &str = "issuer-key.pem";
+pub(crate) const SANDBOX_JSON: &str = "sandbox.json";
+pub(crate) const TRUSTED_ROOT: &str = "trusted_root.json";
+pub(crate) const SIGNING_CONFIG: &str = "signing_config.json";
+pub(crate) const DEFAULT_IDENTITY: &str = "sandbox-user@example.test";
 const WORKERS: usize = 4;
 
-pub struct Options {
+pub(crate) struct Options {
     pub dir: PathBuf,
     pub addr: String,
     pub identity: String,
@@ -145,7 +145,7 @@ fn no_delay(l: &std::net::TcpListener) {
     }
 }
 
-pub fn serve(opts: Options) -> Result<(), Error> {
+pub(crate) fn serve(opts: Options) -> Result<(), Error> {
     let trusted = trusted_issuers(&opts.trust_issuers)?;
     std::fs::create_dir_all(&opts.dir)?;
     let dir = std::fs::canonicalize(&opts.dir)?;
@@ -301,13 +301,13 @@ fn write_atomic(path: &Path, data: &[u8]) -> Result<(), Error> {
 }
 
 /// How long `env` and `token` wait for a sandbox to answer by default (`--wait SECS` changes it).
-pub const DEFAULT_WAIT: std::time::Duration = std::time::Duration::from_secs(10);
+pub(crate) const DEFAULT_WAIT: std::time::Duration = std::time::Duration::from_secs(10);
 
 /// Read `DIR/sandbox.json` of a running sandbox, waiting up to `wait` for one: the file appears
 /// a few milliseconds after `serve` starts, and one left by a stopped run names a dead address.
 /// The sandbox is live when the process recorded in the file runs and its address accepts a
 /// connection. Otherwise the error says what was found and how to start one.
-pub fn read_live_info(dir: &Path, wait: std::time::Duration) -> Result<Value, Error> {
+pub(crate) fn read_live_info(dir: &Path, wait: std::time::Duration) -> Result<Value, Error> {
     let deadline = std::time::Instant::now() + wait;
     loop {
         let why = match read_info(dir) {
@@ -375,6 +375,6 @@ fn read_info(dir: &Path) -> Result<Value, Error> {
     Ok(serde_json::from_str(&text)?)
 }
 
-pub fn info_str<'a>(info: &'a Value, key: &str) -> Result<&'a str, Error> {
+pub(crate) fn info_str<'a>(info: &'a Value, key: &str) -> Result<&'a str, Error> {
     info.get(key).and_then(Value::as_str).ok_or_else(|| Error::State(format!("{SANDBOX_JSON} has no {key}")))
 }

@@ -13,7 +13,7 @@ extern "C" fn on_signal(_: libc::c_int) {
 }
 
 /// Install the handlers (Unix only; elsewhere the default behaviour stays).
-pub fn install() {
+pub(crate) fn install() {
     #[cfg(unix)]
     {
         let handler = on_signal as extern "C" fn(libc::c_int) as libc::sighandler_t;
@@ -28,7 +28,7 @@ pub fn install() {
 }
 
 /// Block until a stop signal arrived.
-pub fn wait() {
+pub(crate) fn wait() {
     while !STOP.load(Ordering::SeqCst) {
         std::thread::sleep(Duration::from_millis(100));
     }

@@ -6,7 +6,7 @@ use rusqlite::{Connection, OptionalExtension, params};
 use std::path::Path;
 
 #[derive(Clone, Debug)]
-pub struct Entry {
+pub(crate) struct Entry {
     pub index: u64,
     pub leaf_hash: Hash,
     pub body: Vec<u8>,
@@ -20,7 +20,7 @@ pub struct Entry {
     pub email: Option<String>,
 }
 
-pub struct Store {
+pub(crate) struct Store {
     conn: Connection,
 }
 
@@ -83,7 +83,7 @@ fn dense_leaves(conn: &Connection, sql: &str) -> Result<Vec<Hash>, Error> {
 }
 
 impl Store {
-    pub fn open(path: &Path) -> Result<Store, Error> {
+    pub(crate) fn open(path: &Path) -> Result<Store, Error> {
         let conn = open_locked(path)?;
         conn.execute_batch(
             "CREATE TABLE IF NOT EXISTS entries (
@@ -104,12 +104,12 @@ impl Store {
     }
 
     /// All leaf hashes in index order (to rebuild the tree at start).
-    pub fn leaf_hashes(&self) -> Result<Vec<Hash>, Error> {
+    pub(crate) fn leaf_hashes(&self) -> Result<Vec<Hash>, Error> {
         dense_leaves(&self.conn, "SELECT idx, leaf_hash FROM entries ORDER BY idx")
     }
 
     /// Insert and commit (autocommit: the statement is durable when this returns).
-    pub fn insert(&self, e: &Entry) -> Result<(), Error> {
+    pub(crate) fn insert(&self, e: &Entry) -> Result<(), Error> {
         self.conn.execute(
             &format!("INSERT INTO entries ({COLS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)"),
             params![
@@ -126,26 +126,26 @@ impl Store {
         Ok(())
     }
 
-    pub fn by_leaf(&self, leaf: &Hash) -> Result<Option<Entry>, Error> {
+    pub(crate) fn by_leaf(&self, leaf: &Hash) -> Result<Option<Entry>, Error> {
         Ok(self
             .conn
             .query_row(&format!("SELECT {COLS} FROM entries WHERE leaf_hash = ?1"), [leaf.to_vec()], row)
             .optional()?)
     }
 
-    pub fn by_index(&self, idx: u64) -> Result<Option<Entry>, Error> {
+    pub(crate) fn by_index(&self, idx: u64) -> Result<Option<Entry>, Error> {
         Ok(self.conn.query_row(&format!("SELECT {COLS} FROM entries WHERE idx = ?1"), [idx as i64], row).optional()?)
     }
 
-    pub fn search_hash(&self, hex: &str) -> Result<Vec<Hash>, Error> {
+    pub(crate) fn search_hash(&self, hex: &str) -> Result<Vec<Hash>, Error> {
         self.search("data_hash", rusqlite::types::Value::Text(hex.to_string()))
     }
 
-    pub fn search_key(&self, der: &[u8]) -> Result<Vec<Hash>, Error> {
+    pub(crate) fn search_key(&self, der: &[u8]) -> Result<Vec<Hash>, Error> {
         self.search("key_der", rusqlite::types::Value::Blob(der.to_vec()))
     }
 
-    pub fn search_email(&self, email: &str) -> Result<Vec<Hash>, Error> {
+    pub(crate) fn search_email(&self, email: &str) -> Result<Vec<Hash>, Error> {
         self.search("email", rusqlite::types::Value::Text(email.to_ascii_lowercase()))
     }
 
@@ -165,12 +165,12 @@ impl Store {
 
 /// The Rekor v2 log's entries (`rekor-v2.sqlite`): index, RFC 6962 leaf hash and the
 /// canonicalized body as logged (the bytes the leaf hash and the entry bundles are made of).
-pub struct V2Store {
+pub(crate) struct V2Store {
     conn: Connection,
 }
 
 impl V2Store {
-    pub fn open(path: &Path) -> Result<V2Store, Error> {
+    pub(crate) fn open(path: &Path) -> Result<V2Store, Error> {
         let conn = open_locked(path)?;
         conn.execute_batch(
             "CREATE TABLE IF NOT EXISTS entries_v2 (
@@ -183,12 +183,12 @@ impl V2Store {
     }
 
     /// All leaf hashes in index order (to rebuild the tree at start).
-    pub fn leaf_hashes(&self) -> Result<Vec<Hash>, Error> {
+    pub(crate) fn leaf_hashes(&self) -> Result<Vec<Hash>, Error> {
         dense_leaves(&self.conn, "SELECT idx, leaf_hash FROM entries_v2 ORDER BY idx")
     }
 
     /// Insert and commit (autocommit: durable when this returns).
-    pub fn insert(&self, index: u64, leaf: &Hash, body: &[u8]) -> Result<(), Error> {
+    pub(crate) fn insert(&self, index: u64, leaf: &Hash, body: &[u8]) -> Result<(), Error> {
         self.conn.execute(
             "INSERT INTO entries_v2 (idx, leaf_hash, body) VALUES (?1, ?2, ?3)",
             params![index as i64, leaf.to_vec(), body],
@@ -197,7 +197,7 @@ impl V2Store {
     }
 
     /// Index and body of the entry with this leaf hash.
-    pub fn by_leaf(&self, leaf: &Hash) -> Result<Option<(u64, Vec<u8>)>, Error> {
+    pub(crate) fn by_leaf(&self, leaf: &Hash) -> Result<Option<(u64, Vec<u8>)>, Error> {
         Ok(self
             .conn
             .query_row("SELECT idx, body FROM entries_v2 WHERE leaf_hash = ?1", [leaf.to_vec()], |r| {
@@ -207,7 +207,7 @@ impl V2Store {
     }
 
     /// Bodies of entries `start..end`, in index order.
-    pub fn bodies(&self, start: u64, end: u64) -> Result<Vec<Vec<u8>>, Error> {
+    pub(crate) fn bodies(&self, start: u64, end: u64) -> Result<Vec<Vec<u8>>, Error> {
         let mut st = self.conn.prepare("SELECT body FROM entries_v2 WHERE idx >= ?1 AND idx < ?2 ORDER BY idx")?;
         let rows = st.query_map([start as i64, end as i64], |r| r.get::<_, Vec<u8>>(0))?;
         Ok(rows.collect::<Result<Vec<_>, _>>()?)

@@ -13,7 +13,7 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
-pub const CA_FILE: &str = "tls-ca.pem";
+pub(crate) const CA_FILE: &str = "tls-ca.pem";
 const OID_ECDSA_SHA256: &str = "1.2.840.10045.4.3.2";
 const OID_CN: &str = "2.5.4.3";
 const OID_O: &str = "2.5.4.10";
@@ -88,7 +88,7 @@ fn server_cert(ca_key: &p256::ecdsa::SigningKey, key: &p256::ecdsa::SigningKey, 
 }
 
 /// Load or create the TLS CA and server certificate; build the rustls config.
-pub fn server_config(dir: &Path, start: i64) -> Result<Arc<rustls::ServerConfig>, Error> {
+pub(crate) fn server_config(dir: &Path, start: i64) -> Result<Arc<rustls::ServerConfig>, Error> {
     let (ca_key, new_ca) = keys::load_or_create_p256(&dir.join("tls-ca-key.pem"))?;
     let (key, new_key) = keys::load_or_create_p256(&dir.join("tls-server-key.pem"))?;
     let ca_path = dir.join(CA_FILE);
@@ -117,7 +117,7 @@ pub fn server_config(dir: &Path, start: i64) -> Result<Arc<rustls::ServerConfig>
 }
 
 /// Accept connections forever; one thread per connection.
-pub fn serve(
+pub(crate) fn serve(
     listener: TcpListener,
     config: Arc<rustls::ServerConfig>,
     handler: Arc<dyn Fn(&Req) -> Resp + Send + Sync>,

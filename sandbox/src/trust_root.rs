@@ -6,7 +6,7 @@ use crate::tsa::{self, Tsa};
 use crate::util;
 use serde_json::{Value, json};
 
-pub const MEDIA_TYPE: &str = "application/vnd.dev.sigstore.trustedroot+json;version=0.1";
+pub(crate) const MEDIA_TYPE: &str = "application/vnd.dev.sigstore.trustedroot+json;version=0.1";
 
 fn p256_log(base_url: &str, spki: &[u8], start: &str) -> Value {
     json!({
@@ -36,7 +36,7 @@ fn ed25519_log(base_url: &str, spki: &[u8], log_id: &[u8], start: &str) -> Value
 }
 
 /// The logs of the stack, as the trusted root lists them.
-pub struct Logs<'a> {
+pub(crate) struct Logs<'a> {
     /// Rekor v1: SPKI DER of its P-256 key.
     pub rekor_spki: &'a [u8],
     /// Rekor v2: SPKI DER of its Ed25519 key and its log id.
@@ -48,7 +48,7 @@ pub struct Logs<'a> {
 
 /// Build the trusted root for this stack. `start` is a little before the keys were created.
 /// The v1 log comes first, then the v2 log.
-pub fn build(base_url: &str, ca: &Ca, logs: &Logs<'_>, tsa: &Tsa, start: i64) -> Value {
+pub(crate) fn build(base_url: &str, ca: &Ca, logs: &Logs<'_>, tsa: &Tsa, start: i64) -> Value {
     let start = util::rfc3339(start);
     let (rekor_spki, ct_spki) = (logs.rekor_spki, logs.ct_spki);
     json!({
@@ -79,14 +79,14 @@ pub fn build(base_url: &str, ca: &Ca, logs: &Logs<'_>, tsa: &Tsa, start: i64) ->
     })
 }
 
-pub const SIGNING_CONFIG_MEDIA_TYPE: &str = "application/vnd.dev.sigstore.signingconfig.v0.2+json";
+pub(crate) const SIGNING_CONFIG_MEDIA_TYPE: &str = "application/vnd.dev.sigstore.signingconfig.v0.2+json";
 /// `operator` of every service of the stack.
-pub const OPERATOR: &str = "gitsign-sandbox";
+pub(crate) const OPERATOR: &str = "gitsign-sandbox";
 
 /// The signing config for this stack: its Fulcio, OIDC issuer, Rekor v2 and v1 logs (one
 /// operator, so a client takes the highest API version it supports, or the one it is told to)
 /// and its RFC 3161 TSA, which a Rekor v2 signature needs for its time.
-pub fn signing_config(base_url: &str, issuer: &str, tsa_url: &str, start: i64) -> Value {
+pub(crate) fn signing_config(base_url: &str, issuer: &str, tsa_url: &str, start: i64) -> Value {
     let valid = json!({"start": util::rfc3339(start)});
     let service =
         |url: &str, major: u32| json!({"url": url, "majorApiVersion": major, "validFor": valid, "operator": OPERATOR});

@@ -15,11 +15,11 @@ use crate::http::{Req, Resp};
 use crate::{keys, util};
 use std::path::Path;
 
-pub const PATH: &str = "/api/v1/timestamp";
-pub const ROOT_CN: &str = "sandbox-tsa-root";
-pub const LEAF_CN: &str = "sandbox-tsa";
+pub(crate) const PATH: &str = "/api/v1/timestamp";
+pub(crate) const ROOT_CN: &str = "sandbox-tsa-root";
+pub(crate) const LEAF_CN: &str = "sandbox-tsa";
 /// PEM chain (leaf, then root) for `GITSIGN_TIMESTAMP_CERT_CHAIN`.
-pub const CHAIN_FILE: &str = "tsa-chain.pem";
+pub(crate) const CHAIN_FILE: &str = "tsa-chain.pem";
 const ROOT_KEY_FILE: &str = "tsa-root-key.pem";
 const LEAF_KEY_FILE: &str = "tsa-key.pem";
 const ROOT_FILE: &str = "tsa-root.pem";
@@ -38,13 +38,13 @@ const OID_SIGNING_CERT_V2: &str = "1.2.840.113549.1.9.16.2.47";
 const OID_TST_INFO: &str = "1.2.840.113549.1.9.16.1.4";
 const OID_TIME_STAMPING: &str = "1.3.6.1.5.5.7.3.8";
 /// The sandbox's TSA policy (an arc under the Sigstore PEN, unused by real Sigstore).
-pub const POLICY: &str = "1.3.6.1.4.1.57264.99.1";
+pub(crate) const POLICY: &str = "1.3.6.1.4.1.57264.99.1";
 
 /// PKIFailureInfo bits (RFC 3161 §2.4.2).
 const FAIL_BAD_ALG: u8 = 0;
 const FAIL_BAD_DATA_FORMAT: u8 = 5;
 
-pub struct Tsa {
+pub(crate) struct Tsa {
     key: p256::ecdsa::SigningKey,
     pub leaf_der: Vec<u8>,
     pub root_der: Vec<u8>,
@@ -95,7 +95,7 @@ fn certs(root: &p384::ecdsa::SigningKey, leaf: &p256::ecdsa::SigningKey, start: 
     (sign_cert(&root_tbs, root), sign_cert(&leaf_tbs, root))
 }
 
-/// The serial number and issuer Name of a certificate we made (tbs: [0] version, serial, alg, issuer).
+/// The serial number and issuer Name of a certificate we made (tbs: `[0]` version, serial, alg, issuer).
 fn serial_and_issuer(cert: &[u8]) -> Option<(Vec<u8>, Vec<u8>)> {
     let c = read_tlv(cert)?;
     let tbs = read_tlv(c.content)?;
@@ -110,7 +110,7 @@ fn serial_and_issuer(cert: &[u8]) -> Option<(Vec<u8>, Vec<u8>)> {
 
 impl Tsa {
     /// Load the TSA from `dir`, creating its keys and certificates on first use.
-    pub fn load_or_create(dir: &Path, start: i64) -> Result<Tsa, Error> {
+    pub(crate) fn load_or_create(dir: &Path, start: i64) -> Result<Tsa, Error> {
         let (root_key, new_root) = keys::load_or_create_p384(&dir.join(ROOT_KEY_FILE))?;
         let (key, new_leaf) = keys::load_or_create_p256(&dir.join(LEAF_KEY_FILE))?;
         let (root_path, leaf_path) = (dir.join(ROOT_FILE), dir.join(LEAF_FILE));
@@ -129,7 +129,7 @@ impl Tsa {
         Ok(Tsa { key, leaf_der, root_der, leaf_serial, leaf_issuer })
     }
 
-    pub fn handle(&self, req: &Req) -> Resp {
+    pub(crate) fn handle(&self, req: &Req) -> Resp {
         if req.method != "POST" {
             return Resp::error(405, "use POST with a DER TimeStampReq");
         }
@@ -196,7 +196,7 @@ impl Tsa {
 }
 
 /// GeneralizedTime `YYYYMMDDHHMMSSZ` (RFC 3161 requires GeneralizedTime for genTime).
-pub fn generalized_time(unix: i64) -> Vec<u8> {
+pub(crate) fn generalized_time(unix: i64) -> Vec<u8> {
     let t = time::OffsetDateTime::from_unix_timestamp(unix).unwrap_or(time::OffsetDateTime::UNIX_EPOCH);
     let s = format!(
         "{:04}{:02}{:02}{:02}{:02}{:02}Z",

@@ -5,47 +5,48 @@ use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 use sha2::{Digest, Sha256};
 use std::collections::BTreeMap;
 
-pub fn b64(data: &[u8]) -> String {
+pub(crate) fn b64(data: &[u8]) -> String {
     STANDARD.encode(data)
 }
 
-pub fn b64_decode(s: &str) -> Option<Vec<u8>> {
+pub(crate) fn b64_decode(s: &str) -> Option<Vec<u8>> {
     STANDARD.decode(s.trim()).ok()
 }
 
-pub fn b64url(data: &[u8]) -> String {
+pub(crate) fn b64url(data: &[u8]) -> String {
     URL_SAFE_NO_PAD.encode(data)
 }
 
-pub fn b64url_decode(s: &str) -> Option<Vec<u8>> {
+pub(crate) fn b64url_decode(s: &str) -> Option<Vec<u8>> {
     URL_SAFE_NO_PAD.decode(s.trim_end_matches('=')).ok()
 }
 
-pub fn sha256(data: &[u8]) -> [u8; 32] {
+pub(crate) fn sha256(data: &[u8]) -> [u8; 32] {
     Sha256::digest(data).into()
 }
 
 /// Cryptographically random bytes.
-pub fn random_bytes(n: usize) -> Vec<u8> {
+#[allow(clippy::expect_used, reason = "without the OS random generator the sandbox can make no key, serial or token")]
+pub(crate) fn random_bytes(n: usize) -> Vec<u8> {
     let mut v = vec![0u8; n];
     getrandom::fill(&mut v).expect("system random number generator failed");
     v
 }
 
-pub fn random_token(n: usize) -> String {
+pub(crate) fn random_token(n: usize) -> String {
     b64url(&random_bytes(n))
 }
 
-pub fn now_unix() -> i64 {
+pub(crate) fn now_unix() -> i64 {
     std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs() as i64).unwrap_or(0)
 }
 
-pub fn now_unix_millis() -> u64 {
+pub(crate) fn now_unix_millis() -> u64 {
     std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_millis() as u64).unwrap_or(0)
 }
 
 /// RFC 3339 UTC timestamp with a `Z` suffix and whole seconds.
-pub fn rfc3339(unix: i64) -> String {
+pub(crate) fn rfc3339(unix: i64) -> String {
     let t = time::OffsetDateTime::from_unix_timestamp(unix).unwrap_or(time::OffsetDateTime::UNIX_EPOCH);
     format!(
         "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}Z",
@@ -59,7 +60,7 @@ pub fn rfc3339(unix: i64) -> String {
 }
 
 /// PEM with 64-column base64 lines and a trailing newline.
-pub fn pem_encode(label: &str, der: &[u8]) -> String {
+pub(crate) fn pem_encode(label: &str, der: &[u8]) -> String {
     let b = b64(der);
     let mut out = format!("-----BEGIN {label}-----\n");
     for chunk in b.as_bytes().chunks(64) {
@@ -71,7 +72,7 @@ pub fn pem_encode(label: &str, der: &[u8]) -> String {
 }
 
 /// Lenient PEM decoding: returns every (label, DER) block; any line width accepted.
-pub fn pem_decode_all(text: &str) -> Vec<(String, Vec<u8>)> {
+pub(crate) fn pem_decode_all(text: &str) -> Vec<(String, Vec<u8>)> {
     let mut out = Vec::new();
     let mut label: Option<String> = None;
     let mut body = String::new();
@@ -94,12 +95,12 @@ pub fn pem_decode_all(text: &str) -> Vec<(String, Vec<u8>)> {
     out
 }
 
-pub fn is_hex(s: &str, len: usize) -> bool {
+pub(crate) fn is_hex(s: &str, len: usize) -> bool {
     s.len() == len && s.bytes().all(|b| b.is_ascii_hexdigit())
 }
 
 /// Percent-decoding for `application/x-www-form-urlencoded` and query strings.
-pub fn url_decode(s: &str) -> String {
+pub(crate) fn url_decode(s: &str) -> String {
     let bytes = s.as_bytes();
     let mut out = Vec::with_capacity(bytes.len());
     let mut i = 0;
@@ -122,7 +123,7 @@ pub fn url_decode(s: &str) -> String {
     String::from_utf8_lossy(&out).into_owned()
 }
 
-pub fn url_encode(s: &str) -> String {
+pub(crate) fn url_encode(s: &str) -> String {
     let mut out = String::new();
     for b in s.bytes() {
         if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
@@ -134,7 +135,7 @@ pub fn url_encode(s: &str) -> String {
     out
 }
 
-pub fn parse_form(s: &str) -> BTreeMap<String, String> {
+pub(crate) fn parse_form(s: &str) -> BTreeMap<String, String> {
     let mut m = BTreeMap::new();
     for pair in s.split('&').filter(|p| !p.is_empty()) {
         let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
@@ -143,12 +144,12 @@ pub fn parse_form(s: &str) -> BTreeMap<String, String> {
     m
 }
 
-pub fn html_escape(s: &str) -> String {
+pub(crate) fn html_escape(s: &str) -> String {
     s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;").replace('\'', "&#39;")
 }
 
 /// Write a file readable only by its owner (mode 0600 on Unix).
-pub fn write_private(path: &std::path::Path, data: &[u8]) -> std::io::Result<()> {
+pub(crate) fn write_private(path: &std::path::Path, data: &[u8]) -> std::io::Result<()> {
     use std::io::Write;
     let mut opts = std::fs::OpenOptions::new();
     opts.write(true).create(true).truncate(true);

@@ -1,6 +1,7 @@
 //! End-to-end tests: start the `gitsign-sandbox` binary and talk to it over HTTP.
 //! Everything checked here is re-derived independently from the wire formats
 //! (Merkle proofs, SET, checkpoint, chain), not by calling the sandbox's code.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a panic is how a test reports
 
 use base64::Engine;
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
@@ -8,22 +9,24 @@ use p256::ecdsa::signature::{Signer, Verifier};
 use p256::ecdsa::{DerSignature, Signature, SigningKey, VerifyingKey};
 use p256::pkcs8::{DecodePublicKey, EncodePublicKey};
 use serde_json::{Value, json};
-use sha2::{Digest, Sha256};
 use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::path::Path;
 use std::process::Command;
 
 mod common;
-use common::{BIN, HttpResp, Sandbox, TempDir, http, new_key};
+use common::{BIN, Sandbox, new_key};
+use testsupport::TempDir;
+use testsupport::http::{Response, http};
+use testsupport::merkle::{leaf_hash, proof_root, sha256};
 
 const EMAIL: &str = "sandbox-user@example.test";
 
-fn get(url: &str) -> HttpResp {
+fn get(url: &str) -> Response {
     http("GET", url, &[], b"")
 }
 
-fn post_json(url: &str, v: &Value, bearer: Option<&str>) -> HttpResp {
+fn post_json(url: &str, v: &Value, bearer: Option<&str>) -> Response {
     let auth = bearer.map(|t| format!("Bearer {t}"));
     let mut h = vec![("Content-Type", "application/json")];
     if let Some(a) = &auth {
@@ -32,7 +35,7 @@ fn post_json(url: &str, v: &Value, bearer: Option<&str>) -> HttpResp {
     http("POST", url, &h, v.to_string().as_bytes())
 }
 
-fn post_form(url: &str, pairs: &[(&str, &str)]) -> HttpResp {
+fn post_form(url: &str, pairs: &[(&str, &str)]) -> Response {
     let body: Vec<String> = pairs.iter().map(|(k, v)| format!("{}={}", enc(k), enc(v))).collect();
     http("POST", url, &[("Content-Type", "application/x-www-form-urlencoded")], body.join("&").as_bytes())
 }
@@ -76,10 +79,6 @@ fn unb64(s: &str) -> Vec<u8> {
     STANDARD.decode(s).unwrap()
 }
 
-fn sha256(b: &[u8]) -> [u8; 32] {
-    Sha256::digest(b).into()
-}
-
 fn spki_der(k: &SigningKey) -> Vec<u8> {
     k.verifying_key().to_public_key_der().unwrap().as_bytes().to_vec()
 }
@@ -110,7 +109,7 @@ fn pop(k: &SigningKey, subject: &str) -> String {
     b64(s.as_bytes())
 }
 
-fn fulcio_v1(base: &str, tok: &str, k: &SigningKey, subject: &str) -> HttpResp {
+fn fulcio_v1(base: &str, tok: &str, k: &SigningKey, subject: &str) -> Response {
     post_json(
         &format!("{base}/api/v1/signingCert"),
         &json!({"publicKey": {"content": b64(&spki_der(k)), "algorithm": "ecdsa"}, "signedEmailAddress": pop(k, subject), "certificateSigningRequest": null}),
@@ -119,46 +118,6 @@ fn fulcio_v1(base: &str, tok: &str, k: &SigningKey, subject: &str) -> HttpResp {
 }
 
 // ------------------------------------------------ independent verification
-
-fn leaf_hash(b: &[u8]) -> [u8; 32] {
-    let mut h = Sha256::new();
-    h.update([0]);
-    h.update(b);
-    h.finalize().into()
-}
-
-fn node(l: &[u8], r: &[u8]) -> [u8; 32] {
-    let mut h = Sha256::new();
-    h.update([1]);
-    h.update(l);
-    h.update(r);
-    h.finalize().into()
-}
-
-/// RFC 9162 §2.1.3.2.
-fn proof_root(index: u64, size: u64, leaf: [u8; 32], proof: &[[u8; 32]]) -> Option<[u8; 32]> {
-    if index >= size {
-        return None;
-    }
-    let (mut f, mut s, mut r) = (index, size - 1, leaf);
-    for p in proof {
-        if s == 0 {
-            return None;
-        }
-        if f & 1 == 1 || f == s {
-            r = node(p, &r);
-            while f & 1 == 0 && f != 0 {
-                f >>= 1;
-                s >>= 1;
-            }
-        } else {
-            r = node(&r, p);
-        }
-        f >>= 1;
-        s >>= 1;
-    }
-    (s == 0).then_some(r)
-}
 
 struct Trust {
     rekor_key: VerifyingKey,
@@ -263,7 +222,7 @@ fn openssl_available() -> bool {
     Command::new("openssl").arg("version").output().map(|o| o.status.success()).unwrap_or(false)
 }
 
-fn upload(base: &str, cert_der: &[u8], k: &SigningKey, data: &[u8]) -> (HttpResp, Vec<u8>) {
+fn upload(base: &str, cert_der: &[u8], k: &SigningKey, data: &[u8]) -> (Response, Vec<u8>) {
     let digest = sha256(data);
     let sig: DerSignature = k.sign(data);
     let hash_hex = hex::encode(digest);
@@ -842,7 +801,7 @@ fn rejections() {
 }
 
 /// One HTTPS request with a rustls (ring) client trusting only DIR/tls-ca.pem.
-fn https(url: &str, ca_pem: &Path, method: &str, body: &[u8]) -> HttpResp {
+fn https(url: &str, ca_pem: &Path, method: &str, body: &[u8]) -> Response {
     use rustls::pki_types::{CertificateDer, ServerName};
     let rest = url.strip_prefix("https://").expect("https URL");
     let (hostport, path) = match rest.find('/') {
@@ -878,7 +837,7 @@ fn https(url: &str, ca_pem: &Path, method: &str, body: &[u8]) -> HttpResp {
     let status = lines.next().unwrap().split(' ').nth(1).unwrap().parse().unwrap();
     let headers =
         lines.filter_map(|l| l.split_once(':').map(|(k, v)| (k.trim().to_string(), v.trim().to_string()))).collect();
-    HttpResp { status, headers, body: raw[split + 4..].to_vec() }
+    Response { status, headers, body: raw[split + 4..].to_vec() }
 }
 
 #[test]

@@ -2,6 +2,7 @@
 //! alone (C2SP signed-note / tlog-checkpoint / tlog-tiles, RFC 6962 hashing), plus a round trip
 //! with an independent client: sigstore-python signs with `--rekor-version 2` and verifies
 //! offline against the sandbox's `trusted_root.json` and `signing_config.json`.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a panic is how a test reports
 
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
@@ -10,12 +11,14 @@ use p256::ecdsa::signature::hazmat::PrehashSigner;
 use p256::ecdsa::{DerSignature, SigningKey};
 use p256::pkcs8::EncodePublicKey;
 use serde_json::{Value, json};
-use sha2::{Digest, Sha256};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
 mod common;
-use common::{BIN, HttpResp, Sandbox, TempDir, http, new_key};
+use common::{BIN, Sandbox, new_key};
+use testsupport::TempDir;
+use testsupport::http::{Response, http};
+use testsupport::merkle::{leaf_hash, mth, node, proof_root, sha256};
 
 const EMAIL: &str = "sandbox-user@example.test";
 
@@ -27,70 +30,11 @@ fn unb64(s: &str) -> Vec<u8> {
     STANDARD.decode(s).unwrap_or_else(|e| panic!("not base64 ({e}): {s}"))
 }
 
-fn sha256(b: &[u8]) -> [u8; 32] {
-    Sha256::digest(b).into()
-}
-
-fn leaf_hash(b: &[u8]) -> [u8; 32] {
-    let mut h = Sha256::new();
-    h.update([0]);
-    h.update(b);
-    h.finalize().into()
-}
-
-fn node(l: &[u8], r: &[u8]) -> [u8; 32] {
-    let mut h = Sha256::new();
-    h.update([1]);
-    h.update(l);
-    h.update(r);
-    h.finalize().into()
-}
-
-/// MTH(D[0:n]), RFC 6962 §2.1, straight from the definition.
-fn mth(leaves: &[[u8; 32]]) -> [u8; 32] {
-    match leaves.len() {
-        0 => sha256(b""),
-        1 => leaves[0],
-        n => {
-            let mut k = 1;
-            while k * 2 < n {
-                k *= 2;
-            }
-            node(&mth(&leaves[..k]), &mth(&leaves[k..]))
-        }
-    }
-}
-
-/// RFC 9162 §2.1.3.2: the root an inclusion proof leads to.
-fn proof_root(index: u64, size: u64, leaf: [u8; 32], proof: &[Vec<u8>]) -> Option<[u8; 32]> {
-    if index >= size {
-        return None;
-    }
-    let (mut fn_, mut sn, mut r) = (index, size - 1, leaf);
-    for p in proof {
-        if sn == 0 {
-            return None;
-        }
-        if fn_ & 1 == 1 || fn_ == sn {
-            r = node(p, &r);
-            while fn_ & 1 == 0 && fn_ != 0 {
-                fn_ >>= 1;
-                sn >>= 1;
-            }
-        } else {
-            r = node(&r, p);
-        }
-        fn_ >>= 1;
-        sn >>= 1;
-    }
-    (sn == 0).then_some(r)
-}
-
-fn get(url: &str) -> HttpResp {
+fn get(url: &str) -> Response {
     http("GET", url, &[], b"")
 }
 
-fn post(url: &str, body: &[u8]) -> HttpResp {
+fn post(url: &str, body: &[u8]) -> Response {
     http("POST", url, &[("Content-Type", "application/json")], body)
 }
 

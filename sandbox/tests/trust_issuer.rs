@@ -1,6 +1,7 @@
 //! `serve --trust-issuer URL`: Fulcio accepts RS256 ID tokens from an external OIDC
-//! issuer. The issuer here is a tiny fake served from a std TcpListener thread inside
+//! issuer. The issuer here is a tiny fake served by `testsupport::server::FakeServer` inside
 //! the test (discovery + JWKS with an RSA key), like npm oidc-provider on loopback.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a panic is how a test reports
 
 use base64::Engine;
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
@@ -12,20 +13,22 @@ use rsa::signature::SignatureEncoding;
 use rsa::traits::PublicKeyParts;
 use serde_json::{Value, json};
 use sha2::Sha256;
-use std::io::{Read, Write};
-use std::net::{TcpListener, TcpStream};
+use std::net::TcpListener;
 use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, OnceLock};
+use testsupport::http::Response;
+use testsupport::server::{FakeServer, Reply};
 
 mod common;
-use common::{BIN, HttpResp, Sandbox, TempDir, new_key as new_p256};
+use common::{BIN, Sandbox, new_key as new_p256};
+use testsupport::TempDir;
 
 const EMAIL: &str = "external-user@example.test";
 
 /// A JSON request (the sandbox answers with Content-Length).
-fn http(method: &str, url: &str, body: &[u8]) -> HttpResp {
-    common::http(method, url, &[("Content-Type", "application/json")], body)
+fn http(method: &str, url: &str, body: &[u8]) -> Response {
+    testsupport::http::http(method, url, &[("Content-Type", "application/json")], body)
 }
 
 // ---------------------------------------------------------------- RSA and tokens
@@ -99,75 +102,49 @@ struct FakeIssuer {
     jwks_hits: Arc<AtomicUsize>,
 }
 
-fn respond(s: &mut TcpStream, status: &str, body: &str, chunked: bool) {
-    let mut out =
-        format!("HTTP/1.1 {status}\r\nContent-Type: application/json; charset=utf-8\r\nConnection: close\r\n");
-    if chunked {
-        out.push_str("Transfer-Encoding: chunked\r\n\r\n");
-        for part in body.as_bytes().chunks(100) {
-            out.push_str(&format!("{:x}\r\n", part.len()));
-            out.push_str(std::str::from_utf8(part).unwrap_or(""));
-            out.push_str("\r\n");
-        }
-        out.push_str("0\r\n\r\n");
-    } else {
-        out.push_str(&format!("Content-Length: {}\r\n\r\n{body}", body.len()));
-    }
-    let _ = s.write_all(out.as_bytes());
-}
-
 impl FakeIssuer {
     fn start(jwks: Value) -> FakeIssuer {
-        let l = TcpListener::bind("127.0.0.1:0").unwrap();
-        let url = format!("http://{}", l.local_addr().unwrap());
         let discovery_hits = Arc::new(AtomicUsize::new(0));
         let jwks_hits = Arc::new(AtomicUsize::new(0));
-        let (d, j, base) = (Arc::clone(&discovery_hits), Arc::clone(&jwks_hits), url.clone());
-        let jwks = Mutex::new(jwks.to_string());
-        std::thread::spawn(move || {
-            for s in l.incoming() {
-                let Ok(mut s) = s else { return };
-                let mut head = Vec::new();
-                let mut buf = [0u8; 1024];
-                while !head.windows(4).any(|w| w == b"\r\n\r\n") {
-                    match s.read(&mut buf) {
-                        Ok(0) | Err(_) => break,
-                        Ok(n) => head.extend_from_slice(&buf[..n]),
-                    }
+        let base = Arc::new(OnceLock::<String>::new());
+        let (d, j, b) = (Arc::clone(&discovery_hits), Arc::clone(&jwks_hits), Arc::clone(&base));
+        let jwks = jwks.to_string();
+        let answer = |status: u16, body: String| {
+            let mut r = Response::new(status, body);
+            r.headers = vec![("Content-Type".into(), "application/json; charset=utf-8".into())];
+            r
+        };
+        let server = FakeServer::start(move |req| {
+            let base = b.get().map(String::as_str).unwrap_or_default();
+            match (req.method.as_str(), req.path.as_str()) {
+                ("GET", "/.well-known/openid-configuration") => {
+                    d.fetch_add(1, Ordering::SeqCst);
+                    let doc = json!({
+                        "issuer": base,
+                        "authorization_endpoint": format!("{base}/auth"),
+                        "token_endpoint": format!("{base}/token"),
+                        "jwks_uri": format!("{base}/jwks"),
+                        "response_types_supported": ["code"],
+                        "subject_types_supported": ["public"],
+                        "id_token_signing_alg_values_supported": ["RS256"],
+                    });
+                    Reply::Http(answer(200, doc.to_string()))
                 }
-                let head = String::from_utf8_lossy(&head).into_owned();
-                let mut rl = head.split(' ');
-                let (method, path) = (rl.next().unwrap_or(""), rl.next().unwrap_or(""));
-                match (method, path) {
-                    ("GET", "/.well-known/openid-configuration") => {
-                        d.fetch_add(1, Ordering::SeqCst);
-                        let doc = json!({
-                            "issuer": base,
-                            "authorization_endpoint": format!("{base}/auth"),
-                            "token_endpoint": format!("{base}/token"),
-                            "jwks_uri": format!("{base}/jwks"),
-                            "response_types_supported": ["code"],
-                            "subject_types_supported": ["public"],
-                            "id_token_signing_alg_values_supported": ["RS256"],
-                        });
-                        respond(&mut s, "200 OK", &doc.to_string(), false);
-                    }
-                    ("GET", "/jwks") => {
-                        j.fetch_add(1, Ordering::SeqCst);
-                        let body = jwks.lock().map(|b| b.clone()).unwrap_or_default();
-                        respond(&mut s, "200 OK", &body, true);
-                    }
-                    _ => respond(&mut s, "404 Not Found", "{\"error\":\"not found\"}", false),
+                ("GET", "/jwks") => {
+                    j.fetch_add(1, Ordering::SeqCst);
+                    Reply::Chunked(answer(200, jwks.clone()))
                 }
+                _ => Reply::Http(answer(404, "{\"error\":\"not found\"}".to_string())),
             }
         });
-        FakeIssuer { url, discovery_hits, jwks_hits }
+        let _ = base.set(server.url.clone());
+        FakeIssuer { url: server.url, discovery_hits, jwks_hits }
     }
 }
 
 // ---------------------------------------------------------------- Fulcio
 
-fn fulcio_v2(base: &str, tok: &str, k: &SigningKey, subject: &str) -> HttpResp {
+fn fulcio_v2(base: &str, tok: &str, k: &SigningKey, subject: &str) -> Response {
     let spki = k.verifying_key().to_public_key_der().unwrap();
     let pop: DerSignature = k.sign(subject.as_bytes());
     let body = json!({
@@ -185,7 +162,7 @@ fn pem_der(pem: &str) -> Vec<u8> {
     STANDARD.decode(b).unwrap()
 }
 
-fn assert_unauthenticated(r: &HttpResp, needle: &str) {
+fn assert_unauthenticated(r: &Response, needle: &str) {
     assert_eq!(r.status, 401, "{}", r.text());
     let v = r.json();
     assert_eq!(v["code"], 16, "gRPC Unauthenticated: {v}");
@@ -255,19 +232,15 @@ fn certificate_for_a_trusted_issuers_rs256_token() {
         let body = json!({"publicKey": {"content": STANDARD.encode(spki.as_bytes()), "algorithm": "ecdsa"},
                           "signedEmailAddress": STANDARD.encode(pop.as_bytes())})
         .to_string();
-        let rest = base.strip_prefix("http://").unwrap();
-        let mut s = TcpStream::connect(rest).unwrap();
-        write!(
-            s,
-            "POST /api/v1/signingCert HTTP/1.1\r\nHost: {rest}\r\nConnection: close\r\nAuthorization: Bearer {tok}\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
-            body.len()
+        let bearer = format!("Bearer {tok}");
+        testsupport::http::http(
+            "POST",
+            &format!("{base}/api/v1/signingCert"),
+            &[("Authorization", &bearer), ("Content-Type", "application/json")],
+            body.as_bytes(),
         )
-        .unwrap();
-        let mut raw = String::new();
-        s.read_to_string(&mut raw).unwrap();
-        raw
     };
-    assert!(v1.starts_with("HTTP/1.1 201"), "{v1}");
+    assert_eq!(v1.status, 201, "{}", v1.text());
 
     // A sub-only token: the subject is the sub.
     let mut c = claims(&issuer.url, EMAIL);
@@ -371,27 +344,12 @@ fn issuer_not_up_yet_is_fetched_when_a_token_arrives() {
         .expect("rebind the issuer port");
     let jwks = json!({"keys": [rsa_jwk(&key, "late")]}).to_string();
     let base = url.clone();
-    std::thread::spawn(move || {
-        for s in l.incoming() {
-            let Ok(mut s) = s else { return };
-            let mut head = Vec::new();
-            let mut buf = [0u8; 1024];
-            while !head.windows(4).any(|w| w == b"\r\n\r\n") {
-                match s.read(&mut buf) {
-                    Ok(0) | Err(_) => break,
-                    Ok(n) => head.extend_from_slice(&buf[..n]),
-                }
-            }
-            let head = String::from_utf8_lossy(&head).into_owned();
-            if head.starts_with("GET /.well-known/openid-configuration ") {
-                let doc = json!({"issuer": base, "jwks_uri": format!("{base}/jwks")});
-                respond(&mut s, "200 OK", &doc.to_string(), false);
-            } else if head.starts_with("GET /jwks ") {
-                respond(&mut s, "200 OK", &jwks, false);
-            } else {
-                respond(&mut s, "404 Not Found", "{}", false);
-            }
+    FakeServer::on(l, move |req| match (req.method.as_str(), req.path.as_str()) {
+        ("GET", "/.well-known/openid-configuration") => {
+            Reply::Http(Response::new(200, json!({"issuer": base, "jwks_uri": format!("{base}/jwks")}).to_string()))
         }
+        ("GET", "/jwks") => Reply::Http(Response::new(200, jwks.clone())),
+        _ => Reply::Http(Response::new(404, "{}")),
     });
     // Retries while the issuer has never answered are spaced by a few seconds.
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(15);

@@ -3,11 +3,11 @@
 //! A signing identity (ephemeral P-256 key + Fulcio certificate) is kept for the
 //! certificate's life so that consecutive signatures need one login. Two back ends:
 //!
-//! - **socket** ([`server`], [`client`], [`protocol`]): the `gitsign-credential-cache` daemon
+//! - **socket** ([`server`](super::server), [`client`], [`protocol`](super::protocol)): the `gitsign-credential-cache` daemon
 //!   keeps credentials in memory behind a Unix socket in a 0700 directory, checks every
 //!   connection's peer uid, and never writes anything to disk or runs a login itself.
 //! - **system** ([`keyring`]): the OS keyring, no daemon: the Secret Service (GNOME Keyring,
-//!   KWallet, KeePassXC; [`secret_service`]) when a session bus offers one, else the kernel
+//!   KWallet, KeePassXC; [`secret_service`](super::secret_service)) when a session bus offers one, else the kernel
 //!   keyutils keyring (Linux). `secret-service` and `keyutils` force one of the two.
 //!
 //! Entries are keyed by a hash of the signing-identity configuration, the host and the trusted

@@ -139,7 +139,7 @@ mod imp {
         store.build(SERVICE, &user(key), None).map_err(err)
     }
 
-    pub fn get(key: &KeyId, now: i64) -> Result<Option<(i64, Credential)>, KeyringError> {
+    pub(super) fn get(key: &KeyId, now: i64) -> Result<Option<(i64, Credential)>, KeyringError> {
         let e = entry(key)?;
         let secret = match e.get_secret() {
             Ok(s) => Zeroizing::new(s),
@@ -156,7 +156,7 @@ mod imp {
         }
     }
 
-    pub fn store(key: &KeyId, cred: &Credential, expires_at: i64, now: i64) -> Result<(), KeyringError> {
+    pub(super) fn store(key: &KeyId, cred: &Credential, expires_at: i64, now: i64) -> Result<(), KeyringError> {
         let secs = expires_at - now;
         let e = entry(key)?;
         e.set_secret(&encode(cred, expires_at)).map_err(err)?;
@@ -170,7 +170,7 @@ mod imp {
         Ok(())
     }
 
-    pub fn clear(key: &KeyId) -> Result<bool, KeyringError> {
+    pub(super) fn clear(key: &KeyId) -> Result<bool, KeyringError> {
         match entry(key)?.delete_credential() {
             Ok(()) => Ok(true),
             Err(keyring_core::Error::NoEntry) => Ok(false),

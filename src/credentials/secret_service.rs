@@ -108,11 +108,11 @@ mod imp {
         Ok(n)
     }
 
-    pub fn connect() -> Result<(), KeyringError> {
+    pub(super) fn connect() -> Result<(), KeyringError> {
         run("the connection request", |_| Ok(()))
     }
 
-    pub fn get(key: &KeyId, now: i64) -> Result<Option<(i64, Credential)>, KeyringError> {
+    pub(super) fn get(key: &KeyId, now: i64) -> Result<Option<(i64, Credential)>, KeyringError> {
         let key = *key;
         run("a look-up", move |s| {
             let e = entry(s, &key, None)?;
@@ -131,7 +131,7 @@ mod imp {
         })
     }
 
-    pub fn store(key: &KeyId, cred: &Credential, expires_at: i64, now: i64) -> Result<(), KeyringError> {
+    pub(super) fn store(key: &KeyId, cred: &Credential, expires_at: i64, now: i64) -> Result<(), KeyringError> {
         let key = *key;
         let cred = cred.clone();
         run("storing an item", move |s| {
@@ -147,7 +147,7 @@ mod imp {
         })
     }
 
-    pub fn clear(key: &KeyId) -> Result<bool, KeyringError> {
+    pub(super) fn clear(key: &KeyId) -> Result<bool, KeyringError> {
         let key = *key;
         run("deleting an item", move |s| match entry(s, &key, None)?.delete_credential() {
             Ok(()) => Ok(true),

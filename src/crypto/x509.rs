@@ -46,7 +46,7 @@ pub(crate) mod tlv {
 
     /// One element: its tag, its content and its whole encoding.
     #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-    pub struct Tlv<'a> {
+    pub(crate) struct Tlv<'a> {
         /// The (single-byte) tag.
         pub tag: u8,
         /// The content octets.
@@ -56,7 +56,7 @@ pub(crate) mod tlv {
     }
 
     /// Read one element from the front of `input`; returns it and the rest.
-    pub fn read(input: &[u8]) -> Result<(Tlv<'_>, &[u8]), TlvError> {
+    pub(crate) fn read(input: &[u8]) -> Result<(Tlv<'_>, &[u8]), TlvError> {
         let tag = *input.first().ok_or(TlvError::Truncated)?;
         if tag & 0x1f == 0x1f {
             return Err(TlvError::LongTag);
@@ -88,7 +88,7 @@ pub(crate) mod tlv {
     }
 
     /// Read exactly one element filling `input`.
-    pub fn read_all(input: &[u8]) -> Result<Tlv<'_>, TlvError> {
+    pub(crate) fn read_all(input: &[u8]) -> Result<Tlv<'_>, TlvError> {
         let (t, rest) = read(input)?;
         if !rest.is_empty() {
             return Err(TlvError::Trailing);
@@ -97,7 +97,7 @@ pub(crate) mod tlv {
     }
 
     /// Read one element with the given tag.
-    pub fn expect(input: &[u8], tag: u8) -> Result<(Tlv<'_>, &[u8]), TlvError> {
+    pub(crate) fn expect(input: &[u8], tag: u8) -> Result<(Tlv<'_>, &[u8]), TlvError> {
         let (t, rest) = read(input)?;
         if t.tag != tag {
             return Err(TlvError::UnexpectedTag { expected: tag, found: t.tag });
@@ -106,7 +106,7 @@ pub(crate) mod tlv {
     }
 
     /// All elements of a constructed value, in order.
-    pub fn children(mut value: &[u8]) -> Result<Vec<Tlv<'_>>, TlvError> {
+    pub(crate) fn children(mut value: &[u8]) -> Result<Vec<Tlv<'_>>, TlvError> {
         let mut out = Vec::new();
         while !value.is_empty() {
             let (t, rest) = read(value)?;
@@ -117,7 +117,7 @@ pub(crate) mod tlv {
     }
 
     /// Encode a tag and length header for `len` content bytes.
-    pub fn header(tag: u8, len: usize) -> Vec<u8> {
+    pub(crate) fn header(tag: u8, len: usize) -> Vec<u8> {
         let mut out = vec![tag];
         if len < 0x80 {
             out.push(len as u8);
@@ -131,14 +131,14 @@ pub(crate) mod tlv {
     }
 
     /// Encode an element from a tag and content.
-    pub fn encode(tag: u8, content: &[u8]) -> Vec<u8> {
+    pub(crate) fn encode(tag: u8, content: &[u8]) -> Vec<u8> {
         let mut out = header(tag, content.len());
         out.extend_from_slice(content);
         out
     }
 
     /// Parse the content of an OBJECT IDENTIFIER element.
-    pub fn oid(t: &Tlv<'_>) -> Result<const_oid::ObjectIdentifier, TlvError> {
+    pub(crate) fn oid(t: &Tlv<'_>) -> Result<const_oid::ObjectIdentifier, TlvError> {
         if t.tag != 0x06 {
             return Err(TlvError::UnexpectedTag { expected: 0x06, found: t.tag });
         }
@@ -146,7 +146,7 @@ pub(crate) mod tlv {
     }
 
     /// Parse a small non-negative INTEGER element.
-    pub fn small_uint(t: &Tlv<'_>) -> Result<u64, TlvError> {
+    pub(crate) fn small_uint(t: &Tlv<'_>) -> Result<u64, TlvError> {
         if t.tag != 0x02 || t.value.is_empty() || t.value.len() > 9 || t.value[0] & 0x80 != 0 {
             return Err(TlvError::Malformed("INTEGER"));
         }
@@ -161,7 +161,7 @@ pub(crate) mod tlv {
 
     /// Parse a UTCTime (0x17) or GeneralizedTime (0x18) in DER form (`Z`, whole seconds) into
     /// unix seconds.
-    pub fn time(t: &Tlv<'_>) -> Result<i64, TlvError> {
+    pub(crate) fn time(t: &Tlv<'_>) -> Result<i64, TlvError> {
         let s = t.value;
         let digits = |r: &[u8]| -> Result<i64, TlvError> {
             if r.is_empty() || !r.iter().all(u8::is_ascii_digit) {
@@ -194,7 +194,7 @@ pub(crate) mod tlv {
     }
 
     /// Days since 1970-01-01 of a proleptic Gregorian date (H. Hinnant's algorithm).
-    pub fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
+    pub(crate) fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
         let y = if m <= 2 { y - 1 } else { y };
         let era = if y >= 0 { y } else { y - 399 } / 400;
         let yoe = y - era * 400;
@@ -1156,17 +1156,17 @@ pub(crate) mod testcert {
     use spki::EncodePublicKey;
 
     /// A deterministic P-256 key from a seed byte.
-    pub fn key(seed: u8) -> p256::ecdsa::SigningKey {
+    pub(crate) fn key(seed: u8) -> p256::ecdsa::SigningKey {
         p256::ecdsa::SigningKey::from_slice(&[seed; 32]).unwrap()
     }
 
     /// SPKI DER of a key.
-    pub fn spki(k: &p256::ecdsa::SigningKey) -> Vec<u8> {
+    pub(crate) fn spki(k: &p256::ecdsa::SigningKey) -> Vec<u8> {
         k.verifying_key().to_public_key_der().unwrap().as_bytes().to_vec()
     }
 
     /// `O=<o>, CN=<cn>` as a Name.
-    pub fn name(o: &str, cn: &str) -> Vec<u8> {
+    pub(crate) fn name(o: &str, cn: &str) -> Vec<u8> {
         let atv = |oid: &[u8], v: &str| {
             encode(0x31, &encode(0x30, &[encode(0x06, oid), encode(0x0c, v.as_bytes())].concat()))
         };
@@ -1191,7 +1191,7 @@ pub(crate) mod testcert {
     }
 
     /// One extension.
-    pub fn ext(oid: &[u8], critical: bool, value: &[u8]) -> Vec<u8> {
+    pub(crate) fn ext(oid: &[u8], critical: bool, value: &[u8]) -> Vec<u8> {
         let mut parts = encode(0x06, oid);
         if critical {
             parts.extend_from_slice(&[0x01, 0x01, 0xff]);
@@ -1201,7 +1201,7 @@ pub(crate) mod testcert {
     }
 
     /// basicConstraints CA with an optional path length.
-    pub fn bc_ca(path_len: Option<u8>) -> Vec<u8> {
+    pub(crate) fn bc_ca(path_len: Option<u8>) -> Vec<u8> {
         let mut v = vec![0x01, 0x01, 0xff];
         if let Some(n) = path_len {
             v.extend_from_slice(&[0x02, 0x01, n]);
@@ -1210,12 +1210,12 @@ pub(crate) mod testcert {
     }
 
     /// keyUsage keyCertSign + cRLSign.
-    pub fn ku_ca() -> Vec<u8> {
+    pub(crate) fn ku_ca() -> Vec<u8> {
         ext(&[0x55, 0x1d, 0x0f], true, &[0x03, 0x02, 0x01, 0x06])
     }
 
     /// The extensions of a Fulcio-like leaf for `email`.
-    pub fn leaf_exts(email: &str) -> Vec<Vec<u8>> {
+    pub(crate) fn leaf_exts(email: &str) -> Vec<Vec<u8>> {
         vec![
             ext(&[0x55, 0x1d, 0x0f], true, &[0x03, 0x02, 0x07, 0x80]),
             ext(&[0x55, 0x1d, 0x25], false, &encode(0x30, &encode(0x06, &[0x2b, 6, 1, 5, 5, 7, 3, 3]))),
@@ -1226,7 +1226,7 @@ pub(crate) mod testcert {
 
     /// Build and sign a certificate.
     #[allow(clippy::too_many_arguments)]
-    pub fn build(
+    pub(crate) fn build(
         serial: u8,
         issuer: &[u8],
         subject: &[u8],

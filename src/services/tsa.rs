@@ -774,7 +774,7 @@ pub(crate) mod testtsa {
     use crate::crypto::x509::testcert::*;
     use ecdsa::signature::Signer;
 
-    pub struct TestTsa {
+    pub(crate) struct TestTsa {
         pub root: Vec<u8>,
         pub leaf: Vec<u8>,
         pub key: p256::ecdsa::SigningKey,
@@ -786,7 +786,7 @@ pub(crate) mod testtsa {
     }
 
     /// `eku`: whether the leaf has EKU timeStamping (else codeSigning-less, no EKU).
-    pub fn tsa(seed: u8, not_before: i64, not_after: i64, eku: bool) -> TestTsa {
+    pub(crate) fn tsa(seed: u8, not_before: i64, not_after: i64, eku: bool) -> TestTsa {
         let (rk, lk) = (key(seed), key(seed.wrapping_add(1)));
         let rn = name("tsa", &format!("root{seed}"));
         let ln = name("tsa", &format!("leaf{seed}"));
@@ -796,7 +796,7 @@ pub(crate) mod testtsa {
         TestTsa { root, leaf, key: lk }
     }
 
-    pub fn authority(t: &TestTsa) -> CertificateAuthority {
+    pub(crate) fn authority(t: &TestTsa) -> CertificateAuthority {
         CertificateAuthority {
             subject_organization: "tsa".into(),
             subject_common_name: "root".into(),
@@ -806,7 +806,7 @@ pub(crate) mod testtsa {
         }
     }
 
-    pub fn gentime(unix: i64) -> Vec<u8> {
+    pub(crate) fn gentime(unix: i64) -> Vec<u8> {
         let t = time::OffsetDateTime::from_unix_timestamp(unix).unwrap();
         let s = format!(
             "{:04}{:02}{:02}{:02}{:02}{:02}Z",
@@ -820,7 +820,7 @@ pub(crate) mod testtsa {
         tlv::encode(0x18, s.as_bytes())
     }
 
-    pub struct Spec {
+    pub(crate) struct Spec {
         pub version: u8,
         pub imprint: Vec<u8>,
         pub nonce: Option<Vec<u8>>,
@@ -829,7 +829,7 @@ pub(crate) mod testtsa {
     }
 
     /// A TimeStampToken from `t` per `spec`.
-    pub fn token(t: &TestTsa, spec: &Spec) -> Vec<u8> {
+    pub(crate) fn token(t: &TestTsa, spec: &Spec) -> Vec<u8> {
         let seq = |p: &[Vec<u8>]| tlv::encode(0x30, &p.concat());
         let set = |p: &[Vec<u8>]| tlv::encode(0x31, &p.concat());
         let oid = |o: &Oid| tlv::encode(0x06, o.as_bytes());
@@ -878,7 +878,7 @@ pub(crate) mod testtsa {
     }
 
     /// A TimeStampResp with `status` and (when granted) `token`.
-    pub fn response(status: u8, token: Option<&[u8]>) -> Vec<u8> {
+    pub(crate) fn response(status: u8, token: Option<&[u8]>) -> Vec<u8> {
         let mut parts = vec![tlv::encode(0x30, &tlv::encode(0x02, &[status]))];
         if let Some(t) = token {
             parts.push(t.to_vec());

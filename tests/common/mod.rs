@@ -1,14 +1,12 @@
 //! Shared harness for end-to-end tests: temp dirs, the local Sigstore stack as a real
 //! process, and git repositories configured to sign with the built `gitsign`.
 #![allow(dead_code)]
-use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
-use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
 
 /// Path of a binary built by `cargo build --workspace --bins` (beside the test's own gitsign).
-pub fn bin(name: &str) -> PathBuf {
+pub(crate) fn bin(name: &str) -> PathBuf {
     let gitsign = PathBuf::from(env!("CARGO_BIN_EXE_gitsign"));
     let p = gitsign.parent().unwrap().join(name);
     assert!(p.exists(), "{} is missing: run `cargo build --workspace --bins` first (test.sh does)", p.display());
@@ -16,38 +14,14 @@ pub fn bin(name: &str) -> PathBuf {
 }
 
 /// The shared reference material beside the checkout.
-pub fn shared() -> PathBuf {
+pub(crate) fn shared() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared")
 }
 
-/// A directory removed on drop.
-pub struct TempDir(pub PathBuf);
-
-impl TempDir {
-    pub fn new(tag: &str) -> TempDir {
-        static N: AtomicU32 = AtomicU32::new(0);
-        let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().subsec_nanos();
-        let p = std::env::temp_dir().join(format!(
-            "gitsign-rs-{tag}-{}-{}-{nanos}",
-            std::process::id(),
-            N.fetch_add(1, Ordering::SeqCst)
-        ));
-        std::fs::create_dir_all(&p).unwrap();
-        TempDir(p)
-    }
-    pub fn path(&self) -> &Path {
-        &self.0
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
+pub(crate) use testsupport::TempDir;
 
 /// A running `gitsign-sandbox serve`.
-pub struct Sandbox {
+pub(crate) struct Sandbox {
     pub dir: TempDir,
     child: Child,
     /// Variables from `gitsign-sandbox env`.
@@ -55,38 +29,24 @@ pub struct Sandbox {
 }
 
 impl Sandbox {
-    pub fn start() -> Sandbox {
+    pub(crate) fn start() -> Sandbox {
         Sandbox::start_with(&[])
     }
 
-    pub fn start_with(extra: &[&str]) -> Sandbox {
+    pub(crate) fn start_with(extra: &[&str]) -> Sandbox {
         let dir = TempDir::new("sandbox");
         let sbdir = dir.path().join("stack");
-        let mut child = Command::new(bin("gitsign-sandbox"))
-            .arg("serve")
-            .arg("--dir")
-            .arg(&sbdir)
-            .args(["--addr", "127.0.0.1:0"])
-            .args(extra)
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .expect("start gitsign-sandbox");
-        let stdout = child.stdout.take().unwrap();
-        let (tx, rx) = std::sync::mpsc::channel();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stdout).lines() {
-                let Ok(line) = line else { break };
-                if line.trim() == "ready" {
-                    let _ = tx.send(());
-                }
-            }
-        });
-        if rx.recv_timeout(Duration::from_secs(30)).is_err() {
-            let _ = child.kill();
-            panic!("gitsign-sandbox did not print `ready` within 30 s");
-        }
+        let (child, _) = testsupport::process::spawn_until_ready(
+            Command::new(bin("gitsign-sandbox"))
+                .arg("serve")
+                .arg("--dir")
+                .arg(&sbdir)
+                .args(["--addr", "127.0.0.1:0"])
+                .args(extra)
+                .stdin(Stdio::null())
+                .stderr(Stdio::inherit()),
+            Duration::from_secs(30),
+        );
         let out = Command::new(bin("gitsign-sandbox")).arg("env").arg("--dir").arg(&sbdir).output().unwrap();
         assert!(out.status.success(), "sandbox env: {}", String::from_utf8_lossy(&out.stderr));
         let env = parse_exports(&String::from_utf8(out.stdout).unwrap());
@@ -94,16 +54,16 @@ impl Sandbox {
         Sandbox { dir, child, env }
     }
 
-    pub fn stack_dir(&self) -> PathBuf {
+    pub(crate) fn stack_dir(&self) -> PathBuf {
         self.dir.path().join("stack")
     }
 
-    pub fn var(&self, k: &str) -> String {
+    pub(crate) fn var(&self, k: &str) -> String {
         self.env.iter().find(|(key, _)| key == k).map(|(_, v)| v.clone()).unwrap_or_else(|| panic!("no {k}"))
     }
 
     /// An ID token for `email`, minted by the sandbox's issuer.
-    pub fn token(&self, email: &str) -> String {
+    pub(crate) fn token(&self, email: &str) -> String {
         let out = Command::new(bin("gitsign-sandbox"))
             .arg("token")
             .arg("--dir")
@@ -124,7 +84,7 @@ impl Drop for Sandbox {
 }
 
 /// Parse `export K='V'` lines.
-pub fn parse_exports(text: &str) -> Vec<(String, String)> {
+pub(crate) fn parse_exports(text: &str) -> Vec<(String, String)> {
     text.lines()
         .filter_map(|l| l.strip_prefix("export "))
         .filter_map(|l| l.split_once('='))
@@ -134,20 +94,20 @@ pub fn parse_exports(text: &str) -> Vec<(String, String)> {
 
 /// A git repository in a temp dir, isolated from the user's configuration, set up to sign
 /// with the built gitsign.
-pub struct Repo {
+pub(crate) struct Repo {
     pub dir: TempDir,
     pub env: Vec<(String, String)>,
 }
 
 impl Repo {
     /// A repository whose signing goes to `sandbox` with a token for `email`.
-    pub fn new(sandbox: &Sandbox, email: &str) -> Repo {
+    pub(crate) fn new(sandbox: &Sandbox, email: &str) -> Repo {
         let mut env = sandbox.env.clone();
         env.push(("SIGSTORE_ID_TOKEN".into(), sandbox.token(email)));
         Repo::with_env(env, email)
     }
 
-    pub fn with_env(mut env: Vec<(String, String)>, email: &str) -> Repo {
+    pub(crate) fn with_env(mut env: Vec<(String, String)>, email: &str) -> Repo {
         let dir = TempDir::new("repo");
         let home = dir.path().join("home");
         std::fs::create_dir_all(&home).unwrap();
@@ -164,11 +124,11 @@ impl Repo {
         repo
     }
 
-    pub fn path(&self) -> &Path {
+    pub(crate) fn path(&self) -> &Path {
         self.dir.path()
     }
 
-    pub fn cmd(&self, program: &Path) -> Command {
+    pub(crate) fn cmd(&self, program: &Path) -> Command {
         let mut c = Command::new(program);
         c.current_dir(self.path());
         c.env_remove("SIGSTORE_ID_TOKEN");
@@ -179,12 +139,12 @@ impl Repo {
         c
     }
 
-    pub fn git(&self, args: &[&str]) -> Output {
+    pub(crate) fn git(&self, args: &[&str]) -> Output {
         self.cmd(Path::new("git")).args(args).output().expect("run git")
     }
 
     /// Run git, insist on success, return stdout.
-    pub fn git_ok(&self, args: &[&str]) -> String {
+    pub(crate) fn git_ok(&self, args: &[&str]) -> String {
         let out = self.git(args);
         assert!(
             out.status.success(),
@@ -196,7 +156,7 @@ impl Repo {
     }
 
     /// Write a file and make a signed commit.
-    pub fn signed_commit(&self, file: &str, content: &str, msg: &str) -> String {
+    pub(crate) fn signed_commit(&self, file: &str, content: &str, msg: &str) -> String {
         std::fs::write(self.path().join(file), content).unwrap();
         self.git_ok(&["add", file]);
         self.git_ok(&["commit", "-q", "-S", "-m", msg]);
@@ -204,7 +164,7 @@ impl Repo {
     }
 
     /// Store raw object bytes, returning the id.
-    pub fn hash_object(&self, kind: &str, content: &[u8]) -> String {
+    pub(crate) fn hash_object(&self, kind: &str, content: &[u8]) -> String {
         use std::io::Write;
         let mut child = self
             .cmd(Path::new("git"))
@@ -219,24 +179,9 @@ impl Repo {
         String::from_utf8(out.stdout).unwrap().trim().to_string()
     }
 
-    pub fn cat_file(&self, kind: &str, id: &str) -> Vec<u8> {
+    pub(crate) fn cat_file(&self, kind: &str, id: &str) -> Vec<u8> {
         let out = self.git(&["cat-file", kind, id]);
         assert!(out.status.success());
         out.stdout
     }
-}
-
-/// A DER TLV with a definite length (for certificates and CMS structures built by tests).
-pub fn der_tlv(tag: u8, content: &[u8]) -> Vec<u8> {
-    let mut out = vec![tag];
-    let n = content.len();
-    if n < 0x80 {
-        out.push(n as u8);
-    } else {
-        let bytes: Vec<u8> = n.to_be_bytes().into_iter().skip_while(|&b| b == 0).collect();
-        out.push(0x80 | bytes.len() as u8);
-        out.extend(bytes);
-    }
-    out.extend_from_slice(content);
-    out
 }
