@@ -85,7 +85,12 @@ impl Client {
     /// One request and its answer. The outer error means the connection is unusable; the
     /// inner one that the answer did not decode (an `Error` response is returned as is).
     pub fn call(&mut self, req: &Request) -> Result<Result<Response, ProtocolError>, TransportError> {
-        if let Err(e) = write_frame(&mut self.stream, &req.encode()) {
+        self.call_as(req, super::protocol::VERSION)
+    }
+
+    /// As [`Self::call`], in a frame of protocol `version`.
+    pub fn call_as(&mut self, req: &Request, version: u8) -> Result<Result<Response, ProtocolError>, TransportError> {
+        if let Err(e) = write_frame(&mut self.stream, &req.encode_as(version)) {
             // A server that refuses us answers and closes at once, so our write may fail;
             // its reason is still waiting to be read.
             return match read_frame(&mut self.stream) {
@@ -98,26 +103,75 @@ impl Client {
     }
 
     fn expect<T>(&mut self, req: &Request, pick: impl FnOnce(Response) -> Option<T>) -> Result<T, ClientError> {
-        match self.call(req)?? {
+        self.expect_as(req, super::protocol::VERSION, pick)
+    }
+
+    fn expect_as<T>(
+        &mut self,
+        req: &Request,
+        version: u8,
+        pick: impl FnOnce(Response) -> Option<T>,
+    ) -> Result<T, ClientError> {
+        match self.call_as(req, version)?? {
             Response::Error(code, message) => Err(ProtocolError::Remote { code, message }.into()),
             other => pick(other).ok_or_else(|| ProtocolError::Unexpected(req.name()).into()),
         }
     }
 
-    /// The live credential under `key` and its expiry, if any.
+    /// The live credential under `key`, with its key, and its expiry, if any. A daemon of
+    /// protocol 2 refuses this for the entries it signs with (see [`Self::describe`] and
+    /// [`Self::sign`]); gitsign asks only an older daemon (`version` 1).
     pub fn get(&mut self, key: &KeyId) -> Result<Option<(i64, Credential)>, ClientError> {
-        self.expect(&Request::Get(*key), |r| match r {
+        self.get_as(key, super::protocol::VERSION)
+    }
+
+    /// [`Self::get`] in a frame of protocol `version`.
+    pub fn get_as(&mut self, key: &KeyId, version: u8) -> Result<Option<(i64, Credential)>, ClientError> {
+        self.expect_as(&Request::Get(*key), version, |r| match r {
             Response::Credential(c) => Some(c.map(|(exp, c)| (exp, *c))),
             _ => None,
         })
     }
 
-    /// Store a credential; returns when the daemon will drop it.
+    /// The live entry under `key` without its key (an empty `private_key_pkcs8`): its
+    /// certificate chain, identity and expiry.
+    pub fn describe(&mut self, key: &KeyId) -> Result<Option<(i64, Credential)>, ClientError> {
+        self.expect(&Request::Describe(*key), |r| match r {
+            Response::Credential(c) => Some(c.map(|(exp, c)| (exp, *c))),
+            _ => None,
+        })
+    }
+
+    /// The daemon's DER ECDSA signature over `digest` (SHA-256 of the message) with the key
+    /// of the live entry under `key`; `None` when there is no such entry (any more).
+    pub fn sign(&mut self, key: &KeyId, digest: &[u8; 32]) -> Result<Option<Vec<u8>>, ClientError> {
+        self.expect(&Request::Sign(*key, *digest), |r| match r {
+            Response::Signature(s) => Some(s),
+            _ => None,
+        })
+    }
+
+    /// Store a credential; returns when the daemon will drop it. Stored this way (protocol
+    /// 2) the entry is sealed: its key is never handed out again.
     pub fn store(&mut self, key: &KeyId, cred: Credential) -> Result<i64, ClientError> {
-        self.expect(&Request::Store(*key, Box::new(cred)), |r| match r {
+        self.store_as(key, cred, super::protocol::VERSION)
+    }
+
+    /// [`Self::store`] in a frame of protocol `version` (1 for an older daemon).
+    pub fn store_as(&mut self, key: &KeyId, cred: Credential, version: u8) -> Result<i64, ClientError> {
+        self.expect_as(&Request::Store(*key, Box::new(cred)), version, |r| match r {
             Response::Stored(exp) => Some(exp),
             _ => None,
         })
+    }
+
+    /// Whether `e` is an older daemon's refusal of a protocol-2 frame.
+    pub fn is_old_daemon(e: &ClientError) -> bool {
+        matches!(
+            e,
+            ClientError::Protocol(ProtocolError::Remote { code: super::protocol::ErrorCode::UnsupportedVersion, .. })
+                | ClientError::Protocol(ProtocolError::UnsupportedVersion(_))
+        )
     }
 
     /// Ids and expiry of the live entries.
