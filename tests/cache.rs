@@ -1288,6 +1288,18 @@ fn the_daemon_signs_and_never_hands_out_a_key_it_signs_with() {
         let v = repo.git(&["verify-commit", rev]);
         assert!(v.status.success(), "verify-commit {rev}: {}", String::from_utf8_lossy(&v.stderr));
     }
+    // An attestation (DSSE) is signed by the daemon too, and verifies.
+    let pred = tmp.path().join("pred.json");
+    std::fs::write(&pred, r#"{"n":1}"#).unwrap();
+    let out = repo.cmd(&bin("gitsign")).args(["attest", "-f", pred.to_str().unwrap()]).output().unwrap();
+    assert!(out.status.success(), "attest: {}", String::from_utf8_lossy(&out.stderr));
+    let issuer = sb.var("GITSIGN_OIDC_ISSUER");
+    let out = repo
+        .cmd(&bin("gitsign"))
+        .args(["verify-attestation", "--certificate-identity", ALICE, "--certificate-oidc-issuer", &issuer])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "verify-attestation: {}", String::from_utf8_lossy(&out.stderr));
 
     // The entry gitsign stored: described without its key, its key refused in either version.
     let key = daemon.client().list().unwrap()[0].key;
