@@ -9,7 +9,6 @@ use super::protocol::{
 };
 use std::os::unix::net::UnixStream;
 use std::path::{Path, PathBuf};
-use std::sync::mpsc;
 use std::time::Duration;
 
 /// How long to wait for the daemon to accept a connection.
@@ -50,6 +49,39 @@ pub enum ClientError {
     Protocol(#[from] ProtocolError),
 }
 
+/// Connect to the socket at `path` without blocking past `timeout`. A Unix socket connects at
+/// once while the listener's backlog has room; a full backlog (a daemon that stopped
+/// accepting) answers `EAGAIN` to a non-blocking connect, which is retried until the deadline.
+/// No helper thread: this runs on every cached signature.
+fn dial(path: &Path, timeout: Duration) -> Result<UnixStream, ClientError> {
+    use rustix::io::Errno;
+    use rustix::net::{AddressFamily, SocketAddrUnix, SocketFlags, SocketType};
+    let connect_err = |e: Errno| ClientError::Connect { path: path.to_path_buf(), source: e.into() };
+    let addr = SocketAddrUnix::new(path).map_err(connect_err)?;
+    let fd = rustix::net::socket_with(
+        AddressFamily::UNIX,
+        SocketType::STREAM,
+        SocketFlags::NONBLOCK | SocketFlags::CLOEXEC,
+        None,
+    )
+    .map_err(connect_err)?;
+    let deadline = std::time::Instant::now() + timeout;
+    loop {
+        match rustix::net::connect(&fd, &addr) {
+            Ok(()) => break,
+            Err(Errno::INTR) => {}
+            Err(Errno::AGAIN) if std::time::Instant::now() < deadline => {
+                std::thread::sleep(Duration::from_millis(2));
+            }
+            Err(Errno::AGAIN) => return Err(ClientError::ConnectTimeout { path: path.to_path_buf() }),
+            Err(e) => return Err(connect_err(e)),
+        }
+    }
+    let stream = UnixStream::from(fd);
+    stream.set_nonblocking(false).map_err(|source| ClientError::Connect { path: path.to_path_buf(), source })?;
+    Ok(stream)
+}
+
 /// A connection to the daemon.
 #[derive(Debug)]
 pub struct Client {
@@ -59,18 +91,7 @@ pub struct Client {
 impl Client {
     /// Dial `path`, waiting at most `timeout`, and check who is listening.
     pub fn connect(path: &Path, timeout: Duration) -> Result<Client, ClientError> {
-        let (tx, rx) = mpsc::channel();
-        let p = path.to_path_buf();
-        // std has no connect timeout for Unix sockets; a helper thread bounds the wait (a
-        // daemon with a full backlog would otherwise block us).
-        std::thread::spawn(move || {
-            let _ = tx.send(UnixStream::connect(&p));
-        });
-        let stream = match rx.recv_timeout(timeout) {
-            Ok(Ok(s)) => s,
-            Ok(Err(source)) => return Err(ClientError::Connect { path: path.to_path_buf(), source }),
-            Err(_) => return Err(ClientError::ConnectTimeout { path: path.to_path_buf() }),
-        };
+        let stream = dial(path, timeout)?;
         let uid = super::protocol::peer_uid(&stream)
             .map_err(|source| ClientError::Connect { path: path.to_path_buf(), source })?;
         let me = rustix::process::geteuid().as_raw();
@@ -188,5 +209,40 @@ impl Client {
             Response::Cleared(n) => Some(n),
             _ => None,
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_full_backlog_is_a_bounded_wait_and_a_missing_socket_an_error_at_once() {
+        use rustix::net::{AddressFamily, SocketAddrUnix, SocketFlags, SocketType};
+        let dir = std::env::temp_dir().join(format!("gitsign-client-unit-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("full.sock");
+        // A listener that never accepts, with the smallest backlog.
+        let fd = rustix::net::socket_with(AddressFamily::UNIX, SocketType::STREAM, SocketFlags::CLOEXEC, None).unwrap();
+        rustix::net::bind(&fd, &SocketAddrUnix::new(&path).unwrap()).unwrap();
+        rustix::net::listen(&fd, 0).unwrap();
+        let mut held = Vec::new();
+        let started = std::time::Instant::now();
+        let timed_out = loop {
+            match dial(&path, Duration::from_millis(100)) {
+                Ok(s) => held.push(s),
+                Err(ClientError::ConnectTimeout { .. }) => break true,
+                Err(e) => panic!("unexpected: {e}"),
+            }
+            if held.len() > 16 {
+                break false;
+            }
+        };
+        assert!(timed_out, "the backlog never filled ({} connections)", held.len());
+        assert!(started.elapsed() < Duration::from_secs(5), "{:?}", started.elapsed());
+        let missing = dir.join("none.sock");
+        assert!(matches!(dial(&missing, Duration::from_secs(5)), Err(ClientError::Connect { .. })));
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 }
