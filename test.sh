@@ -28,6 +28,10 @@ fi
 cargo build --workspace --bins
 cargo test --workspace
 
+# The benchmark harness still runs (a smoke run on the debug build: tiny counts, no timing
+# assertion; real figures come from `python3 bench/run.py` on a release build).
+python3 bench/run.py --smoke --bin-dir target/debug
+
 # Every cargo-fuzz target for a bounded time when a nightly toolchain is present (a crash fails
 # the run); without nightly, tests/fuzz_props.rs above covers the same entry points.
 bash fuzz/ci.sh

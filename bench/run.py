@@ -9,14 +9,21 @@ repeated runs):
   3. `gitsign verify A..B` over M commits in one process, commits/s, against the crypto bound
      from `openssl speed` (one P-384 and four P-256 verifications per commit);
   4. start-up (`gitsign --version`) and peak RSS of signing and verifying.
-Prints a table and writes bench/results.json.
+The setups run in interleaved rounds (unsigned, ssh, gpg, gitsign, unsigned, ...); each round
+gives each signer's overhead over that round's unsigned baseline, and gitsign's overhead is
+reported as a ratio to SSH's and to GPG's of the same round: median, min and max over the
+rounds (at least 5 by default), so one run shows whether gitsign is ahead in every round.
+Prints a table and writes bench/results.json (or --out FILE).
 
-Usage: python3 bench/run.py [--commits N] [--range M] [--repeat R] [--no-build]
+Usage: python3 bench/run.py [--commits N] [--range M] [--repeat R] [--no-build] [--bin-dir DIR]
+                            [--out FILE]
+`--smoke` is a quick run that only checks that the harness works (tiny counts, no `openssl
+speed`, results to a temporary file); ./test.sh runs it on the debug build.
 """
 import argparse, json, os, re, shutil, signal, statistics, subprocess, sys, tempfile, time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-REL = os.path.join(ROOT, "target", "release")
+REL = os.path.join(ROOT, "target", "release")  # --bin-dir replaces it
 
 
 def sh(cmd, **kw):
@@ -24,6 +31,8 @@ def sh(cmd, **kw):
 
 
 def stats(xs):
+    if not xs:  # e.g. no round where the reference had a positive overhead (noise in --smoke)
+        return {"median": float("nan"), "min": float("nan"), "max": float("nan"), "runs": 0}
     return {"median": statistics.median(xs), "min": min(xs), "max": max(xs), "runs": len(xs)}
 
 
@@ -96,9 +105,18 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--commits", type=int, default=100)
     ap.add_argument("--range", type=int, default=1000)
-    ap.add_argument("--repeat", type=int, default=3)
+    ap.add_argument("--repeat", type=int, default=5)
     ap.add_argument("--no-build", action="store_true")
+    ap.add_argument("--bin-dir", help="take the binaries from here (implies --no-build)")
+    ap.add_argument("--out", default=os.path.join(ROOT, "bench", "results.json"))
+    ap.add_argument("--smoke", action="store_true", help="tiny counts: check that the harness runs, measure nothing")
     a = ap.parse_args()
+    global REL
+    if a.bin_dir:
+        REL = os.path.abspath(a.bin_dir)
+        a.no_build = True
+    if a.smoke:
+        a.commits, a.range, a.repeat = 2, 3, 2
     if not a.no_build:
         subprocess.run(["cargo", "build", "--release", "--workspace", "--bins"], check=True, cwd=ROOT)
     tmp = tempfile.mkdtemp(prefix="gitsign-bench-")
@@ -151,6 +169,18 @@ def main():
                     if good != a.commits:
                         raise SystemExit(f"{name}: only {good} of {a.commits} commits show G")
                     vt[name].append(dt)
+        # Per round: each signer's overhead over the same round's unsigned baseline, and
+        # gitsign's overhead as a ratio to SSH's and GPG's.
+        over = {name: [x - u for x, u in zip(xs, st["unsigned"])] for name, xs in st.items() if name != "unsigned"}
+        res["sign_overhead_per_round_s"] = over
+        # A round whose unsigned baseline ran slower than a signed setup (the machine was busy
+        # just then) has no meaningful ratio: it is counted as dropped, not hidden.
+        res["gitsign_overhead_ratio"] = {}
+        for ref in ("ssh", "gpg"):
+            pairs = list(zip(over["gitsign"], over[ref]))
+            r = stats([g / o for g, o in pairs if g > 0 and o > 0])
+            r["dropped_rounds"] = sum(1 for g, o in pairs if not (g > 0 and o > 0))
+            res["gitsign_overhead_ratio"][ref] = r
         sign_t = {name: stats(xs) for name, xs in st.items()}
         verify_t = {name: stats(xs) for name, xs in vt.items()}
         base = sign_t["unsigned"]["median"]
@@ -170,15 +200,15 @@ def main():
             subprocess.run(vcmd, check=True, env=gs_env, cwd=rpath, capture_output=True)
             rt.append((a.range - 1) / (time.perf_counter() - t0))
         res["range_verify_commits_per_s"] = stats(rt)
-        res["crypto_bound"] = crypto_bound()
+        res["crypto_bound"] = None if a.smoke else crypto_bound()
 
         # start-up and RSS
         su = []
         for _ in range(5):
             t0 = time.perf_counter()
-            for _ in range(50):
+            for _ in range(2 if a.smoke else 50):
                 subprocess.run([os.path.join(REL, "gitsign"), "--version"], check=True, capture_output=True)
-            su.append((time.perf_counter() - t0) / 50)
+            su.append((time.perf_counter() - t0) / (2 if a.smoke else 50))
         res["startup_s"] = stats(su)
         payload = b"tree 4b825dc642cb6eb9a060e54bf8d69288fbee4904\nauthor B <b@x> 1 +0000\ncommitter B <b@x> 1 +0000\n\nm\n"
         res["peak_rss_kb"] = {
@@ -199,15 +229,42 @@ def main():
     print(f"{'git log --show-signature, per commit':32}")
     for k, v in res["verify_via_git_per_commit_s"].items():
         print(f"  {k:30} {ms(v['median'])} {ms(v['min'])} {ms(v['max'])}")
+    for ref, r in res["gitsign_overhead_ratio"].items():
+        print(f"  gitsign overhead / {ref} overhead, per round: median {r['median']:.2f}, min {r['min']:.2f}, "
+              f"max {r['max']:.2f} ({r['runs']} rounds"
+              + (f"; {r['dropped_rounds']} dropped: baseline slower than a signed setup" if r["dropped_rounds"] else "")
+              + ")")
     rv, cb = res["range_verify_commits_per_s"], res["crypto_bound"]
-    print(f"gitsign verify A..B ({a.range} commits): {rv['median']:.0f} commits/s (min {rv['min']:.0f}, max {rv['max']:.0f}); "
-          f"crypto bound {cb['commits_per_s_all_cores']:.0f}/s on {cb['cores']} cores "
-          f"({100 * rv['median'] / cb['commits_per_s_all_cores']:.0f} %)")
+    bound = "" if cb is None else (f"; crypto bound {cb['commits_per_s_all_cores']:.0f}/s on {cb['cores']} cores "
+                                   f"({100 * rv['median'] / cb['commits_per_s_all_cores']:.0f} %)")
+    print(f"gitsign verify A..B ({a.range} commits): {rv['median']:.0f} commits/s (min {rv['min']:.0f}, max {rv['max']:.0f})"
+          + bound)
     print(f"start-up (gitsign --version): {ms(res['startup_s']['median'])}; peak RSS sign {res['peak_rss_kb']['sign'] / 1024:.1f} MB, "
           f"verify range {res['peak_rss_kb']['verify_range'] / 1024:.1f} MB; credential cache: {res['credential_cache']}")
-    with open(os.path.join(ROOT, "bench", "results.json"), "w") as f:
+    res["machine"] = machine()
+    print(f"machine: {res['machine']}")
+    out = a.out
+    if a.smoke:
+        out = os.path.join(tempfile.gettempdir(), f"gitsign-bench-smoke-{os.getpid()}.json")
+    with open(out, "w") as f:
         json.dump(res, f, indent=2)
-    print("wrote bench/results.json")
+    print(f"wrote {out}")
+    if a.smoke:
+        os.remove(out)
+
+
+def machine():
+    """CPU model, cores and load: the figures mean little without them."""
+    model = "unknown CPU"
+    try:
+        for line in open("/proc/cpuinfo"):
+            if line.startswith("model name"):
+                model = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
+    return f"{model}, {os.cpu_count()} cores, load average {load:.1f} at the end"
 
 
 if __name__ == "__main__":

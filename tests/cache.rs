@@ -210,13 +210,32 @@ fn a_dead_daemon_is_a_miss_with_a_warning() {
     assert!(ok && err.contains("warning: credential cache"), "{err}");
 }
 
-/// A real credential from the sandbox, fetched back out of a daemon.
+/// A real credential from the sandbox's Fulcio for a fresh key that the test knows, under
+/// gitsign's cache key for `email`, and the key's 32-byte scalar.
+fn known_credential(sb: &Sandbox, email: &str) -> (protocol::KeyId, protocol::Credential, Vec<u8>) {
+    let cfg = gitsign::app::config::Config {
+        fulcio: sb.var("GITSIGN_FULCIO_URL"),
+        rekor: sb.var("GITSIGN_REKOR_URL"),
+        issuer: sb.var("GITSIGN_OIDC_ISSUER"),
+        client_id: sb.var("GITSIGN_OIDC_CLIENT_ID"),
+        user_email: Some(email.to_string()),
+        ..Default::default()
+    };
+    let services = gitsign::pipelines::sign::Services::from_config(&cfg).unwrap();
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs() as i64;
+    let id = gitsign::pipelines::sign::identity_from_token(&sb.token(email), &services, now).unwrap();
+    let cred = gitsign::credentials::cache::credential_from_identity(&id).unwrap();
+    let scalar = {
+        use p256::pkcs8::DecodePrivateKey;
+        p256::SecretKey::from_pkcs8_der(&cred.private_key_pkcs8).unwrap().to_bytes().to_vec()
+    };
+    (cache_user(sb, email).0, cred, scalar)
+}
+
+/// A real credential from the sandbox, stored in a daemon under gitsign's key for ALICE.
 fn real_credential(sb: &Sandbox, daemon: &Daemon) -> (protocol::KeyId, protocol::Credential) {
-    let repo = cached_repo(sb, ALICE, &[("GITSIGN_CREDENTIAL_CACHE", daemon.socket.to_str().unwrap())]);
-    commit(&repo, 0);
-    let mut c = daemon.client();
-    let key = c.list().unwrap()[0].key;
-    let (_, cred) = c.get(&key).unwrap().expect("cached credential");
+    let (key, cred, _) = known_credential(sb, ALICE);
+    daemon.client().store(&key, cred.clone()).unwrap();
     (key, cred)
 }
 
@@ -248,11 +267,12 @@ fn fifty_clients_and_hostile_ones() {
             std::thread::spawn(move || -> Result<usize, String> {
                 let mut c = Client::connect(&socket, DIAL_TIMEOUT).map_err(|e| e.to_string())?;
                 let own = [i; 32];
-                for n in 0..100 {
+                for n in 0..100u8 {
                     match n % 4 {
                         0 => {
-                            let (_, got) = c.get(&key).map_err(|e| e.to_string())?.ok_or("miss on the shared entry")?;
-                            if got.leaf != cred.leaf {
+                            let (_, got) =
+                                c.describe(&key).map_err(|e| e.to_string())?.ok_or("miss on the shared entry")?;
+                            if got.leaf != cred.leaf || !got.private_key_pkcs8.is_empty() {
                                 return Err("wrong credential".into());
                             }
                         }
@@ -260,7 +280,7 @@ fn fifty_clients_and_hostile_ones() {
                             c.store(&own, cred.clone()).map_err(|e| e.to_string())?;
                         }
                         2 => {
-                            c.get(&own).map_err(|e| e.to_string())?.ok_or("miss on own entry")?;
+                            c.sign(&own, &[n; 32]).map_err(|e| e.to_string())?.ok_or("miss on own entry")?;
                         }
                         _ => {
                             c.list().map_err(|e| e.to_string())?;
@@ -319,10 +339,13 @@ fn expiry_is_the_certificate_not_after_minus_the_margin() {
     let store = gitsign::credentials::server::Store::new(60, 8);
     let now = not_after - 600;
     assert_eq!(store.handle(Request::Store(key, Box::new(cred.clone())), now), Response::Stored(not_after - 60));
-    assert!(matches!(store.handle(Request::Get(key), not_after - 61), Response::Credential(Some(_))));
-    assert_eq!(store.handle(Request::Get(key), not_after - 60), Response::Credential(None));
-    // Gone for good, and a credential too close to its end is not accepted.
-    assert_eq!(store.handle(Request::Get(key), now), Response::Credential(None));
+    assert!(matches!(store.handle(Request::Describe(key), not_after - 61), Response::Credential(Some(_))));
+    assert!(matches!(store.handle(Request::Sign(key, [1; 32]), not_after - 61), Response::Signature(Some(_))));
+    assert_eq!(store.handle(Request::Describe(key), not_after - 60), Response::Credential(None));
+    assert_eq!(store.handle(Request::Sign(key, [1; 32]), not_after - 60), Response::Signature(None));
+    // Gone for good (the sweep removes it), and a credential too close to its end is not accepted.
+    assert_eq!(store.sweep(not_after - 60), 1);
+    assert_eq!(store.handle(Request::Describe(key), now), Response::Credential(None));
     assert!(matches!(
         store.handle(Request::Store(key, Box::new(cred.clone())), not_after - 30),
         Response::Error(protocol::ErrorCode::Rejected, _)
@@ -1155,4 +1178,210 @@ fn socket_mode_without_a_path_finds_the_daemon_at_its_default_path() {
 fn need_tool(tool: &str) {
     let ok = Command::new("sh").args(["-c", &format!("command -v {tool}")]).output().is_ok_and(|o| o.status.success());
     assert!(ok, "`{tool}` is required by this test and is not installed (.ci/run installs it)");
+}
+
+/// Whether `hay` contains `needle`.
+fn contains(hay: &[u8], needle: &[u8]) -> bool {
+    let Some((&first, rest)) = needle.split_first() else { return true };
+    let mut i = 0;
+    while let Some(p) = hay[i..].iter().position(|&b| b == first) {
+        let at = i + p;
+        if hay.len() - at < needle.len() {
+            return false;
+        }
+        if &hay[at + 1..at + needle.len()] == rest {
+            return true;
+        }
+        i = at + 1;
+    }
+    false
+}
+
+/// Which of `needles` occur anywhere in the readable memory of process `pid` (read through
+/// /proc/PID/maps and /proc/PID/mem while it waits).
+fn found_in_memory(pid: u32, needles: &[&[u8]]) -> Vec<bool> {
+    use std::os::unix::fs::FileExt;
+    let maps = std::fs::read_to_string(format!("/proc/{pid}/maps")).unwrap();
+    let mem = std::fs::File::open(format!("/proc/{pid}/mem")).unwrap();
+    let mut found = vec![false; needles.len()];
+    let mut read_any = 0usize;
+    for line in maps.lines() {
+        let mut f = line.split_whitespace();
+        let (Some(range), Some(perms)) = (f.next(), f.next()) else { continue };
+        if !perms.starts_with('r') || line.ends_with("[vvar]") || line.ends_with("[vsyscall]") {
+            continue;
+        }
+        let (a, b) = range.split_once('-').unwrap();
+        let (a, b) = (u64::from_str_radix(a, 16).unwrap(), u64::from_str_radix(b, 16).unwrap());
+        let mut buf = vec![0u8; (b - a) as usize];
+        if mem.read_exact_at(&mut buf, a).is_err() {
+            continue;
+        }
+        read_any += buf.len();
+        for (n, needle) in needles.iter().enumerate() {
+            found[n] |= contains(&buf, needle);
+        }
+    }
+    assert!(read_any > 1 << 20, "read only {read_any} bytes of process {pid}");
+    found
+}
+
+#[test]
+fn a_signing_gitsign_process_never_holds_the_cached_key() {
+    let sb = Sandbox::start();
+    let tmp = TempDir::new("cache-nokey");
+    let daemon = Daemon::start(&tmp.path().join("d/cache.sock"), &[]);
+    // The entry holds a key the test knows.
+    let (key, cred, scalar) = known_credential(&sb, ALICE);
+    daemon.client().store(&key, cred.clone()).unwrap();
+    let mut repo = cached_repo(&sb, ALICE, &[("GITSIGN_CREDENTIAL_CACHE", daemon.socket.to_str().unwrap())]);
+    drop_token(&mut repo);
+    // gitsign has its identity once it says BEGIN_SIGNING, and then waits for the payload.
+    let mut child = repo
+        .cmd(&bin("gitsign"))
+        .args(["--status-fd=2", "-bsau", ALICE])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stderr = BufReader::new(child.stderr.take().unwrap());
+    let mut seen = String::new();
+    while !seen.contains("BEGIN_SIGNING") {
+        let mut line = String::new();
+        assert!(stderr.read_line(&mut line).unwrap() > 0, "gitsign ended before signing: {seen}");
+        seen.push_str(&line);
+    }
+    let found = found_in_memory(child.id(), &[&scalar, &cred.private_key_pkcs8, &cred.leaf]);
+    // The certificate (control: the scan sees what the process holds) but not the key.
+    assert!(found[2], "the scan did not find the certificate the process holds");
+    assert!(!found[0], "the private key's scalar is in the memory of the gitsign process");
+    assert!(!found[1], "the private key's PKCS#8 is in the memory of the gitsign process");
+    child.stdin.take().unwrap().write_all(b"some payload\n").unwrap();
+    let mut rest = String::new();
+    stderr.read_to_string(&mut rest).unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success(), "{seen}{rest}");
+    assert!(String::from_utf8_lossy(&out.stdout).starts_with("-----BEGIN SIGNED MESSAGE-----"));
+    assert!(rest.contains("SIG_CREATED"), "{rest}");
+}
+
+#[test]
+fn the_daemon_signs_and_never_hands_out_a_key_it_signs_with() {
+    let sb = Sandbox::start();
+    let tmp = TempDir::new("cache-agent");
+    let daemon = Daemon::start(&tmp.path().join("d/cache.sock"), &[]);
+    let sock = daemon.socket.to_str().unwrap().to_string();
+    let mut repo = cached_repo(&sb, ALICE, &[("GITSIGN_CREDENTIAL_CACHE", &sock)]);
+    // The login stores the entry; every later signature is made by the daemon.
+    let first = commit(&repo, 0);
+    drop_token(&mut repo);
+    for n in 1..4 {
+        assert_eq!(commit(&repo, n), first);
+    }
+    // Online Rekor mode signs twice (the CMS, then the object id), both through the daemon.
+    repo.env.push(("GITSIGN_REKOR_MODE".into(), "online".into()));
+    assert_eq!(commit(&repo, 4), first);
+    let fprs = repo.git_ok(&["log", "--format=%GK %G?"]);
+    assert!(fprs.lines().all(|l| l == format!("{first} G")), "{fprs}");
+    assert_eq!(fprs.lines().count(), 5);
+    for rev in ["HEAD", "HEAD~1", "HEAD~4"] {
+        let v = repo.git(&["verify-commit", rev]);
+        assert!(v.status.success(), "verify-commit {rev}: {}", String::from_utf8_lossy(&v.stderr));
+    }
+    // An attestation (DSSE) is signed by the daemon too, and verifies.
+    let pred = tmp.path().join("pred.json");
+    std::fs::write(&pred, r#"{"n":1}"#).unwrap();
+    let out = repo.cmd(&bin("gitsign")).args(["attest", "-f", pred.to_str().unwrap()]).output().unwrap();
+    assert!(out.status.success(), "attest: {}", String::from_utf8_lossy(&out.stderr));
+    let issuer = sb.var("GITSIGN_OIDC_ISSUER");
+    let out = repo
+        .cmd(&bin("gitsign"))
+        .args(["verify-attestation", "--certificate-identity", ALICE, "--certificate-oidc-issuer", &issuer])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "verify-attestation: {}", String::from_utf8_lossy(&out.stderr));
+
+    // The entry gitsign stored: described without its key, its key refused in either version.
+    let key = daemon.client().list().unwrap()[0].key;
+    let (_, described) = daemon.client().describe(&key).unwrap().expect("the entry");
+    assert!(described.private_key_pkcs8.is_empty());
+    for version in [2, 1] {
+        match daemon.client().get_as(&key, version) {
+            Err(gitsign::credentials::client::ClientError::Protocol(protocol::ProtocolError::Remote {
+                code: protocol::ErrorCode::Forbidden,
+                message,
+            })) => assert!(message.contains("never leaves the cache daemon"), "{message}"),
+            other => panic!("v{version} get of a sealed entry: {other:?}"),
+        }
+    }
+    // Its signatures verify with the certificate's key.
+    let digest = [5u8; 32];
+    let sig = daemon.client().sign(&key, &digest).unwrap().expect("a signature");
+    let leaf = gitsign::crypto::x509::CertInfo::parse(&described.leaf).unwrap();
+    let public = <p256::ecdsa::VerifyingKey as spki::DecodePublicKey>::from_public_key_der(&leaf.spki_der).unwrap();
+    let sig = p256::ecdsa::DerSignature::from_bytes(&sig).unwrap();
+    use p256::ecdsa::signature::hazmat::PrehashVerifier;
+    public.verify_prehash(&digest, &sig).unwrap();
+    assert_eq!(daemon.client().sign(&[0; 32], &digest).unwrap(), None, "a signature for a missing entry");
+
+    // An entry stored by an older (protocol 1) client can be read back by it, as it expects;
+    // a key that does not belong to its certificate is refused.
+    let (_, cred, _) = known_credential(&sb, "carol@example.test");
+    let old = [0x11; 32];
+    daemon.client().store_as(&old, cred.clone(), 1).unwrap();
+    let (_, back) = daemon.client().get_as(&old, 1).unwrap().expect("the v1 entry");
+    assert_eq!(back.private_key_pkcs8, cred.private_key_pkcs8);
+    let (_, other, _) = known_credential(&sb, "dave@example.test");
+    let mut wrong = cred.clone();
+    wrong.private_key_pkcs8 = other.private_key_pkcs8.clone();
+    assert!(daemon.client().store(&[0x22; 32], wrong).is_err(), "a key stored with another key's certificate");
+}
+
+/// A daemon of protocol 1, as gitsign-credential-cache was before agent signing: it refuses
+/// any other version's frame, and hands keys out. Serves until the test ends.
+fn old_daemon(socket: &Path) {
+    use gitsign::credentials::server::Store;
+    let listener = gitsign::credentials::server::bind(socket).unwrap();
+    let store = std::sync::Arc::new(Store::new(60, 16));
+    std::thread::spawn(move || {
+        for conn in listener.incoming() {
+            let Ok(mut s) = conn else { continue };
+            let store = store.clone();
+            std::thread::spawn(move || {
+                while let Ok(payload) = protocol::read_frame(&mut s) {
+                    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs();
+                    let answer = match payload[0] {
+                        1 => match Request::decode(&payload) {
+                            Ok(req) => store.handle_versioned(1, req, now as i64),
+                            Err(e) => Response::Error(e.code(), e.to_string()),
+                        },
+                        v => Response::Error(protocol::ErrorCode::UnsupportedVersion, format!("version {v}")),
+                    };
+                    let close = matches!(answer, Response::Error(..));
+                    if protocol::write_frame(&mut s, &answer.encode_as(1)).is_err() || close {
+                        break;
+                    }
+                }
+            });
+        }
+    });
+}
+
+#[test]
+fn an_older_daemon_is_used_the_old_way_with_a_warning() {
+    let sb = Sandbox::start();
+    let tmp = TempDir::new("cache-old");
+    let socket = tmp.path().join("d/cache.sock");
+    old_daemon(&socket);
+    let mut repo = cached_repo(&sb, ALICE, &[("GITSIGN_CREDENTIAL_CACHE", socket.to_str().unwrap())]);
+    let (ok, err) = gitsign_direct(&repo);
+    assert!(ok, "{err}");
+    assert!(err.contains("is older (protocol 1)"), "{err}");
+    // Stored the old way: the next signature, without a token, comes from that entry.
+    drop_token(&mut repo);
+    let (ok, err) = gitsign_direct(&repo);
+    assert!(ok, "signed from the old daemon's entry: {err}");
+    assert!(err.contains("is older (protocol 1)"), "{err}");
+    assert_eq!(err.matches("is older (protocol 1)").count(), 1, "{err}");
 }

@@ -701,6 +701,10 @@ fn fuzz_cache_frames() {
         Response::Cleared(3).encode().to_vec(),
         Response::Credential(None).encode().to_vec(),
         Response::Entries(Vec::new()).encode().to_vec(),
+        Request::Describe([3; 32]).encode().to_vec(),
+        Request::Sign([3; 32], [4; 32]).encode().to_vec(),
+        Response::Signature(Some(vec![0x30, 6, 2, 1, 1, 2, 1, 1])).encode().to_vec(),
+        Request::List.encode_as(1).to_vec(),
     ];
     let mut seeds: Vec<Vec<u8>> = messages.iter().map(|m| frame(m)).collect();
     seeds.push(messages.iter().flat_map(|m| frame(m)).collect());

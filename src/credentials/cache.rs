@@ -5,7 +5,10 @@
 //!
 //! - **socket** ([`server`](super::server), [`client`], [`protocol`](super::protocol)): the `gitsign-credential-cache` daemon
 //!   keeps credentials in memory behind a Unix socket in a 0700 directory, checks every
-//!   connection's peer uid, and never writes anything to disk or runs a login itself.
+//!   connection's peer uid, and never writes anything to disk or runs a login itself. It signs
+//!   for gitsign ([`super::agent`]): the key is sent to it once, after a login, and never comes
+//!   back. A daemon of protocol 1 (older) still hands its keys out; gitsign then falls back to
+//!   that with a warning.
 //! - **system** ([`keyring`]): the OS keyring, no daemon: the Secret Service (GNOME Keyring,
 //!   KWallet, KeePassXC; [`secret_service`](super::secret_service)) when a session bus offers one, else the kernel
 //!   keyutils keyring (Linux). `secret-service` and `keyutils` force one of the two.
@@ -21,7 +24,7 @@
 pub use super::credential::{
     CredentialError, DEFAULT_MARGIN_SECS, MIN_REMAINING_SECS, credential_identity, expiry, not_after,
 };
-use super::identity::Identity;
+use super::identity::{Identity, IdentityKey};
 use super::protocol::{Credential, KeyId};
 use super::{client, keyring};
 use crate::app::config::{Config, CredentialCacheMode};
@@ -113,7 +116,8 @@ pub fn key_id(cfg: &Config, host: &str, trust: &crate::trust::root::TrustedRoot)
 
 /// The credential to cache for an identity.
 pub fn credential_from_identity(identity: &Identity) -> Result<Credential, CredentialError> {
-    let doc = identity.key.to_pkcs8_der().map_err(|e| CredentialError::Key(e.to_string()))?;
+    let key = identity.key.local().ok_or_else(|| CredentialError::Key("the key is held by the cache daemon".into()))?;
+    let doc = key.to_pkcs8_der().map_err(|e| CredentialError::Key(e.to_string()))?;
     Ok(Credential {
         private_key_pkcs8: Zeroizing::new(doc.to_vec()),
         leaf: identity.certs.leaf.clone(),
@@ -142,7 +146,40 @@ pub fn identity_from_credential(c: &Credential, now: i64) -> Result<Identity, Cr
     }
     Ok(Identity {
         from_cache: true,
-        key,
+        key: IdentityKey::Local(key),
+        certs: CertChain { leaf: c.leaf.clone(), chain: c.chain.clone() },
+        claims: Claims {
+            iss: c.issuer.clone(),
+            sub: c.subject.clone(),
+            email: c.email.clone(),
+            email_verified: c.email_verified,
+            exp: None,
+            aud: None,
+        },
+    })
+}
+
+/// The identity of an entry the daemon at `path` described (without its key): it signs through
+/// `client` ([`super::agent::AgentKey`]). The certificate must stay valid for
+/// [`MIN_REMAINING_SECS`]; the daemon checked at `Store` that its key belongs to it.
+pub fn identity_from_description(
+    client: client::Client,
+    path: &Path,
+    key: KeyId,
+    c: &Credential,
+    now: i64,
+) -> Result<Identity, CredentialError> {
+    use spki::DecodePublicKey;
+    let info =
+        crate::crypto::x509::CertInfo::parse(&c.leaf).map_err(|e| CredentialError::Certificate(e.to_string()))?;
+    if info.not_after - now < MIN_REMAINING_SECS {
+        return Err(CredentialError::Expiring { not_after: info.not_after, now });
+    }
+    let public = p256::ecdsa::VerifyingKey::from_public_key_der(&info.spki_der)
+        .map_err(|e| CredentialError::Certificate(format!("its key is not a P-256 key: {e}")))?;
+    Ok(Identity {
+        from_cache: true,
+        key: IdentityKey::Agent(super::agent::AgentKey::new(client, path.to_path_buf(), key, public)),
         certs: CertChain { leaf: c.leaf.clone(), chain: c.chain.clone() },
         claims: Claims {
             iss: c.issuer.clone(),
@@ -198,6 +235,52 @@ pub fn take_warnings() -> Vec<String> {
 
 static WARNINGS: std::sync::Mutex<Vec<String>> = std::sync::Mutex::new(Vec::new());
 
+/// Set when the daemon turned out to speak protocol 1 only (it hands out keys).
+static OLD_DAEMON: AtomicBool = AtomicBool::new(false);
+
+/// Say (once) that the daemon at `path` is older and hands its keys out.
+fn warn_old_daemon(path: &Path) {
+    OLD_DAEMON.store(true, Ordering::Relaxed);
+    let line = format!(
+        "gitsign: warning: credential cache: the daemon at {} is older (protocol 1) and hands its keys to every \
+         process that asks; restart gitsign-credential-cache so that it signs and keeps keys to itself \
+         (using it the old way meanwhile)",
+        path.display()
+    );
+    eprintln!("{line}");
+    if let Ok(mut w) = WARNINGS.lock()
+        && !w.contains(&line)
+    {
+        w.push(line);
+    }
+}
+
+/// Look `key` up in the daemon at `path`: a description of the entry and a connection to sign
+/// through (protocol 2), or, from an older daemon, the credential with its key (protocol 1).
+fn socket_lookup(path: &Path, key: &KeyId, now: i64) -> Result<Option<Identity>, String> {
+    let mut c = client::Client::connect(path, client::DIAL_TIMEOUT).map_err(|e| e.to_string())?;
+    match c.describe(key) {
+        Ok(None) => Ok(None),
+        Ok(Some((_exp, cred))) => match identity_from_description(c, path, *key, &cred, now) {
+            Ok(id) => Ok(Some(id)),
+            Err(CredentialError::Expiring { .. }) => Ok(None),
+            Err(e) => Err(e.to_string()),
+        },
+        Err(e) if client::Client::is_old_daemon(&e) => {
+            warn_old_daemon(path);
+            // The old daemon closed the connection after its refusal.
+            let mut c = client::Client::connect(path, client::DIAL_TIMEOUT).map_err(|e| e.to_string())?;
+            let Some((_exp, cred)) = c.get_as(key, 1).map_err(|e| e.to_string())? else { return Ok(None) };
+            match identity_from_credential(&cred, now) {
+                Ok(id) => Ok(Some(id)),
+                Err(CredentialError::Expiring { .. }) => Ok(None),
+                Err(e) => Err(e.to_string()),
+            }
+        }
+        Err(e) => Err(e.to_string()),
+    }
+}
+
 /// Set when this process's look-up could not reach the cache, so that [`remember`] does not
 /// wait on (and warn about) the same broken cache a second time.
 static UNREACHABLE: AtomicBool = AtomicBool::new(false);
@@ -208,7 +291,11 @@ pub fn lookup(cfg: &Config, trust: &crate::trust::root::TrustedRoot, now: i64) -
     let key = key_id(cfg, &hostname(), trust);
     let found = match &backend {
         Backend::Socket(path) => {
-            client::Client::connect(path, client::DIAL_TIMEOUT).and_then(|mut c| c.get(&key)).map_err(|e| e.to_string())
+            return socket_lookup(path, &key, now).unwrap_or_else(|e| {
+                UNREACHABLE.store(true, Ordering::Relaxed);
+                warn(&e);
+                None
+            });
         }
         Backend::System(choice) => keyring::select(*choice).and_then(|k| k.get(&key, now)).map_err(|e| e.to_string()),
     };
@@ -231,6 +318,23 @@ pub fn lookup(cfg: &Config, trust: &crate::trust::root::TrustedRoot, now: i64) -
     }
 }
 
+/// Store `cred` in the daemon at `path`: sealed (protocol 2: the daemon will sign with it and
+/// never hand it out), or the old way for an older daemon.
+fn socket_store(path: &Path, key: &KeyId, cred: Credential) -> Result<(), String> {
+    let connect = || client::Client::connect(path, client::DIAL_TIMEOUT).map_err(|e| e.to_string());
+    if OLD_DAEMON.load(Ordering::Relaxed) {
+        return connect()?.store_as(key, cred, 1).map(|_| ()).map_err(|e| e.to_string());
+    }
+    match connect()?.store(key, cred.clone()) {
+        Ok(_) => Ok(()),
+        Err(e) if client::Client::is_old_daemon(&e) => {
+            warn_old_daemon(path);
+            connect()?.store_as(key, cred, 1).map(|_| ()).map_err(|e| e.to_string())
+        }
+        Err(e) => Err(e.to_string()),
+    }
+}
+
 /// Store a freshly obtained identity for `cfg`. Every failure is a warning. Nothing is tried
 /// if this process's [`lookup`] already found the cache unreachable.
 pub fn remember(cfg: &Config, trust: &crate::trust::root::TrustedRoot, identity: &Identity, now: i64) {
@@ -244,10 +348,7 @@ pub fn remember(cfg: &Config, trust: &crate::trust::root::TrustedRoot, identity:
         Err(e) => return warn(&e.to_string()),
     };
     let result = match &backend {
-        Backend::Socket(path) => client::Client::connect(path, client::DIAL_TIMEOUT)
-            .and_then(|mut c| c.store(&key, cred))
-            .map(|_| ())
-            .map_err(|e| e.to_string()),
+        Backend::Socket(path) => socket_store(path, &key, cred),
         Backend::System(choice) => expiry(&cred.leaf, DEFAULT_MARGIN_SECS).map_err(|e| e.to_string()).and_then(|exp| {
             keyring::select(*choice).and_then(|k| k.store(&key, &cred, exp, now)).map_err(|e| e.to_string())
         }),

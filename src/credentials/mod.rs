@@ -2,6 +2,8 @@
 //! ([`cache`]) — cached credentials' facts, the daemon protocol, client and server, and the OS
 //! keyrings.
 #[cfg(unix)]
+pub mod agent;
+#[cfg(unix)]
 pub mod cache;
 #[cfg(unix)]
 pub mod client;

@@ -4,9 +4,15 @@
 //!
 //! ```text
 //! frame   = length:u32be payload          (0 < length <= MAX_FRAME)
-//! payload = version:u8 (= 1) type:u8 body
+//! payload = version:u8 (1 or 2) type:u8 body
 //! bytes   = length:u32be data
 //! ```
+//!
+//! Version 2 adds agent signing: the daemon signs and its keys never leave it. A v2 client
+//! asks `Describe` (the entry without its key) and `Sign` (a signature over a SHA-256
+//! digest); an entry stored with a v2 `Store` is *sealed*: `Get` on it is refused. A v1 daemon
+//! answers any v2 frame with `Error(unsupported version)`, and the client falls back to v1
+//! `Get`/`Store` with a warning. A v2 daemon answers each frame in the frame's own version.
 //!
 //! | type | direction | body |
 //! |------|-----------|------|
@@ -14,15 +20,19 @@
 //! | 0x02 Store   | request  | key id, credential |
 //! | 0x03 List    | request  | — |
 //! | 0x04 Clear   | request  | 0x00 (all) or 0x01 + key id |
+//! | 0x05 Describe | request (v2) | key id |
+//! | 0x06 Sign    | request (v2) | key id, digest (32 bytes: SHA-256 of the signed message) |
 //! | 0x81 Credential | response | 0x00 (miss) or 0x01 + expires_at:i64be + credential |
 //! | 0x82 Stored  | response | expires_at:i64be |
 //! | 0x83 Entries | response | count:u32be, count × (key id, expires_at:i64be, bytes(identity), bytes(issuer)) |
 //! | 0x84 Cleared | response | count:u32be |
+//! | 0x85 Signature | response (v2) | 0x00 (miss) or 0x01 + bytes(DER ECDSA P-256 signature) |
 //! | 0xFF Error   | response | code:u8, message:bytes |
 //!
 //! `credential = bytes(PKCS#8 private key) bytes(leaf DER) count:u32be count×bytes(chain DER)
 //! bytes(issuer) bytes(subject) opt-bytes(email) email_verified:u8 (0 no, 1 yes, 2 unknown)`,
-//! where `opt-bytes` is `0x00` or `0x01 bytes`.
+//! where `opt-bytes` is `0x00` or `0x01 bytes`. `Describe` is answered with a `Credential`
+//! whose private key is empty.
 //!
 //! Errors come in two layers, as in rage's plugin IPC: a [`TransportError`] means the
 //! connection is unusable (I/O, timeout, oversize frame) and is dropped; a [`ProtocolError`]
@@ -31,8 +41,12 @@
 use std::io::{self, Read, Write};
 use zeroize::Zeroizing;
 
-/// Protocol version carried in every frame.
-pub const VERSION: u8 = 1;
+/// Protocol version this side speaks (and sends).
+pub const VERSION: u8 = 2;
+/// Oldest protocol version still understood: v1 has no agent signing (`Get` returns the key).
+pub const MIN_VERSION: u8 = 1;
+/// Length of the digest a `Sign` request carries (SHA-256).
+pub const DIGEST_LEN: usize = 32;
 /// Largest accepted frame payload (bytes). A credential is about 2–3 KB.
 pub const MAX_FRAME: usize = 64 * 1024;
 /// Length of a cache key id (SHA-256).
@@ -45,10 +59,13 @@ const T_GET: u8 = 0x01;
 const T_STORE: u8 = 0x02;
 const T_LIST: u8 = 0x03;
 const T_CLEAR: u8 = 0x04;
+const T_DESCRIBE: u8 = 0x05;
+const T_SIGN: u8 = 0x06;
 const T_CREDENTIAL: u8 = 0x81;
 const T_STORED: u8 = 0x82;
 const T_ENTRIES: u8 = 0x83;
 const T_CLEARED: u8 = 0x84;
+const T_SIGNATURE: u8 = 0x85;
 const T_ERROR: u8 = 0xFF;
 
 /// The connection failed: nothing more can be read from or written to it.
@@ -124,8 +141,8 @@ impl std::fmt::Display for ErrorCode {
 /// A frame arrived, but its content is not acceptable.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ProtocolError {
-    /// The frame's version byte is not [`VERSION`].
-    #[error("unsupported protocol version {0} (this side speaks {VERSION})")]
+    /// The frame's version byte is outside [`MIN_VERSION`]..=[`VERSION`].
+    #[error("unsupported protocol version {0} (this side speaks {MIN_VERSION} to {VERSION})")]
     UnsupportedVersion(u8),
     /// Unknown message type.
     #[error("unknown message type 0x{0:02x}")]
@@ -211,6 +228,10 @@ pub enum Request {
     List,
     /// Remove one entry, or all of them.
     Clear(Option<KeyId>),
+    /// v2: the entry's certificate chain, identity and expiry, without its key.
+    Describe(KeyId),
+    /// v2: sign a SHA-256 digest with the entry's key (ECDSA P-256, RFC 6979 nonce).
+    Sign(KeyId, [u8; DIGEST_LEN]),
 }
 
 impl Request {
@@ -221,6 +242,8 @@ impl Request {
             Request::Store(..) => "store",
             Request::List => "list",
             Request::Clear(_) => "clear",
+            Request::Describe(_) => "describe",
+            Request::Sign(..) => "sign",
         }
     }
 }
@@ -236,6 +259,8 @@ pub enum Response {
     Entries(Vec<EntryInfo>),
     /// Answer to `Clear`: how many entries were removed.
     Cleared(u32),
+    /// v2, answer to `Sign`: the DER signature, or a miss.
+    Signature(Option<Vec<u8>>),
     /// The request failed.
     Error(ErrorCode, String),
 }
@@ -245,9 +270,9 @@ pub enum Response {
 struct Enc(Zeroizing<Vec<u8>>);
 
 impl Enc {
-    fn new(kind: u8) -> Enc {
+    fn new(version: u8, kind: u8) -> Enc {
         let mut v = Zeroizing::new(Vec::with_capacity(4096));
-        v.push(VERSION);
+        v.push(version);
         v.push(kind);
         Enc(v)
     }
@@ -374,33 +399,40 @@ impl<'a> Dec<'a> {
     }
 }
 
-/// Split a payload into (type, body) after checking the version.
-fn header(payload: &[u8]) -> Result<(u8, Dec<'_>), ProtocolError> {
+/// Split a payload into (version, type, body) after checking the version.
+fn header(payload: &[u8]) -> Result<(u8, u8, Dec<'_>), ProtocolError> {
     match payload {
-        [VERSION, kind, body @ ..] => Ok((*kind, Dec(body))),
+        [v @ MIN_VERSION..=VERSION, kind, body @ ..] => Ok((*v, *kind, Dec(body))),
         [v, _, ..] => Err(ProtocolError::UnsupportedVersion(*v)),
         _ => Err(ProtocolError::Malformed("frame shorter than its header")),
     }
 }
 
 impl Request {
-    /// Encode as a frame payload.
+    /// Encode as a frame payload of the current [`VERSION`].
     pub fn encode(&self) -> Zeroizing<Vec<u8>> {
+        self.encode_as(VERSION)
+    }
+
+    /// Encode as a frame payload of protocol `version` (v1 for an older daemon; the v2-only
+    /// requests are still written, and such a daemon refuses them).
+    pub fn encode_as(&self, version: u8) -> Zeroizing<Vec<u8>> {
+        let v = version;
         let e = match self {
             Request::Get(k) => {
-                let mut e = Enc::new(T_GET);
+                let mut e = Enc::new(v, T_GET);
                 e.raw(k);
                 e
             }
             Request::Store(k, c) => {
-                let mut e = Enc::new(T_STORE);
+                let mut e = Enc::new(v, T_STORE);
                 e.raw(k);
                 e.credential(c);
                 e
             }
-            Request::List => Enc::new(T_LIST),
+            Request::List => Enc::new(v, T_LIST),
             Request::Clear(k) => {
-                let mut e = Enc::new(T_CLEAR);
+                let mut e = Enc::new(v, T_CLEAR);
                 match k {
                     None => e.u8(0),
                     Some(k) => {
@@ -410,14 +442,37 @@ impl Request {
                 }
                 e
             }
+            Request::Describe(k) => {
+                let mut e = Enc::new(v, T_DESCRIBE);
+                e.raw(k);
+                e
+            }
+            Request::Sign(k, digest) => {
+                let mut e = Enc::new(v, T_SIGN);
+                e.raw(k);
+                e.raw(digest);
+                e
+            }
         };
         e.0
     }
 
     /// Decode a frame payload.
     pub fn decode(payload: &[u8]) -> Result<Request, ProtocolError> {
-        let (kind, mut d) = header(payload)?;
+        Request::decode_versioned(payload).map(|(_, r)| r)
+    }
+
+    /// Decode a frame payload, with the protocol version it was sent in.
+    pub fn decode_versioned(payload: &[u8]) -> Result<(u8, Request), ProtocolError> {
+        let (version, kind, mut d) = header(payload)?;
         let r = match kind {
+            T_DESCRIBE if version >= 2 => Request::Describe(d.key_id()?),
+            T_SIGN if version >= 2 => {
+                let k = d.key_id()?;
+                let mut digest = [0u8; DIGEST_LEN];
+                digest.copy_from_slice(d.take(DIGEST_LEN)?);
+                Request::Sign(k, digest)
+            }
             T_GET => Request::Get(d.key_id()?),
             T_STORE => {
                 let k = d.key_id()?;
@@ -432,33 +487,38 @@ impl Request {
             other => return Err(ProtocolError::UnknownType(other)),
         };
         d.end()?;
-        Ok(r)
+        Ok((version, r))
     }
 }
 
 impl Response {
-    /// Encode as a frame payload.
+    /// Encode as a frame payload of the current [`VERSION`].
     pub fn encode(&self) -> Zeroizing<Vec<u8>> {
+        self.encode_as(VERSION)
+    }
+
+    /// Encode as a frame payload of protocol `version` (the version of the request answered).
+    pub fn encode_as(&self, v: u8) -> Zeroizing<Vec<u8>> {
         let e = match self {
             Response::Credential(None) => {
-                let mut e = Enc::new(T_CREDENTIAL);
+                let mut e = Enc::new(v, T_CREDENTIAL);
                 e.u8(0);
                 e
             }
             Response::Credential(Some((exp, c))) => {
-                let mut e = Enc::new(T_CREDENTIAL);
+                let mut e = Enc::new(v, T_CREDENTIAL);
                 e.u8(1);
                 e.i64(*exp);
                 e.credential(c);
                 e
             }
             Response::Stored(exp) => {
-                let mut e = Enc::new(T_STORED);
+                let mut e = Enc::new(v, T_STORED);
                 e.i64(*exp);
                 e
             }
             Response::Entries(list) => {
-                let mut e = Enc::new(T_ENTRIES);
+                let mut e = Enc::new(v, T_ENTRIES);
                 e.u32(u32::try_from(list.len()).unwrap_or(u32::MAX));
                 for entry in list {
                     e.raw(&entry.key);
@@ -469,12 +529,23 @@ impl Response {
                 e
             }
             Response::Cleared(n) => {
-                let mut e = Enc::new(T_CLEARED);
+                let mut e = Enc::new(v, T_CLEARED);
                 e.u32(*n);
                 e
             }
+            Response::Signature(None) => {
+                let mut e = Enc::new(v, T_SIGNATURE);
+                e.u8(0);
+                e
+            }
+            Response::Signature(Some(sig)) => {
+                let mut e = Enc::new(v, T_SIGNATURE);
+                e.u8(1);
+                e.bytes(sig);
+                e
+            }
             Response::Error(code, msg) => {
-                let mut e = Enc::new(T_ERROR);
+                let mut e = Enc::new(v, T_ERROR);
                 e.u8(code.to_u8());
                 // Keep error frames small whatever the message.
                 let m = msg.as_bytes();
@@ -487,8 +558,13 @@ impl Response {
 
     /// Decode a frame payload.
     pub fn decode(payload: &[u8]) -> Result<Response, ProtocolError> {
-        let (kind, mut d) = header(payload)?;
+        let (version, kind, mut d) = header(payload)?;
         let r = match kind {
+            T_SIGNATURE if version >= 2 => match d.u8()? {
+                0 => Response::Signature(None),
+                1 => Response::Signature(Some(d.bytes()?.to_vec())),
+                _ => return Err(ProtocolError::Malformed("bad signature marker")),
+            },
             T_CREDENTIAL => match d.u8()? {
                 0 => Response::Credential(None),
                 1 => {
@@ -599,11 +675,17 @@ mod tests {
             Request::List,
             Request::Clear(None),
             Request::Clear(Some(k)),
+            Request::Describe(k),
+            Request::Sign(k, [9; 32]),
         ] {
             let mut wire = Vec::new();
             write_frame(&mut wire, &r.encode()).unwrap();
             let payload = read_frame(&mut wire.as_slice()).unwrap();
-            assert_eq!(Request::decode(&payload).unwrap(), r);
+            assert_eq!(Request::decode_versioned(&payload).unwrap(), (VERSION, r.clone()));
+            // The requests that exist in v1 still travel in v1 frames, for an older daemon.
+            if !matches!(r, Request::Describe(_) | Request::Sign(..)) {
+                assert_eq!(Request::decode_versioned(&r.encode_as(1)).unwrap(), (1, r));
+            }
         }
     }
 
@@ -634,9 +716,21 @@ mod tests {
             Response::Cleared(3),
             Response::Error(ErrorCode::Rejected, "nope".into()),
             Response::Error(ErrorCode::Other(77), String::new()),
+            Response::Signature(None),
+            Response::Signature(Some(vec![0x30, 2, 1, 1])),
         ] {
             assert_eq!(Response::decode(&r.encode()).unwrap(), r);
+            if !matches!(r, Response::Signature(_)) {
+                assert_eq!(Response::decode(&r.encode_as(1)).unwrap(), r);
+            }
         }
+        // A v1 daemon's refusal of a v2 frame decodes, so the client can fall back.
+        let old = Response::Error(ErrorCode::UnsupportedVersion, "unsupported protocol version 2".into());
+        assert_eq!(Response::decode(&old.encode_as(1)).unwrap(), old);
+        assert_eq!(
+            Response::decode(&Response::Signature(None).encode_as(1)),
+            Err(ProtocolError::UnknownType(T_SIGNATURE))
+        );
     }
 
     #[test]
@@ -677,7 +771,13 @@ mod tests {
 
     #[test]
     fn garbage_is_a_protocol_error_never_a_panic() {
-        assert_eq!(Request::decode(&[2, T_GET]), Err(ProtocolError::UnsupportedVersion(2)));
+        assert_eq!(Request::decode(&[3, T_GET]), Err(ProtocolError::UnsupportedVersion(3)));
+        assert_eq!(Request::decode(&[0, T_GET]), Err(ProtocolError::UnsupportedVersion(0)));
+        // The v2 requests do not exist in v1 frames.
+        let mut p = vec![1, T_DESCRIBE];
+        p.extend_from_slice(&[0; 32]);
+        assert_eq!(Request::decode(&p), Err(ProtocolError::UnknownType(T_DESCRIBE)));
+        assert!(matches!(Request::decode(&[2, T_SIGN, 1, 2]), Err(ProtocolError::Malformed(_))));
         assert!(matches!(Request::decode(&[1]), Err(ProtocolError::Malformed(_))));
         assert_eq!(Request::decode(&[1, 0x55]), Err(ProtocolError::UnknownType(0x55)));
         assert!(matches!(Request::decode(&[1, T_GET, 1, 2]), Err(ProtocolError::Malformed(_))));

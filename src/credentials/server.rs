@@ -12,7 +12,11 @@
 //! - entries expire at the certificate's notAfter minus a margin and are swept every second;
 //!   key bytes are held in locked, non-dumpable memory ([`crate::crypto::secret::SecretBytes`]) and
 //!   zeroized when an entry is replaced, expires, is cleared, or the store is dropped; nothing
-//!   is written to disk.
+//!   is written to disk;
+//! - a key is accepted only with the certificate it belongs to, and an entry stored through
+//!   protocol v2 is *sealed*: its key never leaves the daemon (`Get` is refused); clients get
+//!   signatures over digests (`Sign`) and the entry without its key (`Describe`). Only entries
+//!   stored by an older (v1) client can be read back, as that client expects.
 use super::credential::credential_identity as entry_identity;
 pub use super::protocol::peer_uid;
 use super::protocol::{
@@ -164,20 +168,37 @@ struct Entry {
     expires_at: i64,
     /// The credential without its key (an empty `private_key_pkcs8`).
     cred: Credential,
-    /// The key, in locked memory.
-    key: crate::crypto::secret::SecretBytes,
+    /// The key, its scalar in locked memory.
+    key: crate::crypto::secret::SecretKey,
+    /// Stored through protocol v2: the key is never handed out.
+    sealed: bool,
 }
 
+/// The refusal a `Get` on a sealed entry gets.
+pub const SEALED_MESSAGE: &str = "this entry's key never leaves the cache daemon: it signs for its clients \
+     (protocol 2); use a gitsign that speaks it";
+
 impl Entry {
-    fn new(expires_at: i64, mut cred: Credential) -> Entry {
-        let key = crate::crypto::secret::SecretBytes::from_slice(&cred.private_key_pkcs8);
+    /// An entry for `cred`, after checking that its key belongs to its certificate.
+    fn new(expires_at: i64, mut cred: Credential, sealed: bool) -> Result<Entry, String> {
+        use spki::EncodePublicKey;
+        let key = crate::crypto::secret::SecretKey::from_pkcs8_der(&cred.private_key_pkcs8)
+            .map_err(|e| format!("the private key does not decode: {e}"))?;
         // The heap copy is zeroized as it is replaced.
         cred.private_key_pkcs8 = zeroize::Zeroizing::new(Vec::new());
-        Entry { expires_at, cred, key }
+        let info = crate::crypto::x509::CertInfo::parse(&cred.leaf)
+            .map_err(|e| format!("the certificate does not parse: {e}"))?;
+        let spki = key.verifying_key().to_public_key_der().map_err(|e| e.to_string())?;
+        if spki.as_bytes() != info.spki_der.as_slice() {
+            return Err("the private key does not belong to the certificate".into());
+        }
+        Ok(Entry { expires_at, cred, key, sealed })
     }
 
-    fn credential(&self) -> Credential {
-        Credential { private_key_pkcs8: zeroize::Zeroizing::new(self.key.to_vec()), ..self.cred.clone() }
+    /// The credential with its key (v1 `Get` of an unsealed entry).
+    fn credential(&self) -> Option<Credential> {
+        let der = self.key.to_pkcs8_der().ok()?;
+        Some(Credential { private_key_pkcs8: zeroize::Zeroizing::new(der.to_vec()), ..self.cred.clone() })
     }
 }
 
@@ -206,15 +227,24 @@ impl Store {
         self.entries.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    /// Answer one request at time `now`.
+    /// Answer one request of the current protocol version at time `now`.
     pub fn handle(&self, req: Request, now: i64) -> Response {
+        self.handle_versioned(super::protocol::VERSION, req, now)
+    }
+
+    /// Answer one request that came in a frame of protocol `version` at time `now`.
+    pub fn handle_versioned(&self, version: u8, req: Request, now: i64) -> Response {
         match req {
             Request::Get(k) => {
                 let mut m = self.lock();
                 match m.get(&k) {
-                    Some(e) if e.expires_at > now => {
-                        Response::Credential(Some((e.expires_at, Box::new(e.credential()))))
+                    Some(e) if e.expires_at > now && e.sealed => {
+                        Response::Error(ErrorCode::Forbidden, SEALED_MESSAGE.into())
                     }
+                    Some(e) if e.expires_at > now => match e.credential() {
+                        Some(c) => Response::Credential(Some((e.expires_at, Box::new(c)))),
+                        None => Response::Error(ErrorCode::Rejected, "the key cannot be encoded".into()),
+                    },
                     Some(_) => {
                         m.remove(&k);
                         Response::Credential(None)
@@ -241,8 +271,13 @@ impl Store {
                         format!("the cache is full ({} entries)", self.max_entries),
                     );
                 }
-                m.insert(k, Entry::new(expires_at, *cred));
-                Response::Stored(expires_at)
+                match Entry::new(expires_at, *cred, version >= 2) {
+                    Ok(entry) => {
+                        m.insert(k, entry);
+                        Response::Stored(expires_at)
+                    }
+                    Err(e) => Response::Error(ErrorCode::Rejected, e),
+                }
             }
             Request::List => {
                 let m = self.lock();
@@ -259,6 +294,16 @@ impl Store {
                 v.sort_by_key(|e| e.key);
                 Response::Entries(v)
             }
+            Request::Describe(k) => match self.lock().get(&k) {
+                Some(e) if e.expires_at > now => Response::Credential(Some((e.expires_at, Box::new(e.cred.clone())))),
+                _ => Response::Credential(None),
+            },
+            Request::Sign(k, digest) => match self.lock().get(&k) {
+                Some(e) if e.expires_at > now => {
+                    Response::Signature(Some(e.key.sign_digest(&digest).as_bytes().to_vec()))
+                }
+                _ => Response::Signature(None),
+            },
             Request::Clear(None) => Response::Cleared(self.clear_all() as u32),
             Request::Clear(Some(k)) => Response::Cleared(u32::from(self.lock().remove(&k).is_some())),
         }
@@ -352,8 +397,10 @@ impl Server {
     }
 }
 
+/// Answer in a v1 frame: for errors before the request's version is known, so that a client
+/// of either version can read them (an `Error` is the same in both).
 fn reply(stream: &mut UnixStream, r: &Response) -> Result<(), TransportError> {
-    write_frame(stream, &r.encode())
+    write_frame(stream, &r.encode_as(super::protocol::MIN_VERSION))
 }
 
 /// Serve one connection until it closes, stalls, or sends something malformed.
@@ -388,14 +435,15 @@ pub fn serve_connection(mut stream: UnixStream, store: &Store, owner_uid: u32, r
             }
             Err(_) => return,
         };
-        let response = match Request::decode(&payload) {
-            Ok(req) => store.handle(req, unix_now()),
+        let (version, response) = match Request::decode_versioned(&payload) {
+            Ok((version, req)) => (version, store.handle_versioned(version, req, unix_now())),
             Err(e) => {
                 let _ = reply(&mut stream, &Response::Error(e.code(), e.to_string()));
                 return;
             }
         };
-        if reply(&mut stream, &response).is_err() {
+        // Each answer in the version of its request.
+        if write_frame(&mut stream, &response.encode_as(version)).is_err() {
             return;
         }
     }

@@ -249,6 +249,15 @@ impl SecretKey {
     pub fn is_locked(&self) -> bool {
         self.scalar.is_locked()
     }
+
+    /// The ECDSA signature (RFC 6979 nonce, DER) over a SHA-256 `digest` computed elsewhere:
+    /// what [`Signer::try_sign`](p256::ecdsa::signature::Signer) makes of the message the
+    /// digest was taken of. This is how the credential-cache daemon signs for a client.
+    pub fn sign_digest(&self, digest: &[u8; 32]) -> p256::ecdsa::DerSignature {
+        let d = self.nonzero_scalar();
+        let (sig, _) = ecdsa::hazmat::sign_prehashed_rfc6979::<p256::NistP256, sha2::Sha256>(&d, digest, &[]);
+        sig.to_der()
+    }
 }
 
 /// ECDSA with SHA-256 and RFC 6979 nonces, the same signatures a `SigningKey` makes, without
@@ -256,10 +265,7 @@ impl SecretKey {
 impl p256::ecdsa::signature::Signer<p256::ecdsa::DerSignature> for SecretKey {
     fn try_sign(&self, msg: &[u8]) -> Result<p256::ecdsa::DerSignature, p256::ecdsa::signature::Error> {
         use sha2::{Digest, Sha256};
-        let d = self.nonzero_scalar();
-        let z = Sha256::digest(msg);
-        let (sig, _) = ecdsa::hazmat::sign_prehashed_rfc6979::<p256::NistP256, Sha256>(&d, &z, &[]);
-        Ok(sig.to_der())
+        Ok(self.sign_digest(&Sha256::digest(msg).into()))
     }
 }
 
@@ -361,6 +367,10 @@ mod tests {
         let ours: p256::ecdsa::DerSignature = k.sign(b"message");
         let theirs: p256::ecdsa::DerSignature = sk.sign(b"message");
         assert_eq!(ours.as_bytes(), theirs.as_bytes());
+        // Signing the digest (as the cache daemon does for a client) gives the same bytes.
+        use sha2::Digest;
+        let digest: [u8; 32] = sha2::Sha256::digest(b"message").into();
+        assert_eq!(k.sign_digest(&digest).as_bytes(), theirs.as_bytes());
         let again = SecretKey::from_pkcs8_der(&k.to_pkcs8_der().unwrap()).unwrap();
         assert_eq!(again.verifying_key(), sk.verifying_key());
 

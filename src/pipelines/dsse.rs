@@ -96,18 +96,19 @@ fn b64_any(s: &str) -> Option<Vec<u8>> {
 }
 
 impl Envelope {
-    /// Sign `payload` with `key` (one signature, empty key id).
+    /// Sign `payload` with `key` (one signature, empty key id). Fails only when the key's
+    /// holder (the credential-cache daemon) gives no signature.
     pub fn sign(
         key: &impl p256::ecdsa::signature::Signer<p256::ecdsa::DerSignature>,
         payload_type: &str,
         payload: &[u8],
-    ) -> Envelope {
-        let sig: p256::ecdsa::DerSignature = key.sign(&pae(payload_type, payload));
-        Envelope {
+    ) -> Result<Envelope, p256::ecdsa::signature::Error> {
+        let sig: p256::ecdsa::DerSignature = key.try_sign(&pae(payload_type, payload))?;
+        Ok(Envelope {
             payload_type: payload_type.to_string(),
             payload: payload.to_vec(),
             signatures: vec![Signature { keyid: String::new(), sig: sig.as_bytes().to_vec() }],
-        }
+        })
     }
 
     /// The JSON text (Go `encoding/json` layout of go-securesystemslib's envelope).
@@ -213,7 +214,7 @@ mod tests {
     fn sign_serialize_parse_verify() {
         let key = p256::ecdsa::SigningKey::from_slice(&[7u8; 32]).unwrap();
         let spki = key.verifying_key().to_public_key_der().unwrap().as_bytes().to_vec();
-        let env = Envelope::sign(&key, INTOTO_PAYLOAD_TYPE, br#"{"a":"<b>"}"#);
+        let env = Envelope::sign(&key, INTOTO_PAYLOAD_TYPE, br#"{"a":"<b>"}"#).unwrap();
         let json = env.to_json();
         assert!(json.starts_with(r#"{"payloadType":"application/vnd.in-toto+json","payload":"eyJhIjoiPGI+In0=","signatures":[{"keyid":"","sig":""#), "{json}");
         let back = Envelope::parse(json.as_bytes()).unwrap();

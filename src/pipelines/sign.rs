@@ -90,6 +90,9 @@ pub enum SignError {
     /// The key could not be generated.
     #[error("cannot generate a signing key: {0}")]
     Key(String),
+    /// The key (or the cache daemon holding it) did not sign.
+    #[error("cannot sign: {0}")]
+    Signer(String),
     /// The RFC 3161 timestamp could not be obtained (gitsign.timestampServerURL).
     #[error(transparent)]
     Timestamp(#[from] crate::services::tsa::TsaError),
@@ -202,7 +205,7 @@ pub fn identity_from_token_from(
     if leaf_spki != spki.as_bytes() {
         return Err(SignError::WrongKey { url: services.fulcio.base_url().to_string() });
     }
-    Ok(Identity { key, certs, claims, from_cache: false })
+    Ok(Identity { key: crate::credentials::identity::IdentityKey::Local(key), certs, claims, from_cache: false })
 }
 
 /// How far the local clock may lag behind Fulcio's when checking a fresh certificate (seconds).
@@ -318,7 +321,10 @@ pub fn sign_payload(
             let algo = if cfg.object_format == "sha256" { HashAlgo::Sha256 } else { HashAlgo::Sha1 };
             let object = git::rebuild_object(kind, payload, armored.as_bytes(), algo);
             let oid = git::object_id(kind, &object, algo);
-            let sig: p256::ecdsa::DerSignature = identity.key.sign(oid.as_bytes());
+            let sig: p256::ecdsa::DerSignature = identity
+                .key
+                .try_sign(oid.as_bytes())
+                .map_err(|e| SignError::Signer(format!("the object id: {}", signer_error(&e))))?;
             let hash = Sha256::digest(oid.as_bytes());
             let (_uuid, entry) = rekor.create_entry(&hashed_rekord(&hash, sig.as_bytes(), leaf))?;
             // The entry lives only in the log: check now, as a verifier will look it up, that the
@@ -340,6 +346,12 @@ pub fn sign_payload(
         issuer: identity.claims.iss.clone(),
         subject: identity.claims.challenge_subject().unwrap_or_default(),
     })
+}
+
+/// The words of a signing failure: its source's (the cache daemon's) when it has one.
+pub fn signer_error(e: &p256::ecdsa::signature::Error) -> String {
+    use std::error::Error;
+    e.source().map(ToString::to_string).unwrap_or_else(|| e.to_string())
 }
 
 /// `gitsign.matchCommitter`: at sign time, a SAN email must equal `user.email`, or a SAN URI

@@ -26,6 +26,9 @@ pub enum CmsSignError {
     /// Encoding failed.
     #[error("cannot encode the CMS signature: {0}")]
     Encode(String),
+    /// The key (or the agent holding it) did not sign.
+    #[error("cannot sign: {0}")]
+    Sign(String),
 }
 
 fn enc(e: der::Error) -> CmsSignError {
@@ -79,8 +82,10 @@ pub fn sign_detached(
         .insert(attribute(oids::MESSAGE_DIGEST, Any::new(Tag::OctetString, digest.as_slice()).map_err(enc)?)?)
         .map_err(enc)?;
     let signed_attrs_der = signed.to_der().map_err(enc)?;
-    let sig: p256::ecdsa::DerSignature =
-        key.try_sign(&signed_attrs_der).map_err(|e| CmsSignError::Encode(format!("signing: {e}")))?;
+    let sig: p256::ecdsa::DerSignature = key.try_sign(&signed_attrs_der).map_err(|e| {
+        use std::error::Error;
+        CmsSignError::Sign(e.source().map(ToString::to_string).unwrap_or_else(|| e.to_string()))
+    })?;
     let signature = sig.as_bytes().to_vec();
 
     let signer_info = SignerInfo {

@@ -26,6 +26,9 @@ pub enum AttestationError {
     /// Reading or writing the attestation ref failed.
     #[error(transparent)]
     Refs(#[from] RefsError),
+    /// The key (or the credential-cache daemon holding it) did not sign.
+    #[error("cannot sign the attestation: {0}")]
+    Signer(String),
     /// The predicate file is not a JSON object.
     #[error("the attestation file is not usable as an in-toto predicate: {0} (it must hold one JSON object)")]
     Predicate(String),
@@ -240,7 +243,8 @@ pub fn attest(
 ) -> Result<Attested, AttestationError> {
     refs::check_name(name)?;
     let stmt = statement(kind, target, predicate_type, predicate)?;
-    let envelope = Envelope::sign(&identity.key, INTOTO_PAYLOAD_TYPE, &stmt);
+    let envelope = Envelope::sign(&identity.key, INTOTO_PAYLOAD_TYPE, &stmt)
+        .map_err(|e| AttestationError::Signer(crate::pipelines::sign::signer_error(&e)))?;
     let envelope_json = envelope.to_json();
     let leaf = &identity.certs.leaf;
     let (uuid, entry) = rekor.create_entry(&dsse::intoto_v001_proposed(&envelope_json, leaf))?;
