@@ -144,19 +144,7 @@ pub fn identity_from_credential(c: &Credential, now: i64) -> Result<Identity, Cr
     if spki.as_bytes() != info.spki_der.as_slice() {
         return Err(CredentialError::KeyMismatch);
     }
-    Ok(Identity {
-        from_cache: true,
-        key: IdentityKey::Local(key),
-        certs: CertChain { leaf: c.leaf.clone(), chain: c.chain.clone() },
-        claims: Claims {
-            iss: c.issuer.clone(),
-            sub: c.subject.clone(),
-            email: c.email.clone(),
-            email_verified: c.email_verified,
-            exp: None,
-            aud: None,
-        },
-    })
+    Ok(cached_identity(c, IdentityKey::Local(key)))
 }
 
 /// The identity of an entry the daemon at `path` described (without its key): it signs through
@@ -177,9 +165,14 @@ pub fn identity_from_description(
     }
     let public = p256::ecdsa::VerifyingKey::from_public_key_der(&info.spki_der)
         .map_err(|e| CredentialError::Certificate(format!("its key is not a P-256 key: {e}")))?;
-    Ok(Identity {
+    Ok(cached_identity(c, IdentityKey::Agent(super::agent::AgentKey::new(client, path.to_path_buf(), key, public))))
+}
+
+/// The identity a cached credential signs as, with `key` (held here or by the daemon).
+fn cached_identity(c: &Credential, key: IdentityKey) -> Identity {
+    Identity {
         from_cache: true,
-        key: IdentityKey::Agent(super::agent::AgentKey::new(client, path.to_path_buf(), key, public)),
+        key,
         certs: CertChain { leaf: c.leaf.clone(), chain: c.chain.clone() },
         claims: Claims {
             iss: c.issuer.clone(),
@@ -189,7 +182,7 @@ pub fn identity_from_description(
             exp: None,
             aud: None,
         },
-    })
+    }
 }
 
 /// When `token` (an explicitly provided `SIGSTORE_ID_TOKEN`) names another identity or issuer
