@@ -86,8 +86,13 @@ fn commit(repo: &Repo, n: usize) -> String {
 
 /// Run gitsign directly on a payload and return (success, stderr).
 fn gitsign_direct(repo: &Repo) -> (bool, String) {
-    let mut child = repo
-        .cmd(&bin("gitsign"))
+    sign_some_payload(repo.cmd(&bin("gitsign")))
+}
+
+/// Feed `cmd` (gitsign, or a wrapper followed by gitsign) git's signing arguments and a payload;
+/// (success, stderr).
+fn sign_some_payload(mut cmd: std::process::Command) -> (bool, String) {
+    let mut child = cmd
         .args(["--status-fd=2", "-bsau", ALICE])
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
@@ -1066,19 +1071,9 @@ fn a_secret_service_that_never_answers_costs_one_bounded_wait() {
 
 /// Run `gitsign` on a payload with no controlling terminal (prompts and warnings on stderr).
 fn gitsign_detached(repo: &Repo) -> (bool, String) {
-    let mut child = repo
-        .cmd(Path::new("setsid"))
-        .arg("-w")
-        .arg(bin("gitsign"))
-        .args(["--status-fd=2", "-bsau", ALICE])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    child.stdin.take().unwrap().write_all(b"some payload\n").unwrap();
-    let out = child.wait_with_output().unwrap();
-    (out.status.success(), String::from_utf8_lossy(&out.stderr).into_owned())
+    let mut cmd = repo.cmd(Path::new("setsid"));
+    cmd.arg("-w").arg(bin("gitsign"));
+    sign_some_payload(cmd)
 }
 
 #[test]
